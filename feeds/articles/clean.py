@@ -1,0 +1,157 @@
+"""Text hygiene shared by every format: normalization, junk lines, captions, dates, dedupe."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+
+from dateutil import parser as dateparser
+
+# XML 1.0 forbids these; they also have no place in a news article.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+TERMINAL = (".", "!", "?", "…", "\"", "”", "’", "'", "»", ":", ";")
+
+_CREDIT_WORDS = (
+    r"AFP|AP|Reuters|RT|EPA|Getty|SANA|Anadolu|Xinhua|TASS|Sputnik|WAFA|Shutterstock|"
+    r"file|photo|Photo|image|Image|via|courtesy|Courtesy|handout|Handout|pool|Pool"
+)
+_CREDIT_TAIL = re.compile(rf"\((?:[^()]*\b)?(?:{_CREDIT_WORDS})\b[^()]*\)\s*$")
+_ANY_PAREN_TAIL = re.compile(r"\([^()]{1,40}\)\s*$")
+_CAPTION_HEAD = re.compile(r"^(?:photo|image|picture|caption|file photo|pictured)\s*[:|–—-]", re.I)
+_CAPTION_PHOTO_TAIL = re.compile(r"[|–—-]\s*(?:photo|image|picture)\s*:\s*[^.]{1,60}$", re.I)
+
+_BOILERPLATE = re.compile(
+    r"^\(?(?:reporting|writing|editing|additional reporting|compiled) by\b.*$"
+    r"|^(?:share this( article)?|read more|related( articles)?|advertisement|follow us on\b.*"
+    r"|sign up\b.*newsletter.*|copyright\b.*|©.*|all rights reserved\.?)$",
+    re.I,
+)
+
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+DATE_TOKEN = (
+    r"(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?"
+    rf"|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}|{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}})"
+)
+_DATE_LINE = re.compile(
+    rf"^(?:(?:date|dated|published|posted|updated|first published)\s*(?:on|at)?\s*[:\-]?\s*)?"
+    rf"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s+)?(?P<date>{DATE_TOKEN})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*(?:UTC|GMT|[A-Z]{2,4}))?)?\s*$",
+    re.I,
+)
+
+
+def normalize(text: str) -> str:
+    """Unify line endings, drop forbidden and invisible characters, collapse spaces."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = _FORBIDDEN.sub("", _INVISIBLE.sub("", text))
+    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def strip_forbidden(text: str) -> str:
+    return _FORBIDDEN.sub("", text)
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def is_junk(line: str) -> bool:
+    """Stray tokens wire systems leave behind: "TT", "##", a lone page number."""
+    stripped = line.strip()
+    if not stripped:
+        return True
+    if not any(ch.isalnum() for ch in stripped):
+        return True
+    return len(stripped) <= 3 and not any(ch.islower() for ch in stripped) and not stripped.isdigit()
+
+
+def is_boilerplate(line: str) -> bool:
+    return word_count(line) <= 20 and bool(_BOILERPLATE.match(line.strip()))
+
+
+def is_caption(line: str, *, header: bool) -> bool:
+    """A photo caption: ends with a credit like "(AFP file)", or starts with "Photo:".
+
+    Before the body starts, any short trailing parenthetical counts ("... Damascus (RT)");
+    inside the body only a known credit word does, so "(SDF)" ending a sentence is safe.
+    """
+    if word_count(line) > 45:
+        return False
+    if _CAPTION_HEAD.match(line) or _CAPTION_PHOTO_TAIL.search(line):
+        return True
+    if _CREDIT_TAIL.search(line):
+        return True
+    return header and bool(_ANY_PAREN_TAIL.search(line))
+
+
+def looks_like_title(line: str) -> bool:
+    words = word_count(line)
+    return (
+        1 <= words <= 25
+        and len(line) <= 220
+        and not line.endswith((".", ",", ";", ":"))
+        and not is_caption(line, header=True)
+        and any(ch.isalpha() for ch in line)
+    )
+
+
+def ends_sentence(line: str) -> bool:
+    return line.rstrip().endswith(TERMINAL)
+
+
+def key(line: str) -> str:
+    """A comparison key: case, quotes and spacing do not make two lines different."""
+    line = line.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return re.sub(r"\W+", " ", line).strip()
+
+
+def parse_date(value: str | datetime | None) -> datetime | None:
+    """Any common date spelling to an aware UTC datetime; None when it is not a plausible date."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        if not text or len(text) > 80 or not re.search(r"\d{4}", text):
+            return None
+        try:
+            parsed = dateparser.parse(text)
+        except (ValueError, OverflowError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    if not 1970 <= parsed.year <= 2100:
+        return None
+    return parsed
+
+
+_DATE_LABEL = re.compile(
+    r"^(?:date|dated|published|posted|updated|first published)\s*(?:on|at)?\s*[:\-]?\s*", re.I
+)
+
+
+def date_line(line: str) -> datetime | None:
+    """A line that is only a date ("Published: 17 April 2025 10:00 GMT")."""
+    stripped = line.strip()
+    if not _DATE_LINE.match(stripped):
+        return None
+    return parse_date(_DATE_LABEL.sub("", stripped))
+
+
+def dedupe(lines: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for line in lines:
+        k = key(line)
+        if k and k not in seen:
+            seen.add(k)
+            out.append(line)
+    return out

@@ -1,0 +1,309 @@
+"""The validated shape of config.toml.
+
+Every table forbids unknown keys; paths are resolved against the config file's folder; secrets
+(the SMTP password, the unsubscribe signing key) come from the environment or the state folder,
+never from the file. `load_config` turns every problem into a ConfigError naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from feeds.errors import ConfigError
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+RESERVED_SLUGS = frozenset({"all"})
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(_Table):
+    title: str = "feeds"
+    base_url: str = "http://127.0.0.1:8080/"
+    author: str = "feeds"
+    language: str = "en"
+    description: str = "News by topic, from our editors' inbox."
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an absolute http(s) URL, got {json.dumps(value)}")
+        return value if value.endswith("/") else value + "/"
+
+
+class PathsConfig(_Table):
+    inbox: Path = Path("inbox")
+    public: Path = Path("public")
+    state: Path = Path("state")
+
+
+class StoreConfig(_Table):
+    url: str = ""  # empty: sqlite:///<state>/feeds.db
+
+
+class IngestConfig(_Table):
+    max_bytes: Annotated[int, Field(gt=0)] = 5_000_000
+    settle_seconds: Annotated[float, Field(ge=0)] = 0.2
+    rescan_seconds: Annotated[float, Field(gt=0)] = 60.0
+    follow_symlinks: bool = False
+    batch_size: Annotated[int, Field(gt=0)] = 200
+
+
+class LLMConfig(_Table):
+    url: str = "http://127.0.0.1:11434/v1/chat/completions"
+    model: str = "llama3.2"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    api_key_env: str = "FEEDS_LLM_API_KEY"
+
+
+class SummarizerConfig(_Table):
+    method: Literal["extractive", "llm"] = "extractive"
+    max_words: Annotated[int, Field(ge=10)] = 60
+    max_sentences: Annotated[int, Field(ge=1, le=10)] = 3
+    llm: LLMConfig = LLMConfig()
+
+
+class TopicConfig(_Table):
+    title: str
+    description: str = ""
+    threshold: Annotated[float, Field(gt=0)] = 3.0
+    title_weight: Annotated[float, Field(ge=0)] = 2.0
+    lead_weight: Annotated[float, Field(ge=0)] = 1.5
+    lead_words: Annotated[int, Field(ge=0)] = 60
+    terms: dict[str, float] = {}
+    require: list[list[str]] = []
+    exclude: list[str] = []
+
+    @model_validator(mode="after")
+    def _has_terms(self) -> TopicConfig:
+        if not self.terms:
+            raise ValueError("a topic needs at least one entry in terms")
+        return self
+
+
+class StoriesConfig(_Table):
+    window_hours: Annotated[float, Field(gt=0)] = 96.0
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.3
+
+
+class FeedsConfig(_Table):
+    entries: Annotated[int, Field(ge=1, le=1000)] = 50
+
+
+class DigestConfig(_Table):
+    cron: str
+    timezone: str = "UTC"
+    subject: str = "{site}: {count} new stories"
+    topics: list[str] = []
+    min_items: Annotated[int, Field(ge=0)] = 1
+    max_items: Annotated[int, Field(ge=1)] = 50
+    grace_seconds: Annotated[int, Field(ge=0)] = 6 * 3600
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {json.dumps(value)}") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(
+                f"expected five cron fields (minute hour day month weekday), got {json.dumps(value)}"
+            )
+        return value
+
+
+class SMTPConfig(_Table):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    user: str = ""
+    password_env: str = "FEEDS_SMTP_PASSWORD"
+    from_address: str = "feeds@localhost"
+    from_name: str = ""
+    rate_per_second: Annotated[float, Field(ge=0)] = 0.0
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+    def password(self) -> str:
+        return os.environ.get(self.password_env, "")
+
+
+class MailConfig(_Table):
+    from_address: str = "feeds@localhost"
+    from_name: str = ""
+    unsubscribe_mailto: str = ""  # empty: the from address
+
+
+class ServerConfig(_Table):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    max_age_seconds: Annotated[int, Field(ge=0)] = 60
+
+
+class WebSubConfig(_Table):
+    hub: str = ""
+
+
+class Config(_Table):
+    site: SiteConfig = SiteConfig()
+    paths: PathsConfig = PathsConfig()
+    store: StoreConfig = StoreConfig()
+    ingest: IngestConfig = IngestConfig()
+    summarizer: SummarizerConfig = SummarizerConfig()
+    topics: dict[str, TopicConfig] = {}
+    stories: StoriesConfig = StoriesConfig()
+    feeds: FeedsConfig = FeedsConfig()
+    digests: dict[str, DigestConfig] = {}
+    mail: MailConfig = MailConfig()
+    smtp: SMTPConfig | None = None
+    server: ServerConfig = ServerConfig()
+    websub: WebSubConfig = WebSubConfig()
+    source: Path = Path("config.toml")
+
+    @field_validator("topics")
+    @classmethod
+    def _slugs(cls, value: dict[str, TopicConfig]) -> dict[str, TopicConfig]:
+        for slug in value:
+            if not SLUG_RE.match(slug) or slug in RESERVED_SLUGS:
+                raise ValueError(
+                    f"topic name {json.dumps(slug)} must be lowercase letters, digits and "
+                    "dashes, and not 'all'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _digest_topics_exist(self) -> Config:
+        for name, digest in self.digests.items():
+            for slug in digest.topics:
+                if slug not in self.topics:
+                    raise ValueError(f"digests.{name}.topics names unknown topic {slug!r}")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.paths.state / 'feeds.db'}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective configuration, secrets replaced, for `feeds config`."""
+        data = self.model_dump(mode="json", exclude={"source"})
+        if self.store.url:
+            data["store"]["url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:<redacted>@", self.store.url)
+        data["store"]["effective_url"] = self.database_url
+        if self.smtp is not None:
+            data["smtp"]["password"] = "<redacted>" if self.smtp.password() else "<unset>"
+        return data
+
+
+def _describe(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except TypeError:
+        return repr(value)
+
+
+_EXPECTED = {
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "dict_type": "expected a table",
+    "model_type": "expected a table",
+    "model_attributes_type": "expected a table",
+}
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _EXPECTED:
+        return f"{_EXPECTED[kind]}, got {_describe(error.get('input'))}"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"expected one of {expected}, got {_describe(error.get('input'))}"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        return f"{message[0].lower()}{message[1:]}, got {_describe(error.get('input'))}"
+    return message
+
+
+def _resolve(config: Config, base: Path) -> Config:
+    paths = PathsConfig(
+        inbox=(base / config.paths.inbox).resolve(),
+        public=(base / config.paths.public).resolve(),
+        state=(base / config.paths.state).resolve(),
+    )
+    return config.model_copy(update={"paths": paths})
+
+
+def parse_config(data: Mapping[str, Any], *, path: Path) -> Config:
+    """Validate already-decoded TOML. Paths resolve against `path`'s folder."""
+    try:
+        config = Config.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        errors = exc.errors()
+        lines = []
+        for err in errors:
+            key = ".".join(str(part) for part in err["loc"])
+            lines.append((key, _problem(err)))
+        key, problem = lines[0]
+        extra = "".join(f"\n{path.name}: {k}: {p}" for k, p in lines[1:])
+        raise ConfigError(key, problem + extra, source=path.name) from None
+    return _resolve(config, path.parent)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            "", "file not found", source=str(file),
+            hint="pass --config FILE or set FEEDS_CONFIG",
+        ) from None
+    except OSError as exc:
+        raise ConfigError("", f"cannot read: {exc.strerror}", source=str(file)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError("", f"not valid TOML: {exc}", source=file.name) from None
+    return parse_config(data, path=file.resolve())
+
+
+def find_config(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("FEEDS_CONFIG")
+    return Path(env) if env else Path("config.toml")

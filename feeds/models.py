@@ -1,0 +1,108 @@
+"""Plain, frozen data passed between the stages (folder -> Article -> Item -> feeds, digests).
+
+Datetimes are timezone-aware UTC; field names mirror Atom (`published`, `updated`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One story as the parser found it in a file. No identity yet: that is the store's."""
+
+    title: str
+    body: tuple[str, ...]
+    author: str | None = None
+    source: str | None = None
+    dateline: str | None = None
+    published: datetime | None = None  # an explicit date in the file; None means "use mtime"
+    captions: tuple[str, ...] = ()
+    standfirst: str | None = None
+    url: str | None = None
+    topics: tuple[str, ...] = ()  # topics named by the author (front matter); rules still apply
+    title_generated: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    slug: str
+    score: float
+    threshold: float
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """An article as stored: identity, its derived data, and its place in a story."""
+
+    id: str  # short, URL-safe, stable forever: derived from `key`
+    key: str  # inbox-relative path + "#" + index within the file
+    entry_id: str  # the Atom id (urn:uuid:...), derived from `key`
+    title: str
+    body: tuple[str, ...]
+    author: str | None
+    source: str | None
+    dateline: str | None
+    published: datetime
+    updated: datetime
+    summary: str
+    captions: tuple[str, ...] = ()
+    standfirst: str | None = None
+    url: str | None = None
+    story_id: str | None = None
+    topics: tuple[TopicMatch, ...] = ()
+    related: tuple[str, ...] = field(default=())  # ids of the other items of the same story
+
+    @property
+    def topic_slugs(self) -> tuple[str, ...]:
+        return tuple(t.slug for t in self.topics)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """What the store knows about one inbox file."""
+
+    path: str
+    status: str  # "ok", "failed", "duplicate"
+    reason: str | None
+    sha256: str
+    size: int
+    mtime_ns: int
+    duplicate_of: str | None
+    articles: int
+    seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    id: str
+    item_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    email: str
+    topics: tuple[str, ...]
+    schedule: str
+    status: str  # "active", "unsubscribed", "paused"
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    subscriber: str
+    schedule: str
+    run: str
+    item_ids: tuple[str, ...]
+    message_id: str
+    status: str  # "pending", "sent", "failed"
+    attempts: int
+    error: str | None
