@@ -143,8 +143,6 @@ class SMTPConfig(_Table):
     security: Literal["starttls", "tls", "none"] = "starttls"
     user: str = ""
     password_env: str = "FEEDS_SMTP_PASSWORD"
-    from_address: str = "feeds@localhost"
-    from_name: str = ""
     rate_per_second: Annotated[float, Field(ge=0)] = 0.0
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
@@ -210,12 +208,15 @@ class Config(_Table):
     def redacted(self) -> dict[str, Any]:
         """The effective configuration, secrets replaced, for `feeds config`."""
         data = self.model_dump(mode="json", exclude={"source"})
-        if self.store.url:
-            data["store"]["url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:<redacted>@", self.store.url)
-        data["store"]["effective_url"] = self.database_url
+        data["store"]["url"] = _redact_url(self.store.url)
+        data["store"]["effective_url"] = _redact_url(self.database_url)
         if self.smtp is not None:
             data["smtp"]["password"] = "<redacted>" if self.smtp.password() else "<unset>"
         return data
+
+
+def _redact_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:<redacted>@", url)
 
 
 def _describe(value: Any) -> str:

@@ -5,6 +5,8 @@ Datetimes are timezone-aware UTC; field names mirror Atom (`published`, `updated
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -106,3 +108,21 @@ class Delivery:
     status: str  # "pending", "sent", "failed"
     attempts: int
     error: str | None
+
+
+_ENTRY_NAMESPACE = uuid.UUID("5d0c1f4e-8a53-4c1e-9a4f-0f6b1d2e7c11")
+
+
+def article_key(path: str, index: int) -> str:
+    """An article's identity: its inbox-relative path and its place in the file."""
+    return f"{path}#{index}"
+
+
+def article_id(key: str) -> str:
+    """A short, URL-safe id derived from the key alone, so it never changes."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def entry_id(key: str) -> str:
+    """The Atom entry id: a urn:uuid derived from the key alone."""
+    return uuid.uuid5(_ENTRY_NAMESPACE, key).urn

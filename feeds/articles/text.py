@@ -71,19 +71,29 @@ def match_byline(line: str) -> tuple[str, str | None] | None:
     return name, source
 
 
+_TITLE_BREAKS = frozenset("""
+for at in on with after as amid while which who that to from by over during since before
+""".split())
+
+
 def make_title(paragraph: str) -> str:
-    """A readable title from the first sentence: its first clause when the sentence is long."""
+    """A readable title from the first sentence: its first clause when the sentence is long.
+
+    Cut after a comma or dash between words 6 and 16; failing that, before a preposition or
+    conjunction from word 10 on; failing that, after 14 words with an ellipsis.
+    """
     sentences = split_sentences(paragraph)
     sentence = (sentences[0] if sentences else paragraph).strip().rstrip(".!;:,")
     words = sentence.split()
     if len(words) <= 16:
         return sentence
-    count = 0
-    for index, word in enumerate(words):
-        count = index + 1
-        if 6 <= count <= 16 and (word.endswith((",", ";", ":")) or
-                                 (index + 1 < len(words) and words[index + 1] in {"–", "—"})):
+    for count in range(6, 17):
+        word, following = words[count - 1], words[count]
+        if word.endswith((",", ";", ":")) or following in {"–", "—", "-"}:
             return " ".join(words[:count]).rstrip(",;:")
+    for count in range(10, 17):
+        if words[count].lower() in _TITLE_BREAKS:
+            return " ".join(words[:count])
     return " ".join(words[:14]).rstrip(",;:") + "…"
 
 
@@ -171,8 +181,10 @@ def parse_story(lines: list[str], meta: Meta | None = None) -> Article | None:
                 seen.add(line_key)
                 continue
             more_after = position + 1 < len(remaining)
-            if (title and standfirst is None and more_after and clean.word_count(line) <= 40
-                    and not clean.ends_sentence(line) and not match_dateline(line)):
+            continues = index + 1 < len(lines) and lines[index + 1][:1].islower()
+            if (title and standfirst is None and more_after and not continues
+                    and clean.word_count(line) <= 40 and not clean.ends_sentence(line)
+                    and not match_dateline(line)):
                 standfirst = line
                 seen.add(line_key)
                 continue
@@ -234,9 +246,10 @@ def split_stories(text: str) -> list[list[str]]:
     A gap alone is not enough, since some copy double-spaces paragraphs: the next chunk must
     open with a title and either follow a 3+ line gap or carry a header of its own.
     """
-    chunks: list[tuple[int, list[str]]] = []
+    chunks: list[tuple[int, list[str]]] = []  # (blank lines before the chunk, its lines)
     gap = 0
     current: list[str] = []
+    current_gap = 0
     for raw in text.split("\n"):
         line = raw.strip()
         if _SEPARATOR.match(line):
@@ -245,15 +258,15 @@ def split_stories(text: str) -> list[list[str]]:
         if not line:
             gap += 1
             continue
-        if gap >= 2 and any(current):
-            chunks.append((gap, current))
-            current = []
+        if gap >= 2 and current:
+            chunks.append((current_gap, current))
+            current, current_gap = [], gap
         elif gap and current:
-            current.extend([""] * min(gap, 1))
+            current.append("")
         gap = 0
         current.append(line)
-    if any(current):
-        chunks.append((gap, current))
+    if current:
+        chunks.append((current_gap, current))
 
     stories: list[list[str]] = []
     for index, (before, chunk) in enumerate(chunks):

@@ -1,0 +1,237 @@
+"""The `feeds` command line: one function per command; FeedsError becomes a message and an
+exit code here and nowhere else (2 for configuration errors, 1 for the rest)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from feeds.config import Config, find_config, load_config
+from feeds.errors import FeedsError
+from feeds.ingest import Ingestor, Pipeline, explain_file
+from feeds.logs import setup_logging
+from feeds.store import Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    config_path: str | None
+    _config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(find_config(self.config_path))
+        return self._config
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        store = Store.open(self.config.database_url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except FeedsError as exc:
+            click.echo(f"feeds: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="FILE",
+              help="config file (default: $FEEDS_CONFIG, else ./config.toml)")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", default="text", show_default=True,
+              type=click.Choice(["text", "json"]))
+@click.version_option(package_name="feeds")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, log_level: str, log_format: str) -> None:
+    """Turn a folder of news articles into per-topic Atom feeds and email digests."""
+    setup_logging(log_level, log_format)
+    ctx.obj = Context(config_path)
+
+
+def _fmt_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else "never"
+
+
+# --- ingest ------------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--no-publish", is_flag=True, help="store only; do not rebuild public/")
+@click.pass_obj
+@handles_errors
+def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
+    """Process new and changed inbox files (or just PATHS), then publish.
+
+    Exits 0 even when some files are bad: they are listed, and kept in `feeds status`.
+    """
+    config = obj.config
+    if not paths and not config.paths.inbox.is_dir():
+        raise FeedsError(f"the inbox {config.paths.inbox} does not exist",
+                         hint="create it, or set paths.inbox in the config")
+    with obj.store() as store:
+        pipeline = Pipeline(config)
+        try:
+            report = Ingestor(config, store, pipeline).run(
+                list(paths) if paths else None, progress=_progress())
+        finally:
+            pipeline.close()
+        if not no_publish:
+            _publish(config, store, changed=report.changed)
+    click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "
+               f"unchanged articles; {len(report.failed)} failed, {len(report.duplicates)} "
+               f"duplicate, {len(report.deferred)} still being written")
+    for path, reason in report.failed:
+        click.echo(f"  failed: {path}: {reason}")
+    for path, original in report.duplicates:
+        click.echo(f"  duplicate: {path} (same bytes as {original})")
+    for path in report.deferred:
+        click.echo(f"  later: {path} is still being written")
+
+
+class _Bar:
+    def __init__(self) -> None:
+        from tqdm import tqdm
+        self.bar = tqdm(unit="file", desc="ingest", leave=False, file=sys.stderr)
+
+    def __call__(self, count: int) -> None:
+        self.bar.update(count)
+
+
+def _progress() -> Callable[[int], None] | None:
+    return _Bar() if sys.stderr.isatty() else None
+
+
+def _publish(config: Config, store: Store, changed: set[str] | None = None) -> None:
+    try:
+        from feeds.publish import Publisher
+    except ImportError:  # publishing arrives with its own module
+        return
+    Publisher(config, store).publish(changed=changed)
+
+
+@main.command()
+@click.pass_obj
+@handles_errors
+def publish(obj: Context) -> None:
+    """Rebuild every output in public/ from the store."""
+    with obj.store() as store:
+        _publish(obj.config, store)
+    click.echo(f"publish: {obj.config.paths.public}")
+
+
+# --- explain -----------------------------------------------------------------------------
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per file per line")
+@click.pass_obj
+@handles_errors
+def explain(obj: Context, files: tuple[Path, ...], as_json: bool) -> None:
+    """Show what the parser, summarizer and classifier make of FILES; stores nothing."""
+    pipeline = Pipeline(obj.config)
+    try:
+        for file in files:
+            result = explain_file(pipeline, file, obj.config.paths.inbox)
+            if as_json:
+                click.echo(json.dumps(result, ensure_ascii=False))
+            else:
+                _print_explain(result)
+    finally:
+        pipeline.close()
+
+
+def _print_explain(result: dict[str, Any]) -> None:
+    click.echo(f"== {result['path']}")
+    if result["error"]:
+        click.echo(f"   error: {result['error']}")
+        return
+    for number, article in enumerate(result["articles"], 1):
+        click.echo(f"-- article {number} of {len(result['articles'])}")
+        title = article["title"] + ("   (generated)" if article["title_generated"] else "")
+        for label, value in (("title", title), ("author", article["author"]),
+                             ("source", article["source"]), ("dateline", article["dateline"]),
+                             ("published", article["published"] or "(file time)"),
+                             ("standfirst", article["standfirst"])):
+            click.echo(f"   {label + ':':<11} {value if value is not None else '-'}")
+        for caption in article["captions"]:
+            click.echo(f"   caption:    {caption}")
+        click.echo(f"   summary:    {article['summary']}")
+        for topic in article["scores"]:
+            mark = "+" if any(t["slug"] == topic["slug"] for t in article["topics"]) else " "
+            click.echo(f"   topic {mark} {topic['slug']}: {topic['score']:.1f} "
+                       f"(threshold {topic['threshold']:g}) {'; '.join(topic['evidence'])}")
+        click.echo(f"   body ({len(article['body'])} paragraphs):")
+        for paragraph in article["body"]:
+            click.echo(f"     | {paragraph}")
+
+
+# --- status and config -------------------------------------------------------------------
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable")
+@click.pass_obj
+@handles_errors
+def status(obj: Context, as_json: bool) -> None:
+    """Counts, last runs, failed files with their reasons, pending deliveries."""
+    with obj.store() as store:
+        counts = store.counts()
+        runs = store.last_runs()
+        failed = store.failed_files()
+        pending = store.pending_count() if hasattr(store, "pending_count") else 0
+    if as_json:
+        click.echo(json.dumps({
+            "counts": counts, "pending_deliveries": pending,
+            "runs": {k: {**v, "started": _fmt_time(v["started"]),
+                         "finished": _fmt_time(v["finished"])} for k, v in runs.items()},
+            "failed": [{"path": f.path, "reason": f.reason} for f in failed],
+        }, ensure_ascii=False, default=str))
+        return
+    click.echo(f"articles: {counts['articles']} in {counts['stories']} stories; files: "
+               f"{counts['files_ok']} ok, {counts['files_failed']} failed, "
+               f"{counts['files_duplicate']} duplicate")
+    for key, value in sorted(counts.items()):
+        if key.startswith("topic:"):
+            click.echo(f"  {key.removeprefix('topic:')}: {value} articles")
+    for kind in ("ingest", "publish", "digest"):
+        run = runs.get(kind)
+        click.echo(f"last {kind}: " + (f"{_fmt_time(run['finished'])}"
+                                       f"{'' if run['ok'] else ' (with problems)'}"
+                                       if run else "never"))
+    click.echo(f"pending deliveries: {pending}")
+    click.echo(f"failed files: {len(failed)}")
+    for record in failed:
+        click.echo(f"  {record.path}: {record.reason}")
+
+
+@main.command("config")
+@click.option("--show-secrets", is_flag=True, help="(secrets are never shown; they are read "
+              "from the environment)", hidden=True)
+@click.pass_obj
+@handles_errors
+def config_command(obj: Context, show_secrets: bool) -> None:
+    """Print the effective configuration (defaults filled in, secrets redacted)."""
+    click.echo(json.dumps(obj.config.redacted(), indent=2, ensure_ascii=False))

@@ -1,0 +1,391 @@
+"""File -> parse -> summarize -> classify -> group -> store, for one file or a whole inbox.
+
+Input files are only ever read. A file is read when its size or mtime changed since the last
+run, and its bytes are hashed: the same bytes under another name are recorded as a duplicate,
+the same bytes under the same name change nothing. A file that fails is recorded with the
+reason and read again once it changes. Work is done in batches, one transaction each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from feeds.articles import is_candidate, parse_file
+from feeds.config import Config
+from feeds.errors import ParseError
+from feeds.models import Article, TopicMatch, article_id, article_key, entry_id
+from feeds.stories import choose_story, signature
+from feeds.store import ArticleDraft, SavedArticle, Store
+from feeds.summarize import LLMSummarizer, extractive_summary
+from feeds.topics import Rules, classify, compile_rules, explain
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pipeline:
+    """The pure stages, configured once: summarizer, topic rules, story signature."""
+
+    def __init__(self, config: Config, *, http: httpx.Client | None = None) -> None:
+        self.config = config
+        self.rules: dict[str, Rules] = compile_rules(config.topics)
+        self._http = http
+        self._llm: LLMSummarizer | None = None
+        if config.summarizer.method == "llm":
+            llm = config.summarizer.llm
+            self._http = http or httpx.Client()
+            self._llm = LLMSummarizer(self._http, url=llm.url, model=llm.model,
+                                      api_key=os.environ.get(llm.api_key_env, ""),
+                                      timeout=llm.timeout_seconds)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def summarize(self, article: Article) -> str:
+        limits = self.config.summarizer
+        if self._llm is not None:
+            return self._llm(article, max_words=limits.max_words,
+                             max_sentences=limits.max_sentences)
+        return extractive_summary(article, max_words=limits.max_words,
+                                  max_sentences=limits.max_sentences)
+
+    def classify(self, article: Article) -> list[TopicMatch]:
+        return classify(article, self.rules)
+
+    def explain_topics(self, article: Article) -> list[TopicMatch]:
+        return explain(article, self.rules)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    files_read: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    changed: set[str] = field(default_factory=set)  # article ids new or updated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"new": self.new, "updated": self.updated, "unchanged": self.unchanged,
+                "files_read": self.files_read, "failed": len(self.failed),
+                "duplicates": len(self.duplicates), "deferred": len(self.deferred)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    path: Path
+    rel: str
+    size: int
+    mtime_ns: int
+    data: bytes | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    read: _Read
+    sha256: str
+    drafts: tuple[ArticleDraft, ...] = ()
+    reason: str | None = None
+
+
+def relative_name(path: Path, inbox: Path) -> str:
+    """A file's identity: inbox-relative with forward slashes (absolute when outside)."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(inbox).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def scan(inbox: Path) -> Iterator[Path]:
+    """Every candidate file under the inbox, in a stable order; hidden folders are skipped."""
+    for root, dirs, names in os.walk(inbox, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if is_candidate(name):
+                yield Path(root) / name
+
+
+def _outside(path: Path, inbox: Path) -> bool:
+    try:
+        path.resolve().relative_to(inbox.resolve())
+    except ValueError:
+        return True
+    return False
+
+
+class Ingestor:
+    def __init__(self, config: Config, store: Store, pipeline: Pipeline, *,
+                 clock: Clock = utcnow) -> None:
+        self.config = config
+        self.store = store
+        self.pipeline = pipeline
+        self.clock = clock
+
+    # --- reading ------------------------------------------------------------------------
+    def _read(self, path: Path, rel: str) -> _Read:
+        limits = self.config.ingest
+        try:
+            if path.is_symlink() and not limits.follow_symlinks and _outside(
+                    path, self.config.paths.inbox):
+                st = path.lstat()
+                return _Read(path, rel, st.st_size, st.st_mtime_ns, reason=(
+                    "symlink to a file outside the inbox; not followed "
+                    "(set ingest.follow_symlinks = true to read it)"))
+            before = path.stat()
+            if before.st_size > limits.max_bytes:
+                return _Read(path, rel, before.st_size, before.st_mtime_ns, reason=(
+                    f"too large: {before.st_size:,} bytes, the limit is "
+                    f"{limits.max_bytes:,} (ingest.max_bytes)"))
+            data = path.read_bytes()
+            after = path.stat()
+        except FileNotFoundError:
+            return _Read(path, rel, 0, 0, reason="vanished")
+        except IsADirectoryError:
+            return _Read(path, rel, 0, 0, reason="vanished")
+        except OSError as exc:
+            return _Read(path, rel, 0, 0, reason=f"cannot read: {exc.strerror or exc}")
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) \
+                or len(data) != after.st_size:
+            return _Read(path, rel, after.st_size, after.st_mtime_ns, reason="unsettled")
+        return _Read(path, rel, after.st_size, after.st_mtime_ns, data=data)
+
+    def _settled(self, reads: list[_Read]) -> list[_Read]:
+        """A file modified moments ago may still be growing: wait once, then re-check all."""
+        settle = self.config.ingest.settle_seconds
+        fresh_after = time.time_ns() - int(settle * 1e9)
+        if settle <= 0 or not any(r.data is not None and r.mtime_ns > fresh_after for r in reads):
+            return reads
+        time.sleep(settle)
+        out = []
+        for read in reads:
+            if read.data is not None and read.mtime_ns > fresh_after:
+                try:
+                    st = read.path.stat()
+                except OSError:
+                    out.append(_Read(read.path, read.rel, 0, 0, reason="vanished"))
+                    continue
+                if (st.st_size, st.st_mtime_ns) != (read.size, read.mtime_ns):
+                    out.append(_Read(read.path, read.rel, st.st_size, st.st_mtime_ns,
+                                     reason="unsettled"))
+                    continue
+            out.append(read)
+        return out
+
+    # --- parsing ------------------------------------------------------------------------
+    def drafts_for(self, rel: str, articles: Sequence[Article]) -> tuple[ArticleDraft, ...]:
+        drafts = []
+        for index, article in enumerate(articles):
+            key = article_key(rel, index)
+            summary = self.pipeline.summarize(article)
+            topics = tuple(self.pipeline.classify(article))
+            content = json.dumps([article.title, article.body, article.author, article.source,
+                                  article.dateline, article.standfirst, article.url,
+                                  article.captions, article.published and
+                                  article.published.isoformat(), summary,
+                                  [(t.slug, t.score) for t in topics]], ensure_ascii=False)
+            drafts.append(ArticleDraft(
+                id=article_id(key), key=key, path=rel, idx=index, entry_id=entry_id(key),
+                title=article.title, author=article.author, source=article.source,
+                dateline=article.dateline, standfirst=article.standfirst, url=article.url,
+                body=article.body, captions=article.captions, summary=summary,
+                content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
+                published=article.published, topics=topics,
+                terms=signature(article),
+            ))
+        return tuple(drafts)
+
+    def _parse(self, read: _Read) -> _Parsed:
+        assert read.data is not None
+        sha = hashlib.sha256(read.data).hexdigest()
+        try:
+            articles = parse_file(read.rel, read.data)
+        except ParseError as exc:
+            return _Parsed(read, sha, reason=exc.reason)
+        except Exception as exc:  # a parser bug must not stop the run; record it
+            log.exception("parser crashed path=%s", read.rel)
+            return _Parsed(read, sha, reason=f"internal parser error: {type(exc).__name__}")
+        return _Parsed(read, sha, drafts=self.drafts_for(read.rel, articles))
+
+    # --- the run ------------------------------------------------------------------------
+    def run(self, paths: Iterable[Path] | None = None, *,
+            progress: Callable[[int], None] | None = None) -> IngestReport:
+        """Ingest the inbox (or just `paths`); returns what happened."""
+        started = self.clock()
+        inbox = self.config.paths.inbox
+        chosen = list(scan(inbox)) if paths is None else [Path(p) for p in paths]
+        known = self.store.file_records()
+        report = IngestReport()
+        todo: list[tuple[Path, str]] = []
+        for path in chosen:
+            rel = relative_name(path, inbox)
+            try:
+                st = path.lstat() if path.is_symlink() else path.stat()
+            except OSError:
+                continue
+            record = known.get(rel)
+            if record is not None and (record.size, record.mtime_ns) == (st.st_size,
+                                                                         st.st_mtime_ns):
+                report.unchanged += record.articles
+                if progress:
+                    progress(1)
+                continue
+            todo.append((path, rel))
+        size = self.config.ingest.batch_size
+        for start in range(0, len(todo), size):
+            batch = todo[start:start + size]
+            reads = self._settled([self._read(path, rel) for path, rel in batch])
+            parsed: list[_Parsed | _Read] = [
+                self._parse(r) if r.data is not None else r for r in reads]
+            self._apply(parsed, known, report)
+            if progress:
+                progress(len(batch))
+        finished = self.clock()
+        self.store.record_run("ingest", started, finished, not report.failed, report.as_dict())
+        log.info("ingest finished new=%d updated=%d unchanged=%d failed=%d duplicates=%d "
+                 "deferred=%d seconds=%.2f", report.new, report.updated, report.unchanged,
+                 len(report.failed), len(report.duplicates), len(report.deferred),
+                 (finished - started).total_seconds())
+        return report
+
+    def _apply(self, parsed: Sequence[_Parsed | _Read], known: dict[str, Any],
+               report: IngestReport) -> None:
+        now = self.clock()
+        with self.store.write() as conn:
+            for entry in parsed:
+                read = entry.read if isinstance(entry, _Parsed) else entry
+                if isinstance(entry, _Read):
+                    if entry.reason in ("unsettled", "vanished"):
+                        if entry.reason == "unsettled":
+                            report.deferred.append(entry.rel)
+                            log.info("file still being written, later path=%s", entry.rel)
+                        continue
+                    self.store.record_file(
+                        conn, path=read.rel, sha256="", size=read.size, mtime_ns=read.mtime_ns,
+                        status="failed", reason=entry.reason, duplicate_of=None, count=0,
+                        now=now)
+                    report.failed.append((read.rel, entry.reason or ""))
+                    log.warning("file failed path=%s reason=%s", read.rel, entry.reason)
+                    continue
+                report.files_read += 1
+                record = known.get(read.rel)
+                if record is not None and record.sha256 == entry.sha256:
+                    self.store.touch_file(conn, read.rel, read.mtime_ns, now)
+                    report.unchanged += record.articles
+                    continue
+                original = self.store.original_for(conn, entry.sha256, read.rel)
+                if original is not None:
+                    self.store.save_articles(conn, read.rel, [], now, now)
+                    self.store.record_file(
+                        conn, path=read.rel, sha256=entry.sha256, size=read.size,
+                        mtime_ns=read.mtime_ns, status="duplicate",
+                        reason=f"same bytes as {original}", duplicate_of=original, count=0,
+                        now=now)
+                    report.duplicates.append((read.rel, original))
+                    log.info("duplicate file path=%s original=%s", read.rel, original)
+                    continue
+                if entry.reason is not None:
+                    # Keep the articles of the last good version: nothing is lost to a bad edit.
+                    self.store.record_file(
+                        conn, path=read.rel, sha256=entry.sha256, size=read.size,
+                        mtime_ns=read.mtime_ns, status="failed", reason=entry.reason,
+                        duplicate_of=None, count=0, now=now)
+                    report.failed.append((read.rel, entry.reason))
+                    log.warning("file failed path=%s reason=%s", read.rel, entry.reason)
+                    continue
+                mtime = datetime.fromtimestamp(read.mtime_ns / 1e9, UTC)
+                saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime)
+                self.store.record_file(
+                    conn, path=read.rel, sha256=entry.sha256, size=read.size,
+                    mtime_ns=read.mtime_ns, status="ok", reason=None, duplicate_of=None,
+                    count=len(entry.drafts), now=now)
+                self._group(conn, entry.drafts, saved)
+                for item in saved:
+                    if item.change == "new":
+                        report.new += 1
+                    elif item.change == "updated":
+                        report.updated += 1
+                    else:
+                        report.unchanged += 1
+                    if item.change != "unchanged":
+                        report.changed.add(item.id)
+
+    def _group(self, conn: Any, drafts: Sequence[ArticleDraft],
+               saved: Sequence[SavedArticle]) -> None:
+        """Put each new article into the story of its closest recent match, or its own."""
+        window = timedelta(hours=self.config.stories.window_hours)
+        siblings = {d.id for d in drafts}
+        total = None
+        for draft, result in zip(drafts, saved, strict=True):
+            if result.change != "new" or result.published is None:
+                continue
+            terms = set(draft.terms)
+            found = self.store.story_candidates(conn, terms, result.published - window,
+                                                result.published + window, draft.id)
+            found = {k: v for k, v in found.items() if k not in siblings}
+            candidates = self.store.terms_of(conn, found) if found else {}
+            if total is None:
+                total = self.store.article_count(conn)
+            df = self.store.document_frequency(conn, terms)
+            choice = choose_story(terms, candidates, df, total, self.config.stories.threshold)
+            self.store.set_story(conn, draft.id, choice.story_id or draft.id)
+            if choice.story_id:
+                log.debug("story joined article_id=%s story_id=%s score=%.2f", draft.id,
+                          choice.story_id, choice.score)
+
+
+def explain_file(pipeline: Pipeline, path: Path, inbox: Path) -> dict[str, Any]:
+    """What the stages make of one file, storing nothing (the `feeds explain --json` shape)."""
+    rel = relative_name(path, inbox)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return {"path": str(path), "error": f"cannot read: {exc.strerror or exc}",
+                "articles": []}
+    try:
+        articles = parse_file(rel, data)
+    except ParseError as exc:
+        return {"path": str(path), "error": exc.reason, "articles": []}
+    out = []
+    for article in articles:
+        out.append({
+            "title": article.title,
+            "title_generated": article.title_generated,
+            "author": article.author,
+            "source": article.source,
+            "dateline": article.dateline,
+            "published": article.published.isoformat() if article.published else None,
+            "standfirst": article.standfirst,
+            "url": article.url,
+            "body": list(article.body),
+            "captions": list(article.captions),
+            "summary": pipeline.summarize(article),
+            "topics": [_topic_json(t) for t in pipeline.classify(article)],
+            "scores": [_topic_json(t) for t in pipeline.explain_topics(article)],
+        })
+    return {"path": str(path), "error": None, "articles": out}
+
+
+def _topic_json(match: TopicMatch) -> dict[str, Any]:
+    return {"slug": match.slug, "score": match.score, "threshold": match.threshold,
+            "evidence": list(match.evidence)}

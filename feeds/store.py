@@ -1,0 +1,483 @@
+"""The only SQL in feeds: schema, append-only migrations, and named queries.
+
+SQLAlchemy Core over SQLite by default (WAL, one writer at a time through `write()`, each write
+transaction `BEGIN IMMEDIATE`); any SQLAlchemy URL works, so PostgreSQL is a URL away.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from feeds.errors import StoreError
+from feeds.models import FileRecord, Item, TopicMatch
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+files = sa.Table(
+    "files", metadata,
+    sa.Column("path", sa.String, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # ok | failed | duplicate
+    sa.Column("reason", sa.Text),
+    sa.Column("duplicate_of", sa.String),
+    sa.Column("articles", sa.Integer, nullable=False, default=0),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+)
+
+articles = sa.Table(
+    "articles", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String, nullable=False, unique=True),
+    sa.Column("path", sa.String, nullable=False, index=True),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("entry_id", sa.String, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("author", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("dateline", sa.Text),
+    sa.Column("standfirst", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("body", sa.Text, nullable=False),  # JSON list of paragraphs
+    sa.Column("captions", sa.Text, nullable=False),  # JSON list
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("story_id", sa.String(32), index=True),
+    sa.Column("published", UTCDateTime, nullable=False, index=True),
+    sa.Column("updated", UTCDateTime, nullable=False, index=True),
+    sa.Column("created", UTCDateTime, nullable=False),
+)
+
+article_topics = sa.Table(
+    "article_topics", metadata,
+    sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("slug", sa.String(64), primary_key=True, index=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON list
+)
+
+story_terms = sa.Table(
+    "story_terms", metadata,
+    sa.Column("term", sa.String(80), primary_key=True),
+    sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+    sa.Column("published", UTCDateTime, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("started", UTCDateTime, nullable=False),
+    sa.Column("finished", UTCDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON object
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[files, articles, article_topics, story_terms, runs])
+
+
+# Append-only: the schema version is the length of this list. Never edit a shipped entry.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    """Everything ingest computed for one article, ready to be stored."""
+
+    id: str
+    key: str
+    path: str
+    idx: int
+    entry_id: str
+    title: str
+    author: str | None
+    source: str | None
+    dateline: str | None
+    standfirst: str | None
+    url: str | None
+    body: tuple[str, ...]
+    captions: tuple[str, ...]
+    summary: str
+    content_hash: str
+    published: datetime | None  # None: keep the stored date, or use the fallback
+    topics: tuple[TopicMatch, ...]
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SavedArticle:
+    id: str
+    change: str  # "new" | "updated" | "unchanged"
+    published: datetime | None = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _begin)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("feeds_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """A handle on the database. Reads may run in parallel; writes go one at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = sa.create_engine(url)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(f"store.url {url!r} is not usable: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            sa.event.listen(engine, "begin", _sqlite_begin)
+        store = cls(engine)
+        try:
+            if migrate:
+                store.migrate()
+            else:
+                store.check_schema()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the database {url}: {exc.orig}") from None
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(feeds_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # --- schema -------------------------------------------------------------------------
+    def version(self) -> int:
+        with self.read() as conn:
+            if not sa.inspect(conn).has_table("schema_version"):
+                return 0
+            return int(conn.execute(sa.select(sa.func.max(schema_version.c.version)))
+                       .scalar() or 0)
+
+    def check_schema(self) -> None:
+        have, want = self.version(), len(MIGRATIONS)
+        if have > want:
+            raise StoreError(
+                f"the database is at schema version {have}, newer than this feeds ({want})",
+                hint="upgrade feeds, or point store.url at another database",
+            )
+        if have < want:
+            raise StoreError(f"the database is at schema version {have}; {want} is needed",
+                             hint="run any feeds command that writes, e.g. `feeds ingest`")
+
+    def migrate(self) -> None:
+        with self.write() as conn:
+            schema_version.create(conn, checkfirst=True)
+            have = int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+                       or 0)
+            if have > len(MIGRATIONS):
+                raise StoreError(
+                    f"the database is at schema version {have}, newer than this feeds "
+                    f"({len(MIGRATIONS)})", hint="upgrade feeds")
+            for number in range(have, len(MIGRATIONS)):
+                MIGRATIONS[number](conn)
+                conn.execute(schema_version.delete())
+                conn.execute(schema_version.insert().values(version=number + 1))
+
+    # --- files --------------------------------------------------------------------------
+    def file_record(self, path: str) -> FileRecord | None:
+        with self.read() as conn:
+            row = conn.execute(sa.select(files).where(files.c.path == path)).first()
+        return _file(row) if row else None
+
+    def file_records(self) -> dict[str, FileRecord]:
+        with self.read() as conn:
+            return {row.path: _file(row) for row in conn.execute(sa.select(files))}
+
+    def original_for(self, conn: Connection, sha256: str, path: str) -> str | None:
+        """The stored file (other than `path`) whose bytes are exactly these."""
+        row = conn.execute(
+            sa.select(files.c.path).where(files.c.sha256 == sha256, files.c.path != path,
+                                          files.c.status == "ok").limit(1)
+        ).first()
+        return row.path if row else None
+
+    def record_file(self, conn: Connection, *, path: str, sha256: str, size: int, mtime_ns: int,
+                    status: str, reason: str | None, duplicate_of: str | None, count: int,
+                    now: datetime) -> None:
+        values = dict(sha256=sha256, size=size, mtime_ns=mtime_ns, status=status, reason=reason,
+                      duplicate_of=duplicate_of, articles=count, last_seen=now)
+        updated = conn.execute(files.update().where(files.c.path == path).values(**values))
+        if updated.rowcount == 0:
+            conn.execute(files.insert().values(path=path, first_seen=now, **values))
+
+    def touch_file(self, conn: Connection, path: str, mtime_ns: int, now: datetime) -> None:
+        conn.execute(files.update().where(files.c.path == path)
+                     .values(mtime_ns=mtime_ns, last_seen=now))
+
+    def failed_files(self) -> list[FileRecord]:
+        with self.read() as conn:
+            rows = conn.execute(sa.select(files).where(files.c.status == "failed")
+                                .order_by(files.c.path))
+            return [_file(row) for row in rows]
+
+    # --- articles -----------------------------------------------------------------------
+    def save_articles(self, conn: Connection, path: str, drafts: Sequence[ArticleDraft],
+                      now: datetime, fallback_published: datetime) -> list[SavedArticle]:
+        """Insert or update a file's articles; ones past the new count are removed.
+
+        An article without a date of its own keeps the date it was first stored with, so
+        editing an undated file does not move it in the feeds.
+        """
+        existing = {row.key: row for row in conn.execute(
+            sa.select(articles.c.id, articles.c.key, articles.c.content_hash,
+                      articles.c.published).where(articles.c.path == path))}
+        saved: list[SavedArticle] = []
+        for draft in drafts:
+            old = existing.pop(draft.key, None)
+            if old is not None and old.content_hash == draft.content_hash:
+                saved.append(SavedArticle(draft.id, "unchanged"))
+                continue
+            stamp = self._next_updated(conn, now)
+            published = draft.published or (old.published if old is not None
+                                             else fallback_published)
+            values = dict(
+                path=draft.path, idx=draft.idx, entry_id=draft.entry_id, title=draft.title,
+                author=draft.author, source=draft.source, dateline=draft.dateline,
+                standfirst=draft.standfirst, url=draft.url, body=json.dumps(list(draft.body)),
+                captions=json.dumps(list(draft.captions)), summary=draft.summary,
+                content_hash=draft.content_hash, published=published, updated=stamp,
+            )
+            if old is None:
+                conn.execute(articles.insert().values(id=draft.id, key=draft.key, created=now,
+                                                      **values))
+            else:
+                conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
+            self._save_topics(conn, draft)
+            self._save_terms(conn, draft, published)
+            saved.append(SavedArticle(draft.id, "new" if old is None else "updated", published))
+        for gone in existing.values():
+            conn.execute(articles.delete().where(articles.c.id == gone.id))
+        return saved
+
+    def _next_updated(self, conn: Connection, now: datetime) -> datetime:
+        """`now`, nudged past the newest stored `updated` so no two entries share one."""
+        newest = conn.execute(sa.select(sa.func.max(articles.c.updated))).scalar()
+        if newest is not None:
+            newest = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
+            if newest >= now:
+                return newest + timedelta(milliseconds=1)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+    def _save_topics(self, conn: Connection, draft: ArticleDraft) -> None:
+        conn.execute(article_topics.delete().where(article_topics.c.article_id == draft.id))
+        if draft.topics:
+            conn.execute(article_topics.insert(), [
+                dict(article_id=draft.id, slug=t.slug, score=t.score, threshold=t.threshold,
+                     evidence=json.dumps(list(t.evidence))) for t in draft.topics])
+
+    def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime) -> None:
+        conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
+        if draft.terms:
+            conn.execute(story_terms.insert(), [
+                dict(term=term, article_id=draft.id, published=published)
+                for term in draft.terms])
+
+    def set_story(self, conn: Connection, article_id: str, story_id: str) -> None:
+        conn.execute(articles.update().where(articles.c.id == article_id)
+                     .values(story_id=story_id))
+
+    def story_candidates(self, conn: Connection, terms: Iterable[str], start: datetime,
+                         end: datetime, exclude: str) -> dict[str, list[str]]:
+        """Articles within [start, end] sharing any of `terms`: id -> the shared terms."""
+        terms = list(terms)
+        if not terms:
+            return {}
+        rows = conn.execute(
+            sa.select(story_terms.c.article_id, story_terms.c.term)
+            .where(story_terms.c.term.in_(terms), story_terms.c.published >= start,
+                   story_terms.c.published <= end, story_terms.c.article_id != exclude))
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            found.setdefault(row.article_id, []).append(row.term)
+        return found
+
+    def terms_of(self, conn: Connection, ids: Iterable[str]) -> dict[str, tuple[set[str], str]]:
+        """id -> (its story terms, its story id)."""
+        ids = list(ids)
+        out: dict[str, tuple[set[str], str]] = {}
+        if not ids:
+            return out
+        story = dict(conn.execute(sa.select(articles.c.id, articles.c.story_id)
+                                  .where(articles.c.id.in_(ids))).tuples().all())
+        for row in conn.execute(sa.select(story_terms.c.article_id, story_terms.c.term)
+                                .where(story_terms.c.article_id.in_(ids))):
+            out.setdefault(row.article_id, (set(), story.get(row.article_id) or row.article_id)
+                           )[0].add(row.term)
+        return out
+
+    def document_frequency(self, conn: Connection, terms: Iterable[str]) -> dict[str, int]:
+        terms = list(terms)
+        if not terms:
+            return {}
+        rows = conn.execute(sa.select(story_terms.c.term, sa.func.count())
+                            .where(story_terms.c.term.in_(terms)).group_by(story_terms.c.term))
+        return {term: int(count) for term, count in rows.tuples()}
+
+    def article_count(self, conn: Connection | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(articles)
+        if conn is not None:
+            return int(conn.execute(query).scalar() or 0)
+        with self.read() as own:
+            return int(own.execute(query).scalar() or 0)
+
+    def items(self, *, topic: str | None = None, limit: int | None = None, offset: int = 0,
+              ids: Iterable[str] | None = None, oldest_first: bool = False) -> list[Item]:
+        """Stored articles with their topics and story siblings, newest first."""
+        query = sa.select(articles)
+        if topic is not None:
+            query = query.where(articles.c.id.in_(
+                sa.select(article_topics.c.article_id).where(article_topics.c.slug == topic)))
+        if ids is not None:
+            query = query.where(articles.c.id.in_(list(ids)))
+        if oldest_first:
+            query = query.order_by(articles.c.published, articles.c.updated, articles.c.id)
+        else:
+            query = query.order_by(articles.c.published.desc(), articles.c.updated.desc(),
+                                   articles.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+            found = [row.id for row in rows]
+            topics: dict[str, list[TopicMatch]] = {}
+            for t in conn.execute(sa.select(article_topics)
+                                  .where(article_topics.c.article_id.in_(found))
+                                  .order_by(article_topics.c.score.desc())):
+                topics.setdefault(t.article_id, []).append(TopicMatch(
+                    t.slug, t.score, t.threshold, tuple(json.loads(t.evidence))))
+            stories = {row.story_id for row in rows if row.story_id}
+            siblings: dict[str, list[str]] = {}
+            if stories:
+                for s in conn.execute(sa.select(articles.c.id, articles.c.story_id)
+                                      .where(articles.c.story_id.in_(stories))
+                                      .order_by(articles.c.published, articles.c.id)):
+                    siblings.setdefault(s.story_id, []).append(s.id)
+        return [_item(row, topics.get(row.id, []),
+                      [i for i in siblings.get(row.story_id, []) if i != row.id])
+                for row in rows]
+
+    def count_items(self, topic: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(articles)
+        if topic is not None:
+            query = sa.select(sa.func.count()).select_from(article_topics).where(
+                article_topics.c.slug == topic)
+        with self.read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    # --- runs and status ----------------------------------------------------------------
+    def record_run(self, kind: str, started: datetime, finished: datetime, ok: bool,
+                   detail: dict[str, Any]) -> None:
+        with self.write() as conn:
+            conn.execute(runs.delete().where(runs.c.kind == kind))
+            conn.execute(runs.insert().values(kind=kind, started=started, finished=finished,
+                                              ok=ok, detail=json.dumps(detail)))
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        with self.read() as conn:
+            return {row.kind: {"started": row.started, "finished": row.finished, "ok": row.ok,
+                               **json.loads(row.detail)}
+                    for row in conn.execute(sa.select(runs))}
+
+    def counts(self) -> dict[str, int]:
+        with self.read() as conn:
+            by_status = dict(conn.execute(sa.select(files.c.status, sa.func.count())
+                                          .group_by(files.c.status)).tuples().all())
+            topic_counts = dict(conn.execute(
+                sa.select(article_topics.c.slug, sa.func.count())
+                .group_by(article_topics.c.slug)).tuples().all())
+            stories = conn.execute(sa.select(sa.func.count(sa.distinct(articles.c.story_id))))
+            result = {
+                "articles": self.article_count(conn),
+                "stories": int(stories.scalar() or 0),
+                "files": sum(by_status.values()),
+                "files_ok": by_status.get("ok", 0),
+                "files_failed": by_status.get("failed", 0),
+                "files_duplicate": by_status.get("duplicate", 0),
+            }
+        result.update({f"topic:{slug}": int(n) for slug, n in topic_counts.items()})
+        return result
+
+
+def _file(row: Any) -> FileRecord:
+    return FileRecord(path=row.path, status=row.status, reason=row.reason, sha256=row.sha256,
+                      size=row.size, mtime_ns=row.mtime_ns, duplicate_of=row.duplicate_of,
+                      articles=row.articles, seen=row.last_seen)
+
+
+def _item(row: Any, topics: list[TopicMatch], related: list[str]) -> Item:
+    return Item(
+        id=row.id, key=row.key, entry_id=row.entry_id, title=row.title,
+        body=tuple(json.loads(row.body)), author=row.author, source=row.source,
+        dateline=row.dateline, published=row.published, updated=row.updated,
+        summary=row.summary, captions=tuple(json.loads(row.captions)),
+        standfirst=row.standfirst, url=row.url, story_id=row.story_id, topics=tuple(topics),
+        related=tuple(related),
+    )

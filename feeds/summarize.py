@@ -1,0 +1,161 @@
+"""Article -> a short extractive summary; optionally an LLM behind an OpenAI-compatible API.
+
+The extractive method leans on what news writing gives away: the point comes first. Each
+sentence is scored by its position, its overlap with the title, and its centrality (similarity
+to the article's overall word profile); the best ones that fit the word budget are returned in
+their original order, always ending on a sentence boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from feeds.models import Article
+from feeds.sentences import split_sentences
+
+log = logging.getLogger(__name__)
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just
+me more most my myself no nor not now of off on once only or other our ours ourselves out over
+own said same says she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which while
+who whom why will with would you your yours yourself yourselves mr mrs ms one two new year years
+told according added also last first may might must since still like get got us per
+""".split())
+_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+_LEAD_JUNK = re.compile(
+    r"^(?:\(\s*[A-Z][\w .]{0,20}\)\s*(?:--|—|–|-)?\s*"
+    r"|By \. .{0,60}? \. (?:PUBLISHED: \. .{0,60}? \. \| \. UPDATED: \. .{0,60}? \. )?"
+    r"|[A-Z][A-Za-z .,'-]{0,40}\((?:CNN|AP|Reuters|AFP)\)\s*(?:--|—|–|-)?\s*)"
+)
+
+
+def words(text: str) -> list[str]:
+    return [w.lower().strip("'’-") for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if len(w) > 2 and w not in STOPWORDS]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    index: int
+    paragraph: int
+    text: str
+    words: int
+
+
+def candidate_sentences(article: Article) -> list[Sentence]:
+    """The article's sentences, minus captions, repeats of the title/standfirst, and stubs."""
+    skip = {article.title.lower(), (article.standfirst or "").lower(),
+            *(c.lower() for c in article.captions)}
+    found: list[Sentence] = []
+    for p_index, paragraph in enumerate(article.body):
+        for text in split_sentences(paragraph):
+            text = _LEAD_JUNK.sub("", text).strip() if not found else text
+            if not text or text.lower() in skip:
+                continue
+            count = len(text.split())
+            if count < 4 or not any(ch.islower() for ch in text):
+                continue
+            found.append(Sentence(len(found), p_index, text, count))
+    return found
+
+
+def extractive_summary(article: Article, *, max_words: int = 60, max_sentences: int = 3) -> str:
+    sentences = candidate_sentences(article)
+    if not sentences:
+        return _truncate(" ".join(article.body), max_words)
+    bags = [Counter(content_words(s.text)) for s in sentences]
+    profile: Counter[str] = Counter()
+    for bag in bags[:12]:
+        profile.update(bag.keys())
+    title_words = set(content_words(article.title))
+    norm = math.sqrt(sum(v * v for v in profile.values())) or 1.0
+    scored: list[tuple[float, Sentence]] = []
+    for sentence, bag in zip(sentences, bags, strict=True):
+        if not bag:
+            continue
+        centrality = sum(profile[w] * c for w, c in bag.items()) / (
+            norm * math.sqrt(sum(c * c for c in bag.values())))
+        overlap = len(title_words & bag.keys()) / (len(title_words) or 1)
+        position = 1.0 / (1.0 + 0.6 * sentence.index)
+        length = 1.0 if 8 <= sentence.words <= 40 else 0.6
+        quoted = 0.75 if sentence.text.startswith(("\"", "“", "'", "‘")) else 1.0
+        question = 0.6 if sentence.text.endswith("?") else 1.0
+        score = (1.6 * position + 0.6 * overlap + 0.6 * centrality) * length * quoted * question
+        scored.append((score, sentence))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].index))
+    chosen: list[Sentence] = []
+    budget = max_words
+    for _score, sentence in scored:
+        if len(chosen) >= max_sentences:
+            break
+        if sentence.words <= budget:
+            chosen.append(sentence)
+            budget -= sentence.words
+    if not chosen:
+        return _truncate(scored[0][1].text if scored else sentences[0].text, max_words)
+    return " ".join(s.text for s in sorted(chosen, key=lambda s: s.index))
+
+
+def _truncate(text: str, max_words: int) -> str:
+    parts = text.split()
+    if len(parts) <= max_words:
+        return text.strip()
+    return " ".join(parts[:max_words]).rstrip(",;:") + "…"
+
+
+class LLMSummarizer:
+    """Chat-completions client (Ollama, llama.cpp server, vLLM...) with an extractive fallback."""
+
+    def __init__(self, client: httpx.Client, *, url: str, model: str, api_key: str = "",
+                 timeout: float = 10.0) -> None:
+        self.client = client
+        self.url = url
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def __call__(self, article: Article, *, max_words: int, max_sentences: int) -> str:
+        fallback = extractive_summary(article, max_words=max_words, max_sentences=max_sentences)
+        prompt = (f"Summarize this news article in at most {max_sentences} sentences and "
+                  f"{max_words} words. Reply with the summary only.\n\n"
+                  f"Title: {article.title}\n\n{article.text[:12000]}")
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            response = self.client.post(self.url, timeout=self.timeout, headers=headers, json={
+                "model": self.model, "temperature": 0,
+                "messages": [{"role": "user", "content": prompt}]})
+            response.raise_for_status()
+            text = str(response.json()["choices"][0]["message"]["content"]).strip()
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+            log.warning("llm summary failed, using extractive url=%s error=%s", self.url, exc)
+            return fallback
+        text = re.sub(r"\s+", " ", text)
+        if not text:
+            return fallback
+        sentences = split_sentences(text)[:max_sentences]
+        kept: list[str] = []
+        for sentence in sentences:
+            if sum(len(s.split()) for s in kept) + len(sentence.split()) > max_words:
+                break
+            kept.append(sentence)
+        return " ".join(kept) if kept else fallback
+
+
+def lead(article: Article, count: int = 3) -> str:
+    """Lead-N: the baseline every news summarizer is measured against."""
+    sentences: Sequence[Sentence] = candidate_sentences(article)
+    return " ".join(s.text for s in sentences[:count])

@@ -1,0 +1,118 @@
+"""Article + topic rules -> the topics it belongs to, each with the evidence that decided it.
+
+A rule set (config.toml `[topics.SLUG]`) has weighted terms, groups that must each match at
+least once, exclusions, and extra weight for terms in the title and the lead. Terms match whole
+words, case-insensitively; a trailing `*` matches any ending ("negotiat*"), and spaces in a
+phrase match any run of spaces or hyphens.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from feeds.config import TopicConfig
+from feeds.models import Article, TopicMatch
+
+
+def compile_term(term: str) -> re.Pattern[str]:
+    term = term.strip().lower()
+    wildcard = term.endswith("*")
+    parts = [re.escape(p) for p in re.split(r"[\s-]+", term.rstrip("*")) if p]
+    body = r"[\s\-]+".join(parts).replace("'", "['’]").replace("’", "['’]")
+    tail = r"[\w'’-]*" if wildcard else r"(?:['’]s)?(?![\w])"
+    return re.compile(rf"(?<![\w-]){body}{tail}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    slug: str
+    threshold: float
+    title_weight: float
+    lead_weight: float
+    lead_words: int
+    terms: tuple[tuple[str, float, re.Pattern[str]], ...]
+    groups: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]
+    exclude: tuple[tuple[str, re.Pattern[str]], ...]
+
+    @classmethod
+    def from_config(cls, slug: str, topic: TopicConfig) -> Rules:
+        return cls(
+            slug=slug, threshold=topic.threshold, title_weight=topic.title_weight,
+            lead_weight=topic.lead_weight, lead_words=topic.lead_words,
+            terms=tuple((t, w, compile_term(t)) for t, w in topic.terms.items()),
+            groups=tuple(tuple((t, compile_term(t)) for t in group) for group in topic.require),
+            exclude=tuple((t, compile_term(t)) for t in topic.exclude),
+        )
+
+
+def compile_rules(topics: Mapping[str, TopicConfig]) -> dict[str, Rules]:
+    return {slug: Rules.from_config(slug, topic) for slug, topic in topics.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    title: str
+    lead: str
+    rest: str
+    everything: str
+
+
+def _split(article: Article, lead_words: int) -> _Text:
+    body = " ".join(article.body)
+    tokens = body.split(" ")
+    lead = " ".join(tokens[:lead_words])
+    rest = " ".join(tokens[lead_words:])
+    title = " ".join(filter(None, [article.title, article.standfirst or ""]))
+    return _Text(title.lower(), lead.lower(), rest.lower(), f"{title}\n{body}".lower())
+
+
+def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
+    """The topic's score with its evidence, and whether the article belongs to it."""
+    text = _split(article, rules.lead_words)
+    total = 0.0
+    evidence: list[str] = []
+    for term, weight, pattern in rules.terms:
+        in_title = len(pattern.findall(text.title))
+        in_lead = len(pattern.findall(text.lead))
+        in_rest = len(pattern.findall(text.rest))
+        count = in_title + in_lead + in_rest
+        if not count:
+            continue
+        # Repetition counts, but with diminishing returns: the tenth mention adds little.
+        value = weight * (math.log2(1 + in_lead + in_rest)
+                          + (rules.title_weight if in_title else 0.0)
+                          + (rules.lead_weight - 1.0 if in_lead else 0.0))
+        total += value
+        where = "title" if in_title else "lead" if in_lead else "body"
+        evidence.append(f"{term}×{count} ({where}) +{value:.1f}")
+    missing = [" | ".join(t for t, _ in group) for group in rules.groups
+               if not any(p.search(text.everything) for _, p in group)]
+    vetoes = [t for t, p in rules.exclude if p.search(text.everything)]
+    if missing:
+        evidence.append("missing required: " + "; ".join(missing))
+    if vetoes:
+        evidence.append("excluded by: " + ", ".join(vetoes))
+    matched = total >= rules.threshold and not missing and not vetoes
+    return TopicMatch(rules.slug, round(total, 3), rules.threshold, tuple(evidence)), matched
+
+
+def classify(article: Article, rules: Mapping[str, Rules]) -> list[TopicMatch]:
+    """The topics the article belongs to, best first."""
+    matches = []
+    for topic in rules.values():
+        match, matched = score(article, topic)
+        if matched:
+            matches.append(match)
+        elif topic.slug in article.topics:
+            matches.append(TopicMatch(topic.slug, match.threshold, match.threshold,
+                                      ("named in the article's front matter", *match.evidence)))
+    return sorted(matches, key=lambda m: (-m.score, m.slug))
+
+
+def explain(article: Article, rules: Mapping[str, Rules]) -> list[TopicMatch]:
+    """Every topic's score, matched or not, for `feeds explain`."""
+    return sorted((score(article, topic)[0] for topic in rules.values()),
+                  key=lambda m: (-m.score, m.slug))

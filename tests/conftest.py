@@ -1,0 +1,126 @@
+"""Shared fixtures: a temp inbox and config, the real console script, the shared corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SHARED = ROOT.parent / "shared"
+SEEDS = SHARED / "corpus" / "seeds"
+FEEDS_BIN = str(Path(sys.executable).with_name("feeds"))
+
+
+def needs_shared(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/ is optional)")
+    return path
+
+
+def seed(prefix: str) -> Path:
+    found = sorted(needs_shared(SEEDS).glob(f"{prefix}_*"))
+    assert found, f"no seed {prefix}_* in {SEEDS}"
+    return found[0]
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) \
+            + " }"
+    raise TypeError(value)
+
+
+def dump_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Enough TOML for our config (tests only; the product never writes config)."""
+    plain = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    lines = [f"[{prefix}]"] if prefix and plain else []
+    lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in plain.items()]
+    for key, value in tables.items():
+        name = f"{prefix}.{json.dumps(key)}" if prefix else json.dumps(key)
+        lines.append(dump_toml(value, name))
+    return "\n".join(lines) + "\n"
+
+
+class Env:
+    """A temp installation: config.toml, inbox/, public/, state/ in one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.inbox = root / "inbox"
+        self.public = root / "public"
+        self.state = root / "state"
+        self.config = root / "config.toml"
+        self.inbox.mkdir()
+        self.write_config()
+
+    def write_config(self, **extra: Any) -> None:
+        base = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+        base = _merge(base, {"paths": {"inbox": "inbox", "public": "public", "state": "state"},
+                             "ingest": {"settle_seconds": 0.0}})
+        self.config.write_text(dump_toml(_merge(base, extra)), encoding="utf-8")
+
+    def feeds(self, *args: str, check: bool = True, timeout: float = 60,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [FEEDS_BIN, "--config", str(self.config), *args], capture_output=True, text=True,
+            timeout=timeout, cwd=self.root, env={**os.environ, **(env or {})})
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def drop(self, name: str, content: str | bytes) -> Path:
+        path = self.inbox / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        return path
+
+    def explain(self, *paths: Path) -> list[dict[str, Any]]:
+        out = self.feeds("explain", "--json", *map(str, paths)).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.feeds("status", "--json").stdout)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return Env(tmp_path)
+
+
+@pytest.fixture
+def article_text() -> Callable[[str], str]:
+    def make(title: str, body: str = "The council said on Monday that the plan would go "
+             "ahead. Residents welcomed the decision at a public meeting.") -> str:
+        return f"{title}\n\n{body}\n"
+    return make

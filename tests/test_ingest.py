@@ -1,0 +1,192 @@
+"""`feeds ingest` and `feeds status` through the console script, on real files and SQLite."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from tests.conftest import SEEDS, Env, needs_shared
+
+STORY = ("Harbour reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) - The harbour "
+         "reopened on Monday after two weeks of repairs. Officials said ships would dock "
+         "within hours.\n\nA backlog of vessels should clear by the end of the week.\n")
+
+
+def rows(env: Env, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(env.state / "feeds.db") as db:
+        return db.execute(sql).fetchall()
+
+
+def digest_of_inbox(env: Env) -> dict[str, tuple[str, int]]:
+    return {str(p.relative_to(env.inbox)): (hashlib.sha256(p.read_bytes()).hexdigest(),
+                                            p.stat().st_mtime_ns)
+            for p in sorted(env.inbox.rglob("*")) if p.is_file()}
+
+
+def test_ingest_stores_articles_and_is_idempotent(env: Env) -> None:
+    env.drop("harbour.txt", STORY)
+    env.drop("nested/deeper/second.md", "# Second story here\n\nWith a body of a few words.\n")
+    first = env.feeds("ingest", "--no-publish")
+    assert "2 new" in first.stdout, first.stdout
+    before = rows(env, "select id, key, updated from articles order by key")
+    assert [r[1] for r in before] == ["harbour.txt#0", "nested/deeper/second.md#0"]
+    again = env.feeds("ingest", "--no-publish")
+    assert "0 new, 0 updated, 2 unchanged" in again.stdout
+    assert rows(env, "select id, key, updated from articles order by key") == before
+
+
+def test_edit_keeps_the_id_and_moves_updated(env: Env) -> None:
+    path = env.drop("harbour.txt", STORY)
+    env.feeds("ingest", "--no-publish")
+    [(article_id, updated, published)] = rows(env, "select id, updated, published from articles")
+    time.sleep(0.01)
+    path.write_text(STORY.replace("two weeks", "three weeks"), encoding="utf-8")
+    result = env.feeds("ingest", "--no-publish")
+    assert "1 updated" in result.stdout
+    [(same_id, new_updated, same_published)] = rows(
+        env, "select id, updated, published from articles")
+    assert same_id == article_id
+    assert new_updated > updated
+    assert same_published == published  # undated: keeps the date it was first stored with
+    [(body,)] = rows(env, "select body from articles")
+    assert "three weeks" in str(body)
+
+
+def test_touch_without_change_does_nothing(env: Env) -> None:
+    path = env.drop("harbour.txt", STORY)
+    env.feeds("ingest", "--no-publish")
+    before = rows(env, "select id, updated from articles")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+    assert "0 new, 0 updated, 1 unchanged" in env.feeds("ingest", "--no-publish").stdout
+    assert rows(env, "select id, updated from articles") == before
+
+
+def test_same_bytes_under_another_name_is_a_duplicate(env: Env) -> None:
+    env.drop("a/harbour.txt", STORY)
+    env.drop("b/harbour-copy.txt", STORY)
+    result = env.feeds("ingest", "--no-publish")
+    assert "1 new" in result.stdout and "1 duplicate" in result.stdout
+    assert "duplicate: b/harbour-copy.txt (same bytes as a/harbour.txt)" in result.stdout
+    assert rows(env, "select count(*) from articles") == [(1,)]
+    assert rows(env, "select status, duplicate_of from files where path like 'b/%'") == [
+        ("duplicate", "a/harbour.txt")]
+
+
+def test_bad_files_are_recorded_reported_and_retried_once_fixed(env: Env) -> None:
+    env.drop("good.txt", STORY)
+    env.drop("empty.txt", "")
+    env.drop("binary.txt", b"\x00\x01\x02garbage\x00")
+    bad_json = env.drop("broken.json", '{"title": "x", "body": ')
+    env.write_config(ingest={"max_bytes": 2000, "settle_seconds": 0.0})
+    env.drop("huge.txt", "Big file\n\n" + "word " * 1000)
+    result = env.feeds("ingest", "--no-publish")
+    assert result.returncode == 0
+    assert "1 new" in result.stdout and "4 failed" in result.stdout
+    status = env.status()
+    reasons = {f["path"]: f["reason"] for f in status["failed"]}
+    assert reasons["empty.txt"] == "empty file"
+    assert reasons["binary.txt"].startswith("binary file")
+    assert reasons["broken.json"].startswith("not valid JSON")
+    assert reasons["huge.txt"].startswith("too large")
+    text = env.feeds("status").stdout
+    assert "failed files: 4" in text and "broken.json: not valid JSON" in text
+    # unchanged bad files are not re-read; a fixed one is picked up
+    assert "0 failed" in env.feeds("ingest", "--no-publish").stdout
+    bad_json.write_text('{"title": "Fixed now", "body": "The file was repaired and has a '
+                        'body."}', encoding="utf-8")
+    fixed = env.feeds("ingest", "--no-publish")
+    assert "1 new" in fixed.stdout
+    assert "broken.json" not in {f["path"] for f in env.status()["failed"]}
+
+
+def test_a_bad_edit_keeps_the_last_good_articles(env: Env) -> None:
+    path = env.drop("harbour.txt", STORY)
+    env.feeds("ingest", "--no-publish")
+    path.write_bytes(b"")
+    env.feeds("ingest", "--no-publish")
+    assert rows(env, "select count(*) from articles") == [(1,)]
+    assert env.status()["failed"] == [{"path": "harbour.txt", "reason": "empty file"}]
+
+
+def test_input_files_are_never_modified(env: Env) -> None:
+    needs_shared(SEEDS)
+    for path in SEEDS.iterdir():
+        shutil.copy2(path, env.inbox / path.name)
+    env.drop("bad.json", "{")
+    before = digest_of_inbox(env)
+    env.feeds("ingest")
+    env.feeds("ingest")
+    assert digest_of_inbox(env) == before
+    assert sorted(p.name for p in env.inbox.iterdir()) == sorted(
+        [p.name for p in SEEDS.iterdir()] + ["bad.json"])
+
+
+def test_hidden_temporary_and_unknown_files_are_skipped(env: Env) -> None:
+    env.drop(".hidden.txt", STORY)
+    env.drop("draft.txt.part", STORY)
+    env.drop("draft.txt.tmp", STORY)
+    env.drop("notes.txt~", STORY)
+    env.drop(".git/objects/x.txt", STORY)
+    env.drop("photo.jpg", b"\xff\xd8\xff")
+    assert "0 new" in env.feeds("ingest", "--no-publish").stdout
+    assert rows(env, "select count(*) from files") == [(0,)]
+
+
+def test_rename_into_place_is_picked_up(env: Env) -> None:
+    part = env.drop("incoming.txt.part", STORY[:40])
+    env.feeds("ingest", "--no-publish")
+    part.write_text(STORY, encoding="utf-8")
+    part.rename(env.inbox / "incoming.txt")
+    assert "1 new" in env.feeds("ingest", "--no-publish").stdout
+
+
+def test_symlink_outside_the_inbox_is_not_followed(env: Env, tmp_path: Path) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    outside.write_text(STORY, encoding="utf-8")
+    (env.inbox / "link.txt").symlink_to(outside)
+    env.feeds("ingest", "--no-publish")
+    [failed] = env.status()["failed"]
+    assert failed["path"] == "link.txt" and "outside the inbox" in failed["reason"]
+    env.write_config(ingest={"follow_symlinks": True, "settle_seconds": 0.0})
+    (env.inbox / "link.txt").unlink()
+    (env.inbox / "link.txt").symlink_to(outside)
+    assert "1 new" in env.feeds("ingest", "--no-publish").stdout
+
+
+def test_explicit_paths_only_ingest_those(env: Env) -> None:
+    one = env.drop("one.txt", STORY)
+    env.drop("two.txt", STORY.replace("Harbour", "Airport"))
+    assert "1 new" in env.feeds("ingest", "--no-publish", str(one)).stdout
+    assert rows(env, "select key from articles") == [("one.txt#0",)]
+
+
+def test_multi_story_file_shrinking_removes_the_dropped_story(env: Env) -> None:
+    two = (STORY + "\n\n\n\nSecond story about the airport today\n\nThe airport said on "
+           "Tuesday that a new terminal would open next year, with room for more flights and "
+           "shops. Officials said construction was on schedule and on budget so far.\n")
+    path = env.drop("pair.txt", two)
+    env.feeds("ingest", "--no-publish")
+    assert rows(env, "select key from articles order by key") == [("pair.txt#0",),
+                                                                  ("pair.txt#1",)]
+    path.write_text(STORY, encoding="utf-8")
+    env.feeds("ingest", "--no-publish")
+    assert rows(env, "select key from articles") == [("pair.txt#0",)]
+
+
+def test_missing_inbox_is_a_clear_error(env: Env) -> None:
+    env.inbox.rmdir()
+    result = env.feeds("ingest", check=False)
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_database_is_wal_sqlite_with_schema_version(env: Env) -> None:
+    env.drop("harbour.txt", STORY)
+    env.feeds("ingest", "--no-publish")
+    assert rows(env, "pragma journal_mode") == [("wal",)]
+    assert rows(env, "select version from schema_version")[0][0] >= 1
+    assert rows(env, "pragma integrity_check") == [("ok",)]
