@@ -20,6 +20,7 @@ from feeds.config import Config, find_config, load_config
 from feeds.errors import FeedsError
 from feeds.ingest import Ingestor, Pipeline, explain_file
 from feeds.logs import setup_logging
+from feeds.publish import Publisher
 from feeds.store import Store
 
 P = ParamSpec("P")
@@ -128,10 +129,6 @@ def _progress() -> Callable[[int], None] | None:
 
 
 def _publish(config: Config, store: Store, changed: set[str] | None = None) -> None:
-    try:
-        from feeds.publish import Publisher
-    except ImportError:  # publishing arrives with its own module
-        return
     Publisher(config, store).publish(changed=changed)
 
 
@@ -235,3 +232,27 @@ def status(obj: Context, as_json: bool) -> None:
 def config_command(obj: Context, show_secrets: bool) -> None:
     """Print the effective configuration (defaults filled in, secrets redacted)."""
     click.echo(json.dumps(obj.config.redacted(), indent=2, ensure_ascii=False))
+
+
+# --- the daemon and the server -----------------------------------------------------------
+@main.command()
+@click.pass_obj
+@handles_errors
+def run(obj: Context) -> None:
+    """The daemon: scan, watch the inbox, publish, run digest schedules, serve HTTP."""
+    from feeds.daemon import run_daemon
+    run_daemon(find_config(obj.config_path).resolve(), obj.config)
+
+
+@main.command()
+@click.option("--port", type=int, help="override server.port (0: any free port)")
+@click.pass_obj
+@handles_errors
+def serve(obj: Context, port: int | None) -> None:
+    """HTTP only: serve public/, /healthz and /metrics."""
+    from feeds.daemon import run_server
+    config = obj.config
+    if port is not None:
+        config = config.model_copy(update={"server": config.server.model_copy(
+            update={"port": port})})
+    run_server(config)

@@ -50,10 +50,14 @@ class SiteConfig(_Table):
         return value if value.endswith("/") else value + "/"
 
 
+BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
 class PathsConfig(_Table):
     inbox: Path = Path("inbox")
     public: Path = Path("public")
     state: Path = Path("state")
+    templates: Path | None = None  # None: the templates/ folder that ships with feeds
 
 
 class StoreConfig(_Table):
@@ -265,6 +269,8 @@ def _resolve(config: Config, base: Path) -> Config:
         inbox=(base / config.paths.inbox).resolve(),
         public=(base / config.paths.public).resolve(),
         state=(base / config.paths.state).resolve(),
+        templates=(base / config.paths.templates).resolve() if config.paths.templates
+        else BUILTIN_TEMPLATES,
     )
     return config.model_copy(update={"paths": paths})
 

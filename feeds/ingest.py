@@ -170,9 +170,8 @@ class Ingestor:
             return _Read(path, rel, after.st_size, after.st_mtime_ns, reason="unsettled")
         return _Read(path, rel, after.st_size, after.st_mtime_ns, data=data)
 
-    def _settled(self, reads: list[_Read]) -> list[_Read]:
+    def _settled(self, reads: list[_Read], settle: float) -> list[_Read]:
         """A file modified moments ago may still be growing: wait once, then re-check all."""
-        settle = self.config.ingest.settle_seconds
         fresh_after = time.time_ns() - int(settle * 1e9)
         if settle <= 0 or not any(r.data is not None and r.mtime_ns > fresh_after for r in reads):
             return reads
@@ -229,8 +228,14 @@ class Ingestor:
 
     # --- the run ------------------------------------------------------------------------
     def run(self, paths: Iterable[Path] | None = None, *,
-            progress: Callable[[int], None] | None = None) -> IngestReport:
-        """Ingest the inbox (or just `paths`); returns what happened."""
+            progress: Callable[[int], None] | None = None,
+            settle: float | None = None) -> IngestReport:
+        """Ingest the inbox (or just `paths`); returns what happened.
+
+        `settle` overrides ingest.settle_seconds: the watcher passes 0 for files whose writer
+        has closed them or renamed them into place, which are complete by definition.
+        """
+        settle = self.config.ingest.settle_seconds if settle is None else settle
         started = self.clock()
         inbox = self.config.paths.inbox
         chosen = list(scan(inbox)) if paths is None else [Path(p) for p in paths]
@@ -243,6 +248,8 @@ class Ingestor:
                 st = path.lstat() if path.is_symlink() else path.stat()
             except OSError:
                 continue
+            if not (path.is_file() or path.is_symlink()):
+                continue
             record = known.get(rel)
             if record is not None and (record.size, record.mtime_ns) == (st.st_size,
                                                                          st.st_mtime_ns):
@@ -254,7 +261,7 @@ class Ingestor:
         size = self.config.ingest.batch_size
         for start in range(0, len(todo), size):
             batch = todo[start:start + size]
-            reads = self._settled([self._read(path, rel) for path, rel in batch])
+            reads = self._settled([self._read(path, rel) for path, rel in batch], settle)
             parsed: list[_Parsed | _Read] = [
                 self._parse(r) if r.data is not None else r for r in reads]
             self._apply(parsed, known, report)
@@ -329,6 +336,33 @@ class Ingestor:
                         report.unchanged += 1
                     if item.change != "unchanged":
                         report.changed.add(item.id)
+
+    def reclassify(self) -> set[str]:
+        """Apply the current topic rules to every stored article (after the rules changed).
+
+        Topic membership is our metadata, not the article's: entries keep their `updated`.
+        Returns the ids whose topics changed.
+        """
+        changed: set[str] = set()
+        offset, batch = 0, 500
+        while True:
+            items = self.store.items(limit=batch, offset=offset, order="created")
+            if not items:
+                return changed
+            updates = {}
+            for item in items:
+                article = Article(title=item.title, body=item.body, standfirst=item.standfirst,
+                                  captions=item.captions)
+                topics = tuple(self.pipeline.classify(article))
+                if [(t.slug, t.score) for t in topics] != [(t.slug, t.score)
+                                                           for t in item.topics]:
+                    updates[item.id] = topics
+            if updates:
+                with self.store.write() as conn:
+                    for item_id, topics in updates.items():
+                        self.store.replace_topics(conn, item_id, topics)
+                changed.update(updates)
+            offset += batch
 
     def _group(self, conn: Any, drafts: Sequence[ArticleDraft],
                saved: Sequence[SavedArticle]) -> None:

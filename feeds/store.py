@@ -80,7 +80,7 @@ articles = sa.Table(
     sa.Column("story_id", sa.String(32), index=True),
     sa.Column("published", UTCDateTime, nullable=False, index=True),
     sa.Column("updated", UTCDateTime, nullable=False, index=True),
-    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False, index=True),
 )
 
 article_topics = sa.Table(
@@ -318,20 +318,26 @@ class Store:
         return saved
 
     def _next_updated(self, conn: Connection, now: datetime) -> datetime:
-        """`now`, nudged past the newest stored `updated` so no two entries share one."""
+        """`now` to the millisecond, nudged past the newest stored `updated` so that no two
+        entries share one (feed readers and validators treat equal stamps as suspect)."""
+        stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)
         newest = conn.execute(sa.select(sa.func.max(articles.c.updated))).scalar()
         if newest is not None:
             newest = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
-            if newest >= now:
+            if newest >= stamp:
                 return newest + timedelta(milliseconds=1)
-        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+        return stamp
 
     def _save_topics(self, conn: Connection, draft: ArticleDraft) -> None:
-        conn.execute(article_topics.delete().where(article_topics.c.article_id == draft.id))
-        if draft.topics:
+        self.replace_topics(conn, draft.id, draft.topics)
+
+    def replace_topics(self, conn: Connection, article_id: str,
+                       topics: Sequence[TopicMatch]) -> None:
+        conn.execute(article_topics.delete().where(article_topics.c.article_id == article_id))
+        if topics:
             conn.execute(article_topics.insert(), [
-                dict(article_id=draft.id, slug=t.slug, score=t.score, threshold=t.threshold,
-                     evidence=json.dumps(list(t.evidence))) for t in draft.topics])
+                dict(article_id=article_id, slug=t.slug, score=t.score, threshold=t.threshold,
+                     evidence=json.dumps(list(t.evidence))) for t in topics])
 
     def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime) -> None:
         conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
@@ -389,19 +395,21 @@ class Store:
             return int(own.execute(query).scalar() or 0)
 
     def items(self, *, topic: str | None = None, limit: int | None = None, offset: int = 0,
-              ids: Iterable[str] | None = None, oldest_first: bool = False) -> list[Item]:
-        """Stored articles with their topics and story siblings, newest first."""
+              ids: Iterable[str] | None = None, oldest_first: bool = False,
+              order: str = "published") -> list[Item]:
+        """Stored articles with their topics and story siblings, newest first.
+
+        `order` is "published" (the article's date) or "created" (when it was first stored:
+        the order feeds and their archive pages follow, so full pages never change).
+        """
         query = sa.select(articles)
         if topic is not None:
-            query = query.where(articles.c.id.in_(
-                sa.select(article_topics.c.article_id).where(article_topics.c.slug == topic)))
+            query = query.where(articles.c.id.in_(_in_topic(topic)))
         if ids is not None:
             query = query.where(articles.c.id.in_(list(ids)))
-        if oldest_first:
-            query = query.order_by(articles.c.published, articles.c.updated, articles.c.id)
-        else:
-            query = query.order_by(articles.c.published.desc(), articles.c.updated.desc(),
-                                   articles.c.id.desc())
+        first = articles.c.created if order == "created" else articles.c.published
+        columns = (first, articles.c.updated, articles.c.id)
+        query = query.order_by(*(columns if oldest_first else (c.desc() for c in columns)))
         if limit is not None:
             query = query.limit(limit).offset(offset)
         with self.read() as conn:
@@ -423,6 +431,23 @@ class Store:
         return [_item(row, topics.get(row.id, []),
                       [i for i in siblings.get(row.story_id, []) if i != row.id])
                 for row in rows]
+
+    def positions(self, ids: Iterable[str], topic: str | None = None) -> dict[str, int]:
+        """Each article's 0-based place in the order articles were stored (within a topic)."""
+        out: dict[str, int] = {}
+        with self.read() as conn:
+            query = sa.select(articles.c.id, articles.c.created).where(
+                articles.c.id.in_(list(ids)))
+            if topic is not None:
+                query = query.where(articles.c.id.in_(_in_topic(topic)))
+            for row in conn.execute(query).all():
+                before = sa.select(sa.func.count()).select_from(articles).where(sa.or_(
+                    articles.c.created < row.created,
+                    sa.and_(articles.c.created == row.created, articles.c.id < row.id)))
+                if topic is not None:
+                    before = before.where(articles.c.id.in_(_in_topic(topic)))
+                out[row.id] = int(conn.execute(before).scalar() or 0)
+        return out
 
     def count_items(self, topic: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(articles)
@@ -464,6 +489,10 @@ class Store:
             }
         result.update({f"topic:{slug}": int(n) for slug, n in topic_counts.items()})
         return result
+
+
+def _in_topic(topic: str) -> sa.Select[tuple[str]]:
+    return sa.select(article_topics.c.article_id).where(article_topics.c.slug == topic)
 
 
 def _file(row: Any) -> FileRecord:

@@ -1,0 +1,308 @@
+"""`feeds run`: wiring only. Watcher -> worker (ingest + publish), scheduler, HTTP server.
+
+Start: lock the state folder, open the store, scan and publish once, then start the watcher,
+the scheduler and the server. Stop (SIGINT/SIGTERM): watcher -> worker (the current batch
+finishes) -> scheduler -> server -> store -> lock, each step logged. SIGHUP reloads config.toml;
+an invalid new config is refused and the old one keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from feeds.articles import is_candidate
+from feeds.config import Config, load_config
+from feeds.errors import FeedsError
+from feeds.ingest import Ingestor, Pipeline
+from feeds.publish import Publisher
+from feeds.serve import Server, Site, url_of
+from feeds.store import Store
+
+log = logging.getLogger(__name__)
+
+RESCAN = "<rescan>"
+RECLASSIFY = "<reclassify>"
+
+
+class StateLock:
+    """One daemon per state folder: an exclusive flock on state/feeds.lock holding our pid."""
+
+    def __init__(self, state: Path) -> None:
+        self.path = state / "feeds.lock"
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held while running
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise FeedsError(
+                f"another feeds daemon (pid {holder}) is already running on {self.path.parent}",
+                hint="stop it first, or give this one another paths.state") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+class _InboxEvents(FileSystemEventHandler):  # type: ignore[misc]
+    """Queues files that are complete: closed after writing, or renamed into place."""
+
+    def __init__(self, events: queue.Queue[tuple[str, bool]]) -> None:
+        self.events = events
+
+    def _push(self, path: str | bytes, complete: bool) -> None:
+        text = os.fsdecode(path)
+        if is_candidate(os.path.basename(text)):
+            self.events.put((text, complete))
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._push(event.src_path, True)
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._push(event.dest_path, True)
+        else:
+            self.events.put((RESCAN, False))
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._push(event.src_path, False)
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._push(event.src_path, False)
+        else:
+            self.events.put((RESCAN, False))
+
+
+@dataclass
+class _Services:
+    config: Config
+    pipeline: Pipeline
+    ingestor: Ingestor
+    publisher: Publisher
+
+
+class Daemon:
+    def __init__(self, config_path: Path, config: Config) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.lock = StateLock(config.paths.state)
+        self.events: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self.stopping = threading.Event()
+        self.store: Store | None = None
+        self.services: _Services | None = None
+        self._services_lock = threading.Lock()
+        self.observer: Any = None
+        self.scheduler: BackgroundScheduler | None = None
+        self.worker: threading.Thread | None = None
+        self.server: Server | None = None
+        self.site: Site | None = None
+
+    # --- building blocks ----------------------------------------------------------------
+    def _build(self, config: Config) -> _Services:
+        assert self.store is not None
+        pipeline = Pipeline(config)
+        return _Services(config, pipeline, Ingestor(config, self.store, pipeline),
+                         Publisher(config, self.store))
+
+    def _safely(self, what: str, job: Callable[[], None]) -> None:
+        """A failing job is logged with its context; the daemon goes on."""
+        try:
+            job()
+        except FeedsError as exc:
+            log.error("%s failed error=%s", what, exc.message)
+        except Exception:
+            log.exception("%s crashed", what)
+
+    # --- the worker: ingest what the watcher saw, then publish once per batch -------------
+    def _work(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                first = self.events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:  # coalesce a burst
+                try:
+                    batch.append(self.events.get(timeout=0.005))
+                except queue.Empty:
+                    break
+            self._safely("ingest", lambda: self._process(batch))
+
+    def _process(self, batch: list[tuple[str, bool]]) -> None:
+        with self._services_lock:
+            services = self.services
+        assert services is not None
+        names = {name for name, _ in batch}
+        changed: set[str] = set()
+        if RECLASSIFY in names:
+            changed |= services.ingestor.reclassify()
+            services.publisher.publish()
+        if RESCAN in names:
+            changed |= services.ingestor.run().changed
+        complete = sorted({n for n, done in batch if done and n not in (RESCAN, RECLASSIFY)})
+        pending = sorted({n for n, done in batch if not done and n not in (RESCAN, RECLASSIFY)}
+                         - set(complete))
+        paths = [Path(p) for p in complete if os.path.exists(p)]
+        if paths:
+            changed |= services.ingestor.run(paths, settle=0.0).changed
+        # Written but not yet closed: look again once it settles (the rescan also catches it).
+        later = [Path(p) for p in pending if os.path.exists(p)]
+        if later:
+            changed |= services.ingestor.run(later).changed
+        if changed or RECLASSIFY in names:
+            services.publisher.publish(changed=changed)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start_background(self) -> None:
+        config = self.config
+        self.store = Store.open(config.database_url)
+        self.services = self._build(config)
+        config.paths.inbox.mkdir(parents=True, exist_ok=True)
+        self._safely("initial ingest", lambda: self._process([(RESCAN, False)]))
+        self._safely("initial publish", lambda: self.services.publisher.publish()  # type: ignore[union-attr]
+                     )
+        self.worker = threading.Thread(target=self._work, name="feeds-worker", daemon=True)
+        self.worker.start()
+        self.observer = Observer(timeout=0.05)
+        self.observer.schedule(_InboxEvents(self.events), str(config.paths.inbox),
+                               recursive=True)
+        self.observer.start()
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._schedule(config)
+        self.scheduler.start()
+
+    def _schedule(self, config: Config) -> None:
+        assert self.scheduler is not None
+        self.scheduler.add_job(lambda: self.events.put((RESCAN, False)), "interval",
+                               seconds=config.ingest.rescan_seconds, id="rescan",
+                               replace_existing=True, coalesce=True, max_instances=1)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""
+        try:
+            config = load_config(self.config_path)
+        except FeedsError as exc:
+            log.error("reload refused; the old configuration stays error=%s", exc.message)
+            return
+        if config.paths != self.config.paths or config.database_url != self.config.database_url:
+            log.warning("reload: paths and store changes need a restart; they are ignored")
+            config = config.model_copy(update={"paths": self.config.paths,
+                                               "store": self.config.store})
+        services = self._build(config)
+        with self._services_lock:
+            old, self.services = self.services, services
+        if old is not None:
+            old.pipeline.close()
+        self.config = config
+        if self.site is not None:
+            self.site.config = config
+        if self.scheduler is not None:
+            self._schedule(config)
+        self.events.put((RECLASSIFY, False))
+        log.info("configuration reloaded path=%s topics=%s", self.config_path,
+                 ",".join(config.topics))
+
+    def stop_background(self) -> None:
+        log.info("stopping: watcher")
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(timeout=5)
+        log.info("stopping: worker (the current batch finishes)")
+        self.stopping.set()
+        if self.worker is not None:
+            self.worker.join(timeout=8)
+        log.info("stopping: scheduler")
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.services is not None:
+            self.services.pipeline.close()
+
+    def close(self) -> None:
+        log.info("stopping: store")
+        if self.store is not None:
+            self.store.close()
+        self.lock.release()
+        log.info("stopped")
+
+    async def serve_until_stopped(self) -> None:
+        assert self.store is not None
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
+        self.site = Site(self.config, self.store)
+        self.server = Server(self.site, self.config.server.host, self.config.server.port)
+        port = await self.server.start()
+        log.info("feeds running: serving %s, watching %s, state %s",
+                 url_of(self.config.server.host, port), self.config.paths.inbox,
+                 self.config.paths.state)
+        await stop.wait()
+        log.info("signal received, shutting down")
+        await loop.run_in_executor(None, self.stop_background)
+        log.info("stopping: http server")
+        await self.server.stop()
+
+
+def run_daemon(config_path: Path, config: Config) -> None:
+    daemon = Daemon(config_path, config)
+    daemon.lock.acquire()
+    try:
+        daemon.start_background()
+        asyncio.run(daemon.serve_until_stopped())
+    finally:
+        if daemon.scheduler is not None and daemon.scheduler.running:
+            daemon.stop_background()
+        daemon.close()
+
+
+def run_server(config: Config) -> None:
+    """`feeds serve`: HTTP only, until SIGINT/SIGTERM."""
+    store = Store.open(config.database_url)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = Server(Site(config, store), config.server.host, config.server.port)
+        port = await server.start()
+        log.info("serving %s from %s", url_of(config.server.host, port), config.paths.public)
+        await stop.wait()
+        await server.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()

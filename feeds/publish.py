@@ -1,0 +1,404 @@
+"""Store -> public/: Atom feeds (feedgen), JSON Feed 1.1, OPML and HTML pages (Jinja2).
+
+The only writer of public/. Every file is written atomically (temp file, fsync, rename) and only
+when its bytes change, so publishing twice with no change leaves every file (and its mtime)
+as it was. Nothing depends on the build time: a feed's <updated> is its newest entry's.
+
+Each feed document holds the `feeds.entries` most recently added articles, newest first. Older
+ones stay reachable through RFC 5005 archive documents: pages of that many articles in the
+order they were added, which never change once full (feeds/<slug>/archive-<n>.atom).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import nh3
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+from markupsafe import escape
+
+from feeds import __version__
+from feeds.config import Config
+from feeds.errors import PublishError
+from feeds.models import Item
+from feeds.render import environment
+from feeds.store import Store
+
+log = logging.getLogger(__name__)
+
+ALL = "all"
+_FEED_NAMESPACE = uuid.UUID("9a3c3b0e-2f7d-4d0e-8f55-7b2f6c1a4e90")
+_HISTORY_NS = "http://purl.org/syndication/history/1.0"
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_CONTENT_TAGS = {"p", "figure", "figcaption", "em"}
+
+
+# --- feedgen extensions: what feedgen 1.0 cannot emit itself --------------------------------
+class _RelatedLinks(BaseEntryExtension):  # type: ignore[misc]
+    """<link rel="related"> on entries: feedgen drops `rel` on entry links
+    (lkiesow/python-feedgen#135), which turns them into duplicate alternates."""
+
+    def __init__(self) -> None:
+        self.links: list[tuple[str, str]] = []
+
+    def add(self, href: str, title: str) -> None:
+        self.links.append((href, title))
+
+    def extend_atom(self, entry: Any) -> Any:
+        for href, title in self.links:
+            etree.SubElement(entry, "link", rel="related", type="text/html", href=href,
+                             title=title)
+        return entry
+
+
+class _ArchiveMarker(BaseExtension):  # type: ignore[misc]
+    """<fh:archive/> marks an RFC 5005 archive document."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": _HISTORY_NS}
+
+    def extend_atom(self, feed: Any) -> Any:
+        feed.insert(0, etree.Element(f"{{{_HISTORY_NS}}}archive"))
+        return feed
+
+
+class _NoArchive(BaseExtension):  # type: ignore[misc]
+    def extend_atom(self, feed: Any) -> Any:
+        return feed
+
+
+# --- writing ------------------------------------------------------------------------------
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` unless it already holds exactly that; True when written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise PublishError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise PublishError(f"cannot write {path}: {exc.strerror}",
+                           hint="check that the public folder is writable") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise PublishError(f"cannot write {path}: {exc.strerror}",
+                           hint="check free space and permissions of the public folder; "
+                                "the previous file is intact") from None
+    return True
+
+
+# --- what each page and feed shows ---------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    slug: str
+    title: str
+    description: str
+    atom_url: str
+    json_url: str
+    page_url: str
+
+
+@dataclass(slots=True)
+class PublishReport:
+    written: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+
+
+class Publisher:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.base = config.site.base_url
+        self.public = config.paths.public
+        assert config.paths.templates is not None
+        self.templates = environment(config.paths.templates)
+        self.specs = self._specs()
+
+    def _specs(self) -> list[FeedSpec]:
+        site = self.config.site
+        specs = [FeedSpec(ALL, f"{site.title}: all topics", site.description,
+                          f"{self.base}feeds/{ALL}.atom", f"{self.base}feeds/{ALL}.json",
+                          f"{self.base}index.html")]
+        for slug, topic in self.config.topics.items():
+            specs.append(FeedSpec(slug, f"{site.title}: {topic.title}",
+                                  topic.description or topic.title,
+                                  f"{self.base}feeds/{slug}.atom",
+                                  f"{self.base}feeds/{slug}.json",
+                                  f"{self.base}topics/{slug}.html"))
+        return specs
+
+    def article_url(self, item_id: str) -> str:
+        return f"{self.base}articles/{item_id}.html"
+
+    # --- the run ------------------------------------------------------------------------
+    def publish(self, changed: Iterable[str] | None = None) -> PublishReport:
+        """Everything (changed=None), or what the changed article ids touch."""
+        started, clock = datetime.now(UTC), time.perf_counter()
+        report = PublishReport()
+        changed_ids = None if changed is None else set(changed)
+        if changed_ids is not None and not changed_ids and (self.public / "index.html").exists():
+            return report
+        current: dict[str, list[Item]] = {}
+        for spec in self.specs:
+            topic = None if spec.slug == ALL else spec.slug
+            items = self.store.items(topic=topic, limit=self.config.feeds.entries,
+                                     order="created")
+            items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
+            current[spec.slug] = items
+            self._write_feed(spec, items, report, changed_ids)
+        titles = self._titles(current, changed_ids)
+        for spec in self.specs[1:]:
+            self._write(Path("topics") / f"{spec.slug}.html", self._page(
+                "topic.html", topic=self._topic_view(spec, current[spec.slug], titles)), report)
+        self._write(Path("index.html"), self._page("index.html", topics=[
+            self._topic_view(spec, current[spec.slug][:5], titles)
+            for spec in self.specs[1:]]), report)
+        self._write(Path("feeds.opml"), self._opml(), report)
+        self._write_articles(changed_ids, report)
+        report.seconds = time.perf_counter() - clock
+        self.store.record_run("publish", started, datetime.now(UTC), True,
+                              {"written": report.written, "unchanged": report.unchanged,
+                               "seconds": round(report.seconds, 3)})
+        log.info("publish finished written=%d unchanged=%d seconds=%.3f", report.written,
+                 report.unchanged, report.seconds)
+        return report
+
+    def _write(self, relative: Path, data: bytes, report: PublishReport) -> None:
+        if write_atomic(self.public / relative, data):
+            report.written += 1
+        else:
+            report.unchanged += 1
+
+    # --- feeds --------------------------------------------------------------------------
+    def _write_feed(self, spec: FeedSpec, items: list[Item], report: PublishReport,
+                    changed: set[str] | None) -> None:
+        size = self.config.feeds.entries
+        topic = None if spec.slug == ALL else spec.slug
+        total = self.store.count_items(topic)
+        full_pages = total // size if total > size else 0
+        prev = self._archive_url(spec, full_pages) if full_pages else None
+        self._write(Path("feeds") / f"{spec.slug}.atom",
+                    self.atom(spec, items, prev_archive=prev), report)
+        self._write(Path("feeds") / f"{spec.slug}.json", self.json_feed(spec, items), report)
+        pages = set(range(1, full_pages + 1))
+        if changed is not None:
+            # A full page changes only when it is new or one of its articles was edited.
+            missing = {p for p in pages if not (self.public / self._archive_path(spec, p)).exists()}
+            pages = missing | self._pages_holding(spec, changed, full_pages)
+        for page in sorted(pages):
+            page_items = self.store.items(topic=topic, limit=size, offset=(page - 1) * size,
+                                          order="created", oldest_first=True)
+            page_items.reverse()
+            self._write(self._archive_path(spec, page), self.atom(
+                spec, page_items, archive_page=page,
+                prev_archive=self._archive_url(spec, page - 1) if page > 1 else None), report)
+
+    @staticmethod
+    def _archive_path(spec: FeedSpec, page: int) -> Path:
+        return Path("feeds") / spec.slug / f"archive-{page}.atom"
+
+    def _pages_holding(self, spec: FeedSpec, changed: set[str], full_pages: int) -> set[int]:
+        size = self.config.feeds.entries
+        topic = None if spec.slug == ALL else spec.slug
+        positions = self.store.positions(changed, topic=topic)
+        return {pos // size + 1 for pos in positions.values() if pos // size + 1 <= full_pages}
+
+    def _archive_url(self, spec: FeedSpec, page: int) -> str:
+        return f"{self.base}feeds/{spec.slug}/archive-{page}.atom"
+
+    def feed_id(self, spec: FeedSpec) -> str:
+        return uuid.uuid5(_FEED_NAMESPACE, f"feed:{spec.slug}").urn
+
+    def atom(self, spec: FeedSpec, items: Sequence[Item], *, prev_archive: str | None = None,
+             archive_page: int | None = None) -> bytes:
+        site = self.config.site
+        fg = FeedGenerator()
+        fg.register_extension("history", _ArchiveMarker if archive_page else _NoArchive,
+                              _RelatedLinks, atom=True, rss=False)
+        fg.id(self.feed_id(spec))
+        fg.title(spec.title if archive_page is None else f"{spec.title} (archive {archive_page})")
+        fg.subtitle(spec.description)
+        fg.author({"name": site.author})
+        fg.language(site.language)
+        fg.generator("feeds", version=__version__)
+        self_url = self._archive_url(spec, archive_page) if archive_page else spec.atom_url
+        fg.link(href=self_url, rel="self", type="application/atom+xml")
+        fg.link(href=spec.page_url, rel="alternate", type="text/html")
+        if archive_page:
+            fg.link(href=spec.atom_url, rel="current", type="application/atom+xml")
+        if prev_archive:
+            fg.link(href=prev_archive, rel="prev-archive", type="application/atom+xml")
+        if self.config.websub.hub and not archive_page:
+            fg.link(href=self.config.websub.hub, rel="hub")
+        fg.updated(max((i.updated for i in items), default=_EPOCH))
+        titles = self._related_titles(items)
+        topic_titles = {slug: t.title for slug, t in self.config.topics.items()}
+        # feedgen prepends each new entry; add oldest first so the document is newest first.
+        for item in reversed(items):
+            entry = fg.add_entry()
+            entry.id(item.entry_id)
+            entry.title(item.title)
+            entry.published(item.published)
+            entry.updated(item.updated)
+            entry.author({"name": item.author or item.source or site.author})
+            entry.link(href=self.article_url(item.id), rel="alternate", type="text/html")
+            for other in item.related:
+                entry.history.add(self.article_url(other), titles.get(other, ""))
+            for match in item.topics:
+                if match.slug in topic_titles:
+                    entry.category(term=match.slug, label=topic_titles[match.slug],
+                                   scheme=f"{self.base}topics/")
+            entry.summary(item.summary or item.title)
+            entry.content(self.content_html(item), type="html")
+        return fg.atom_str(pretty=True)  # type: ignore[no-any-return]
+
+    def _related_titles(self, items: Sequence[Item]) -> dict[str, str]:
+        wanted = {other for item in items for other in item.related}
+        if not wanted:
+            return {}
+        return {i.id: _by(i) or i.title for i in self.store.items(ids=wanted)}
+
+    @staticmethod
+    def content_html(item: Item) -> str:
+        parts = []
+        if item.standfirst:
+            parts.append(f"<p><em>{escape(item.standfirst)}</em></p>")
+        parts.extend(f"<figure><figcaption>{escape(c)}</figcaption></figure>"
+                     for c in item.captions)
+        parts.extend(f"<p>{escape(p)}</p>" for p in item.body)
+        return nh3.clean("\n".join(parts), tags=_CONTENT_TAGS, attributes={})  # type: ignore[no-any-return]
+
+    def json_feed(self, spec: FeedSpec, items: Sequence[Item]) -> bytes:
+        topic_titles = {slug: t.title for slug, t in self.config.topics.items()}
+        data = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": spec.title,
+            "home_page_url": spec.page_url,
+            "feed_url": spec.json_url,
+            "description": spec.description,
+            "language": self.config.site.language,
+            "authors": [{"name": self.config.site.author}],
+            "items": [{
+                "id": item.entry_id,
+                "url": self.article_url(item.id),
+                "title": item.title,
+                "summary": item.summary,
+                "content_html": self.content_html(item),
+                "date_published": item.published.isoformat(),
+                "date_modified": item.updated.isoformat(),
+                "authors": [{"name": item.author or item.source or self.config.site.author}],
+                "tags": [topic_titles[m.slug] for m in item.topics if m.slug in topic_titles],
+            } for item in items],
+        }
+        return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+    def _opml(self) -> bytes:
+        opml = ElementTree.Element("opml", version="2.0")
+        head = ElementTree.SubElement(opml, "head")
+        ElementTree.SubElement(head, "title").text = f"{self.config.site.title} feeds"
+        body = ElementTree.SubElement(opml, "body")
+        for spec in self.specs:
+            ElementTree.SubElement(body, "outline", type="rss", text=spec.title,
+                                   title=spec.title, xmlUrl=spec.atom_url, htmlUrl=spec.page_url)
+        ElementTree.indent(opml)
+        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
+            opml, encoding="utf-8", xml_declaration=False) + b"\n"
+
+    # --- pages --------------------------------------------------------------------------
+    def _page(self, template: str, **context: Any) -> bytes:
+        values: dict[str, Any] = {
+            "site": self.config.site, "feeds": self.specs,
+            "topics": [self._topic_view(spec, [], {}) for spec in self.specs[1:]]}
+        values.update(context)
+        html = self.templates.get_template(template).render(values)
+        return html.encode("utf-8")
+
+    def _titles(self, current: dict[str, list[Item]],
+                changed: set[str] | None) -> dict[str, Item]:
+        wanted = {o for items in current.values() for i in items for o in i.related}
+        return {i.id: i for i in self.store.items(ids=wanted)} if wanted else {}
+
+    def _item_view(self, item: Item, others: dict[str, Item]) -> dict[str, Any]:
+        return {"url": self.article_url(item.id), "title": item.title, "summary": item.summary,
+                "published": item.published, "by": _by(item),
+                "others": [_by(others[o]) or others[o].title for o in item.related
+                           if o in others]}
+
+    def _topic_view(self, spec: FeedSpec, items: Sequence[Item],
+                    others: dict[str, Item]) -> dict[str, Any]:
+        return {"slug": spec.slug, "title": spec.title.split(": ", 1)[-1],
+                "description": spec.description, "page_url": spec.page_url,
+                "atom_url": spec.atom_url, "json_url": spec.json_url,
+                "entries": [self._item_view(i, others) for i in items]}
+
+    def _write_articles(self, changed: set[str] | None, report: PublishReport) -> None:
+        specs = {s.slug: s for s in self.specs}
+        batch = 500
+        if changed is None:
+            offset = 0
+            while True:
+                items = self.store.items(limit=batch, offset=offset, order="created")
+                if not items:
+                    break
+                self._render_articles(items, specs, report)
+                offset += batch
+            return
+        items = self.store.items(ids=changed)
+        siblings = {o for i in items for o in i.related} - changed
+        self._render_articles(items + self.store.items(ids=siblings), specs, report)
+
+    def _render_articles(self, items: Sequence[Item], specs: dict[str, FeedSpec],
+                         report: PublishReport) -> None:
+        related_ids = {o for i in items for o in i.related}
+        related = {i.id: i for i in self.store.items(ids=related_ids)} if related_ids else {}
+        for item in items:
+            view = {
+                "url": self.article_url(item.id), "title": item.title,
+                "standfirst": item.standfirst, "published": item.published, "by": _by(item),
+                "dateline": item.dateline, "summary": item.summary, "captions": item.captions,
+                "body": item.body, "original_url": item.url if _is_http(item.url) else None,
+                "topics": [self._topic_view(specs[m.slug], [], {}) for m in item.topics
+                           if m.slug in specs],
+                "related": [{"url": self.article_url(o), "title": related[o].title,
+                             "by": _by(related[o])} for o in item.related if o in related],
+            }
+            self._write(Path("articles") / f"{item.id}.html",
+                        self._page("article.html", article=view), report)
+
+
+def _by(item: Item) -> str:
+    if item.author and item.source:
+        return f"{item.author}, {item.source}"
+    return item.author or item.source or ""
+
+
+def _is_http(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("http://", "https://"))
