@@ -136,7 +136,8 @@ class DigestConfig(_Table):
     def _cron(cls, value: str) -> str:
         if len(value.split()) != 5:
             raise ValueError(
-                f"expected five cron fields (minute hour day month weekday), got {json.dumps(value)}"
+                "expected five cron fields (minute hour day month weekday), "
+                f"got {json.dumps(value)}"
             )
         return value
 

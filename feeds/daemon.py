@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -71,36 +72,32 @@ class StateLock:
             self._handle = None
 
 
-class _InboxEvents(FileSystemEventHandler):  # type: ignore[misc]
+class _InboxEvents(FileSystemEventHandler):
     """Queues files that are complete: closed after writing, or renamed into place."""
 
-    def __init__(self, events: queue.Queue[tuple[str, bool]]) -> None:
+    def __init__(self, events: queue.Queue[str]) -> None:
         self.events = events
 
-    def _push(self, path: str | bytes, complete: bool) -> None:
+    def _push(self, path: str | bytes) -> None:
         text = os.fsdecode(path)
         if is_candidate(os.path.basename(text)):
-            self.events.put((text, complete))
+            self.events.put(text)
 
     def on_closed(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._push(event.src_path, True)
+            self._push(event.src_path)
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._push(event.dest_path, True)
+            self._push(event.dest_path)
         else:
-            self.events.put((RESCAN, False))
-
-    def on_modified(self, event: FileSystemEvent) -> None:
-        if not event.is_directory:
-            self._push(event.src_path, False)
+            self.events.put(RESCAN)
 
     def on_created(self, event: FileSystemEvent) -> None:
-        if not event.is_directory:
-            self._push(event.src_path, False)
-        else:
-            self.events.put((RESCAN, False))
+        # A new folder may arrive with files already in it (mv of a whole folder).
+        # Files themselves are read on close or rename, never while still being written.
+        if event.is_directory:
+            self.events.put(RESCAN)
 
 
 @dataclass
@@ -116,7 +113,7 @@ class Daemon:
         self.config_path = config_path
         self.config = config
         self.lock = StateLock(config.paths.state)
-        self.events: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self.events: queue.Queue[str] = queue.Queue()
         self.stopping = threading.Event()
         self.store: Store | None = None
         self.services: _Services | None = None
@@ -134,7 +131,7 @@ class Daemon:
         return _Services(config, pipeline, Ingestor(config, self.store, pipeline),
                          Publisher(config, self.store))
 
-    def _safely(self, what: str, job: Callable[[], None]) -> None:
+    def _safely(self, what: str, job: Callable[[], object]) -> None:
         """A failing job is logged with its context; the daemon goes on."""
         try:
             job()
@@ -157,29 +154,23 @@ class Daemon:
                     batch.append(self.events.get(timeout=0.005))
                 except queue.Empty:
                     break
-            self._safely("ingest", lambda: self._process(batch))
+            self._safely("ingest", partial(self._process, batch))
 
-    def _process(self, batch: list[tuple[str, bool]]) -> None:
+    def _process(self, batch: list[str]) -> None:
         with self._services_lock:
             services = self.services
         assert services is not None
-        names = {name for name, _ in batch}
+        names = set(batch)
         changed: set[str] = set()
         if RECLASSIFY in names:
             changed |= services.ingestor.reclassify()
             services.publisher.publish()
         if RESCAN in names:
             changed |= services.ingestor.run().changed
-        complete = sorted({n for n, done in batch if done and n not in (RESCAN, RECLASSIFY)})
-        pending = sorted({n for n, done in batch if not done and n not in (RESCAN, RECLASSIFY)}
-                         - set(complete))
+        complete = sorted(names - {RESCAN, RECLASSIFY})
         paths = [Path(p) for p in complete if os.path.exists(p)]
         if paths:
             changed |= services.ingestor.run(paths, settle=0.0).changed
-        # Written but not yet closed: look again once it settles (the rescan also catches it).
-        later = [Path(p) for p in pending if os.path.exists(p)]
-        if later:
-            changed |= services.ingestor.run(later).changed
         if changed or RECLASSIFY in names:
             services.publisher.publish(changed=changed)
 
@@ -189,9 +180,8 @@ class Daemon:
         self.store = Store.open(config.database_url)
         self.services = self._build(config)
         config.paths.inbox.mkdir(parents=True, exist_ok=True)
-        self._safely("initial ingest", lambda: self._process([(RESCAN, False)]))
-        self._safely("initial publish", lambda: self.services.publisher.publish()  # type: ignore[union-attr]
-                     )
+        self._safely("initial ingest", lambda: self._process([RESCAN]))
+        self._safely("initial publish", self.services.publisher.publish)
         self.worker = threading.Thread(target=self._work, name="feeds-worker", daemon=True)
         self.worker.start()
         self.observer = Observer(timeout=0.05)
@@ -204,7 +194,7 @@ class Daemon:
 
     def _schedule(self, config: Config) -> None:
         assert self.scheduler is not None
-        self.scheduler.add_job(lambda: self.events.put((RESCAN, False)), "interval",
+        self.scheduler.add_job(lambda: self.events.put(RESCAN), "interval",
                                seconds=config.ingest.rescan_seconds, id="rescan",
                                replace_existing=True, coalesce=True, max_instances=1)
 
@@ -229,7 +219,7 @@ class Daemon:
             self.site.config = config
         if self.scheduler is not None:
             self._schedule(config)
-        self.events.put((RECLASSIFY, False))
+        self.events.put(RECLASSIFY)
         log.info("configuration reloaded path=%s topics=%s", self.config_path,
                  ",".join(config.topics))
 

@@ -25,8 +25,8 @@ from feeds.articles import is_candidate, parse_file
 from feeds.config import Config
 from feeds.errors import ParseError
 from feeds.models import Article, TopicMatch, article_id, article_key, entry_id
-from feeds.stories import choose_story, signature
 from feeds.store import ArticleDraft, SavedArticle, Store
+from feeds.stories import choose_story, signature
 from feeds.summarize import LLMSummarizer, extractive_summary
 from feeds.topics import Rules, classify, compile_rules, explain
 

@@ -11,6 +11,7 @@ order they were added, which never change once full (feeds/<slug>/archive-<n>.at
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -104,10 +105,8 @@ def write_atomic(path: Path, data: bytes) -> bool:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise PublishError(f"cannot write {path}: {exc.strerror}",
                            hint="check free space and permissions of the public folder; "
                                 "the previous file is intact") from None
@@ -278,7 +277,8 @@ class Publisher:
                                    scheme=f"{self.base}topics/")
             entry.summary(item.summary or item.title)
             entry.content(self.content_html(item), type="html")
-        return fg.atom_str(pretty=True)  # type: ignore[no-any-return]
+        document: bytes = fg.atom_str(pretty=True)
+        return document
 
     def _related_titles(self, items: Sequence[Item]) -> dict[str, str]:
         wanted = {other for item in items for other in item.related}
@@ -294,7 +294,8 @@ class Publisher:
         parts.extend(f"<figure><figcaption>{escape(c)}</figcaption></figure>"
                      for c in item.captions)
         parts.extend(f"<p>{escape(p)}</p>" for p in item.body)
-        return nh3.clean("\n".join(parts), tags=_CONTENT_TAGS, attributes={})  # type: ignore[no-any-return]
+        cleaned: str = nh3.clean("\n".join(parts), tags=_CONTENT_TAGS, attributes={})
+        return cleaned
 
     def json_feed(self, spec: FeedSpec, items: Sequence[Item]) -> bytes:
         topic_titles = {slug: t.title for slug, t in self.config.topics.items()}
@@ -329,8 +330,8 @@ class Publisher:
             ElementTree.SubElement(body, "outline", type="rss", text=spec.title,
                                    title=spec.title, xmlUrl=spec.atom_url, htmlUrl=spec.page_url)
         ElementTree.indent(opml)
-        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
-            opml, encoding="utf-8", xml_declaration=False) + b"\n"
+        text = ElementTree.tostring(opml, encoding="unicode")
+        return f'<?xml version="1.0" encoding="UTF-8"?>\n{text}\n'.encode()
 
     # --- pages --------------------------------------------------------------------------
     def _page(self, template: str, **context: Any) -> bytes:

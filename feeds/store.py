@@ -321,7 +321,8 @@ class Store:
         """`now` to the millisecond, nudged past the newest stored `updated` so that no two
         entries share one (feed readers and validators treat equal stamps as suspect)."""
         stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        newest = conn.execute(sa.select(sa.func.max(articles.c.updated))).scalar()
+        newest: datetime | None = conn.execute(
+            sa.select(sa.func.max(articles.c.updated))).scalar()
         if newest is not None:
             newest = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
             if newest >= stamp:
@@ -473,9 +474,9 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         with self.read() as conn:
-            by_status = dict(conn.execute(sa.select(files.c.status, sa.func.count())
+            by_status: dict[str, int] = dict(conn.execute(sa.select(files.c.status, sa.func.count())
                                           .group_by(files.c.status)).tuples().all())
-            topic_counts = dict(conn.execute(
+            topic_counts: dict[str, int] = dict(conn.execute(
                 sa.select(article_topics.c.slug, sa.func.count())
                 .group_by(article_topics.c.slug)).tuples().all())
             stories = conn.execute(sa.select(sa.func.count(sa.distinct(articles.c.story_id))))

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from feeds.language import STOPWORDS
 from feeds.models import Article
-from feeds.summarize import STOPWORDS
 
 _TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
 _GENERIC = frozenset("""
@@ -35,7 +34,7 @@ def _normal(token: str) -> str:
 
 def signature(article: Article, size: int = 30) -> tuple[str, ...]:
     """The article's story terms, most telling first."""
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = {}
     for weight, text in ((3.0, article.title), (1.0, " ".join(article.body))):
         for match in _TOKEN.finditer(text):
             token = _normal(match.group(0))
@@ -44,7 +43,7 @@ def signature(article: Article, size: int = 30) -> tuple[str, ...]:
             before = text[max(0, match.start() - 3):match.start()].strip()
             starts_sentence = match.start() == 0 or before.endswith((".", "!", "?", "\"", "“"))
             entity = match.group(0)[:1].isupper() and not starts_sentence
-            counts[token] += weight * (2.0 if entity else 1.0)
+            counts[token] = counts.get(token, 0.0) + weight * (2.0 if entity else 1.0)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return tuple(term for term, _ in ranked[:size])
 

@@ -17,35 +17,16 @@ from dataclasses import dataclass
 
 import httpx
 
+from feeds.language import content_words, split_sentences
 from feeds.models import Article
-from feeds.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had
-has have having he her here hers herself him himself his how i if in into is it its itself just
-me more most my myself no nor not now of off on once only or other our ours ourselves out over
-own said same says she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which while
-who whom why will with would you your yours yourself yourselves mr mrs ms one two new year years
-told according added also last first may might must since still like get got us per
-""".split())
-_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _LEAD_JUNK = re.compile(
     r"^(?:\(\s*[A-Z][\w .]{0,20}\)\s*(?:--|—|–|-)?\s*"
     r"|By \. .{0,60}? \. (?:PUBLISHED: \. .{0,60}? \. \| \. UPDATED: \. .{0,60}? \. )?"
     r"|[A-Z][A-Za-z .,'-]{0,40}\((?:CNN|AP|Reuters|AFP)\)\s*(?:--|—|–|-)?\s*)"
 )
-
-
-def words(text: str) -> list[str]:
-    return [w.lower().strip("'’-") for w in _WORD.findall(text)]
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in words(text) if len(w) > 2 and w not in STOPWORDS]
 
 
 @dataclass(frozen=True, slots=True)

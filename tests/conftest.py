@@ -124,3 +124,60 @@ def article_text() -> Callable[[str], str]:
              "ahead. Residents welcomed the decision at a public meeting.") -> str:
         return f"{title}\n\n{body}\n"
     return make
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+class Process:
+    """A feeds subprocess (run or serve) on a free loopback port."""
+
+    def __init__(self, env: Env, *args: str) -> None:
+        self.env = env
+        self.port = free_port()
+        env.write_config(server={"host": "127.0.0.1", "port": self.port},
+                         ingest={"settle_seconds": 0.0, "rescan_seconds": 3600})
+        self.log = env.root / f"feeds-{self.port}.log"
+        self.handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), *args],
+                                     stdout=self.handle, stderr=subprocess.STDOUT, cwd=env.root)
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def up(self) -> bool:
+        import httpx
+        try:
+            return httpx.get(self.url + "healthz", timeout=1).status_code in (200, 503)
+        except httpx.HTTPError:
+            return False
+
+    def wait_up(self) -> None:
+        assert wait_for(lambda: self.up() or self.proc.poll() is not None, 20), self.output()
+        assert self.proc.poll() is None, self.output()
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, sig: int = 15, timeout: float = 10) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.handle.close()
+        return code

@@ -33,7 +33,8 @@ _BOILERPLATE = re.compile(
 
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_TOKEN = (
-    r"(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?"
+    r"(?:\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?"
     rf"|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}|{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}})"
 )
 _DATE_LINE = re.compile(
@@ -68,7 +69,8 @@ def is_junk(line: str) -> bool:
         return True
     if not any(ch.isalnum() for ch in stripped):
         return True
-    return len(stripped) <= 3 and not any(ch.islower() for ch in stripped) and not stripped.isdigit()
+    short = len(stripped) <= 3 and not stripped.isdigit()
+    return short and not any(ch.islower() for ch in stripped)
 
 
 def is_boilerplate(line: str) -> bool:

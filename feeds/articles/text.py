@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from feeds.articles import clean
+from feeds.language import split_sentences
 from feeds.models import Article
-from feeds.sentences import split_sentences
 
 _DATE_PREFIX = re.compile(
     rf"^(?:date\s*[:\-]?\s*)?(?P<date>{clean.DATE_TOKEN})\s*[-–—|:]?\s+(?P<rest>\S.*)$", re.I

@@ -1,0 +1,112 @@
+"""`feeds run` as a subprocess: watch, publish, serve, reload, refuse a twin, stop cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import Env, Process, wait_for
+
+STORY = ("{title}\n\nDAMASCUS (Test Wire) - Officials in Syria said on Monday that talks in "
+         "Damascus would resume next week. The Syrian delegation is expected on Tuesday.\n")
+
+
+@pytest.fixture
+def daemon(env: Env) -> Iterator[tuple[Env, Process]]:
+    env.drop("first.txt", STORY.format(title="First Syria story"))
+    process = Process(env, "run")
+    process.wait_up()
+    yield env, process
+    if process.proc.poll() is None:
+        process.stop()
+
+
+def served(process: Process, text: str, path: str = "feeds/syria.atom") -> bool:
+    response = httpx.get(process.url + path, timeout=5)
+    return response.status_code == 200 and text in response.text
+
+
+def test_startup_scans_publishes_and_logs_where_it_serves(daemon: tuple[Env, Process]) -> None:
+    _, process = daemon
+    assert served(process, "First Syria story")
+    assert f"serving http://127.0.0.1:{process.port}/" in process.output()
+
+
+def test_files_renamed_or_written_in_place_appear_in_the_feed(
+        daemon: tuple[Env, Process]) -> None:
+    env, process = daemon
+    tmp = env.inbox / ".renamed.txt.part"
+    tmp.write_text(STORY.format(title="Renamed into place"), encoding="utf-8")
+    tmp.rename(env.inbox / "renamed.txt")
+    assert wait_for(lambda: served(process, "Renamed into place"), 5), process.output()
+    with open(env.inbox / "inplace.txt", "w", encoding="utf-8") as handle:
+        handle.write(STORY.format(title="Written in place")[:30])
+        handle.flush()
+        time.sleep(0.3)
+        handle.write(STORY.format(title="Written in place")[30:])
+    assert wait_for(lambda: served(process, "Written in place"), 5), process.output()
+    assert not served(process, "Written in p</title>")
+
+
+def test_bad_file_shows_in_status_while_the_daemon_goes_on(daemon: tuple[Env, Process]) -> None:
+    env, process = daemon
+    env.drop("broken.json", "{not json")
+    assert wait_for(lambda: any(f["path"] == "broken.json" for f in env.status()["failed"]), 5)
+    env.drop("after.txt", STORY.format(title="After the bad file"))
+    assert wait_for(lambda: served(process, "After the bad file"), 5), process.output()
+
+
+def test_second_daemon_on_the_same_state_refuses(daemon: tuple[Env, Process]) -> None:
+    env, process = daemon
+    result = env.feeds("run", check=False, timeout=20)
+    assert result.returncode == 1
+    assert f"another feeds daemon (pid {process.proc.pid})" in result.stderr
+    assert process.proc.poll() is None
+
+
+def test_sighup_reloads_topics_and_refuses_a_bad_config(daemon: tuple[Env, Process]) -> None:
+    env, process = daemon
+    env.drop("harbour.txt", "Harbour reopens\n\nThe harbour reopened on Monday after the storm."
+             " Ships docked at the harbour within hours.\n")
+    port = process.port
+    env.write_config(server={"host": "127.0.0.1", "port": port},
+                     ingest={"settle_seconds": 0.0, "rescan_seconds": 3600},
+                     topics={"harbour": {"title": "Harbour", "threshold": 1.0,
+                                         "terms": {"harbour": 1.0}}})
+    process.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: served(process, "Harbour reopens", "feeds/harbour.atom"), 10), \
+        process.output()
+    env.config.write_text("[server]\nport = 'not a port'\n", encoding="utf-8")
+    process.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "reload refused" in process.output(), 5)
+    assert "server.port: expected an integer" in process.output()
+    assert served(process, "First Syria story") and process.proc.poll() is None
+
+
+def test_sigterm_stops_cleanly_and_a_restart_reingests_nothing(
+        daemon: tuple[Env, Process]) -> None:
+    env, process = daemon
+    started = time.monotonic()
+    assert process.stop(signal.SIGTERM) == 0, process.output()
+    assert time.monotonic() - started < 10
+    output = process.output()
+    for step in ("watcher", "worker", "scheduler", "http server", "store"):
+        assert f"stopping: {step}" in output
+    with sqlite3.connect(env.state / "feeds.db") as db:
+        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+        before = db.execute("select id, updated from articles").fetchall()
+    again = Process(env, "run")
+    try:
+        again.wait_up()
+        assert "new=0 updated=0" in again.output()
+    finally:
+        assert again.stop(signal.SIGINT) == 0
+    with sqlite3.connect(env.state / "feeds.db") as db:
+        assert db.execute("select id, updated from articles").fetchall() == before
+    assert os.path.exists(env.state / "feeds.lock")

@@ -1,0 +1,65 @@
+"""The README documents every config key and command; config.toml holds the working defaults."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+from pydantic import BaseModel
+
+from feeds.cli import main
+from feeds.config import Config
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every dotted key of the config model; tables of named entries use SLUG / NAME."""
+    found = []
+    for name, field in model.model_fields.items():
+        if name == "source":
+            continue
+        annotation: Any = field.annotation
+        options = [annotation, *getattr(annotation, "__args__", ())]
+        table = next((t for t in options if isinstance(t, type) and issubclass(t, BaseModel)),
+                     None)
+        if table is None:
+            found.append(prefix + name)
+        elif getattr(annotation, "__origin__", None) is dict:
+            found += keys(table, f"{prefix}{name}.{'SLUG' if name == 'topics' else 'NAME'}.")
+        else:
+            found += keys(table, f"{prefix}{name}.")
+    return found
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    block = README.split("```")[1]
+    assert "scripts/run" in block and "scripts/test" in block
+
+
+def test_every_config_key_is_in_the_readme() -> None:
+    every = keys(Config)
+    assert "topics.SLUG.threshold" in every and "smtp.host" in every
+    missing = [key for key in every if f"`{key}`" not in README]
+    assert not missing, missing
+
+
+def test_every_command_is_in_the_readme() -> None:
+    commands = []
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            commands += [f"feeds {name} {sub}" for sub in command.commands]
+        else:
+            commands.append(f"feeds {name}")
+    missing = [c for c in commands if f"`{c}" not in README]
+    assert not missing, missing
+
+
+def test_config_toml_sets_every_table_it_documents() -> None:
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    for table in ("site", "paths", "store", "ingest", "summarizer", "summarizer.llm",
+                  "stories", "feeds", "topics.syria", "topics.gaza", "topics.ukraine-mediation",
+                  "digests.daily", "mail", "server", "websub"):
+        assert re.search(rf"^\[{re.escape(table)}\]$", text, re.M), table

@@ -1,0 +1,56 @@
+"""Imports follow the data flow: a module imports only from layers below it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+LAYERS = {
+    "models": 0, "errors": 0, "language": 0, "render": 0, "logs": 0,
+    "config": 1,
+    "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2,
+    "store": 3,
+    "ingest": 4, "publish": 4, "digest": 4, "serve": 4,
+    "daemon": 5,
+    "cli": 6,
+}
+
+
+def top_name(module: str) -> str:
+    return module.split(".")[1] if module.startswith("feeds.") else ""
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("feeds"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("feeds"))
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    package = ROOT / "feeds"
+    names = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    names |= {p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert names <= set(LAYERS), names - set(LAYERS)
+
+
+def test_imports_only_go_down_the_layers() -> None:
+    problems = []
+    for path in sorted((ROOT / "feeds").rglob("*.py")):
+        relative = path.relative_to(ROOT / "feeds")
+        own = relative.parts[0].removesuffix(".py")
+        if own == "__init__":
+            continue
+        for module in imports_of(path):
+            other = top_name(module)
+            if other in ("", own):
+                continue  # the package root, or a module of the same package
+            if LAYERS[other] >= LAYERS[own]:
+                problems.append(f"{relative} (layer {LAYERS[own]}) imports {module} "
+                                f"(layer {LAYERS[other]})")
+    assert not problems, "\n".join(problems)

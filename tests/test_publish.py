@@ -1,0 +1,205 @@
+"""Published outputs, read the way feed readers read them (feedparser), plus byte stability."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+import feedparser
+import pytest
+
+from feeds.errors import PublishError
+from feeds.publish import write_atomic
+from tests.conftest import ROOT, SEEDS, Env, needs_shared
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def story(title: str, place: str = "Damascus", day: int = 1) -> str:
+    return (f"{title}\n\nPublished: {day} March 2025 10:00 GMT\n\nDAMASCUS (Wire) - Officials "
+            f"in Syria said on Monday that work in {place} would continue. The Syrian "
+            f"government gave no timetable.\n\nResidents of {place} welcomed the news.\n")
+
+
+def snapshot(public: Path) -> dict[str, tuple[str, int]]:
+    return {str(p.relative_to(public)): (hashlib.sha256(p.read_bytes()).hexdigest(),
+                                         p.stat().st_mtime_ns)
+            for p in sorted(public.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def samples(env: Env) -> Env:
+    for path in (ROOT / "samples" / "inbox").iterdir():
+        shutil.copy2(path, env.inbox / path.name)
+    env.feeds("ingest")
+    return env
+
+
+def test_every_feed_parses_cleanly_with_unique_stable_ids(samples: Env) -> None:
+    feeds = sorted((samples.public / "feeds").glob("*.atom"))
+    assert [f.stem for f in feeds] == ["all", "gaza", "syria", "ukraine-mediation"]
+    for path in feeds:
+        parsed = feedparser.parse(path.read_bytes())
+        assert not parsed.bozo, (path, parsed.get("bozo_exception"))
+        assert parsed.version == "atom10"
+        ids = [e.id for e in parsed.entries]
+        assert len(ids) == len(set(ids)) and ids
+        for entry in parsed.entries:
+            assert entry.id.startswith("urn:uuid:")
+            assert entry.published_parsed and entry.updated_parsed
+            assert entry.link.startswith("http://127.0.0.1:8080/articles/")
+            assert entry.author and entry.summary and entry.content[0].value
+        published = [e.published_parsed for e in parsed.entries]
+        assert published == sorted(published, reverse=True)
+        assert parsed.feed.updated_parsed == max(e.updated_parsed for e in parsed.entries)
+        links = {link.rel: link.href for link in parsed.feed.links}
+        assert links["self"] == f"http://127.0.0.1:8080/feeds/{path.name}"
+    syria = feedparser.parse((samples.public / "feeds" / "syria.atom").read_bytes())
+    assert all("syria" in [t.term for t in e.tags] for e in syria.entries)
+
+
+def test_republishing_without_change_is_byte_identical(samples: Env) -> None:
+    before = snapshot(samples.public)
+    time.sleep(0.01)
+    samples.feeds("publish")
+    samples.feeds("ingest")
+    assert snapshot(samples.public) == before
+    assert not [p for p in samples.public.rglob(".*")]  # no temp files left behind
+
+
+def test_ids_survive_reingest_and_an_edit_moves_only_updated(env: Env) -> None:
+    path = env.drop("one.txt", story("Aid reaches Aleppo"))
+    env.feeds("ingest")
+    first = feedparser.parse((env.public / "feeds" / "syria.atom").read_bytes()).entries[0]
+    path.write_text(story("Aid reaches Aleppo at last"), encoding="utf-8")
+    env.feeds("ingest")
+    shutil.rmtree(env.state)  # even a new database gives the same ids
+    env.feeds("ingest")
+    parsed = feedparser.parse((env.public / "feeds" / "syria.atom").read_bytes())
+    [second] = parsed.entries
+    assert second.id == first.id and second.link == first.link
+    assert second.title == "Aid reaches Aleppo at last"
+    assert second.published == first.published
+    assert second.updated_parsed > first.updated_parsed
+
+
+def test_archives_keep_every_entry_reachable_and_full_pages_never_change(env: Env) -> None:
+    env.write_config(feeds={"entries": 3}, ingest={"settle_seconds": 0.0})
+    for n in range(1, 8):
+        env.drop(f"s{n}.txt", story(f"Story number {n} from Syria", f"Town{n}", n))
+        env.feeds("ingest", str(env.inbox / f"s{n}.txt"))
+    feed_path = env.public / "feeds" / "syria.atom"
+    parsed = feedparser.parse(feed_path.read_bytes())
+    assert len(parsed.entries) == 3
+    prev = {link.rel: link.href for link in parsed.feed.links}["prev-archive"]
+    assert prev.endswith("/feeds/syria/archive-2.atom")
+    seen = {e.id for e in parsed.entries}
+    page = env.public / "feeds" / "syria" / "archive-2.atom"
+    pages = []
+    while True:
+        tree = ElementTree.parse(page)
+        assert tree.getroot().find("{http://purl.org/syndication/history/1.0}archive") is not None
+        archive = feedparser.parse(page.read_bytes())
+        assert not archive.bozo and len(archive.entries) == 3
+        seen |= {e.id for e in archive.entries}
+        pages.append(page)
+        links = {link.rel: link.href for link in archive.feed.links}
+        assert links["current"].endswith("/feeds/syria.atom")
+        if "prev-archive" not in links:
+            break
+        page = env.public / links["prev-archive"].split("8080/")[1]
+    assert len(seen) == 7
+    full = {p: p.read_bytes() for p in pages}
+    env.drop("s8.txt", story("Story number 8 from Syria", "Town8", 8))
+    env.feeds("ingest")
+    assert {p: p.read_bytes() for p in pages} == full
+
+
+def test_same_event_entries_link_to_each_other_as_related(env: Env) -> None:
+    env.drop("a.txt", story("Aleppo water network repairs begin", "Aleppo"))
+    env.drop("b.txt", story("Repairs to Aleppo water network start", "Aleppo").replace(
+        "Residents", "Engineers from the water ministry and residents"))
+    env.feeds("ingest")
+    root = ElementTree.parse(env.public / "feeds" / "syria.atom").getroot()
+    entries = root.findall(f"{ATOM}entry")
+    pages = {e.find(f"{ATOM}id").text: [ln.get("href") for ln in e.findall(f"{ATOM}link")
+                                         if ln.get("rel") in (None, "alternate")]
+             for e in entries}
+    related = {e.find(f"{ATOM}id").text: [ln.get("href") for ln in e.findall(f"{ATOM}link")
+                                           if ln.get("rel") == "related"] for e in entries}
+    (a, b) = related
+    assert related[a] == pages[b] and related[b] == pages[a]
+    page = (env.public / pages[a][0].split("8080/")[1]).read_text(encoding="utf-8")
+    assert "Also reported by" in page
+
+
+def test_index_autodiscovers_every_feed_and_opml_lists_them(samples: Env) -> None:
+    index = (samples.public / "index.html").read_text(encoding="utf-8")
+    for slug in ("all", "syria", "gaza", "ukraine-mediation"):
+        assert re.search(r'<link rel="alternate" type="application/atom\+xml" title="[^"]+" '
+                         rf'href="http://127.0.0.1:8080/feeds/{slug}.atom">', index), slug
+    opml = ElementTree.parse(samples.public / "feeds.opml").getroot()
+    urls = sorted(o.get("xmlUrl") for o in opml.iter("outline"))
+    assert urls == sorted(f"http://127.0.0.1:8080/feeds/{s}.atom"
+                          for s in ("all", "syria", "gaza", "ukraine-mediation"))
+    for topic in ("syria", "gaza", "ukraine-mediation"):
+        assert (samples.public / "topics" / f"{topic}.html").exists()
+
+
+def test_json_feed_sits_beside_each_atom_feed(samples: Env) -> None:
+    for atom in (samples.public / "feeds").glob("*.atom"):
+        data = json.loads(atom.with_suffix(".json").read_text(encoding="utf-8"))
+        assert data["version"] == "https://jsonfeed.org/version/1.1"
+        parsed = feedparser.parse(atom.read_bytes())
+        assert [i["id"] for i in data["items"]] == [e.id for e in parsed.entries]
+
+
+def test_article_pages_show_the_article_and_escape_markup(env: Env) -> None:
+    env.drop("x.md", "---\ntitle: 'Syria: <script>alert(1)</script> & more'\n---\n"
+             "Officials in Syria and Damascus said <b>bold</b> things & more on Monday.\n")
+    env.feeds("ingest")
+    [page] = (env.public / "articles").glob("*.html")
+    html = page.read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" \
+        in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    feed = (env.public / "feeds" / "syria.atom").read_bytes()
+    assert not feedparser.parse(feed).bozo
+    assert feedparser.parse(feed).entries[0].title == "Syria: <script>alert(1)</script> & more"
+
+
+def test_seed_feeds_are_valid_and_put_seed_001_in_all_three_topics(env: Env) -> None:
+    needs_shared(SEEDS)
+    for path in SEEDS.iterdir():
+        shutil.copy2(path, env.inbox / path.name)
+    env.feeds("ingest")
+    titles = {slug: [e.title for e in feedparser.parse(
+        (env.public / "feeds" / f"{slug}.atom").read_bytes()).entries]
+        for slug in ("syria", "gaza", "ukraine-mediation")}
+    seed_001 = "Putin and Qatari emir discuss Syria and Gaza at Moscow talks"
+    assert all(seed_001 in t for t in titles.values())
+    assert len(titles["syria"]) == 6
+    assert titles["gaza"] == [seed_001] and titles["ukraine-mediation"] == [seed_001]
+
+
+def test_failed_write_leaves_the_previous_file_intact(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "feed.atom"
+    write_atomic(target, b"old")
+
+    def disk_full(src: str, dst: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(PublishError) as caught:
+        write_atomic(target, b"new")
+    assert "No space left on device" in caught.value.message
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["feed.atom"]
