@@ -26,7 +26,7 @@ from feeds.config import Config
 from feeds.errors import ParseError
 from feeds.models import Article, TopicMatch, article_id, article_key, entry_id
 from feeds.store import ArticleDraft, SavedArticle, Store
-from feeds.stories import choose_story, signature
+from feeds.stories import choose_story, retrieval_terms, signature
 from feeds.summarize import LLMSummarizer, extractive_summary
 from feeds.topics import Rules, classify, compile_rules, explain
 
@@ -210,7 +210,7 @@ class Ingestor:
                 body=article.body, captions=article.captions, summary=summary,
                 content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
                 published=article.published, topics=topics,
-                terms=signature(article),
+                terms=tuple(signature(article).items()),
             ))
         return tuple(drafts)
 
@@ -366,21 +366,25 @@ class Ingestor:
 
     def _group(self, conn: Any, drafts: Sequence[ArticleDraft],
                saved: Sequence[SavedArticle]) -> None:
-        """Put each new article into the story of its closest recent match, or its own."""
-        window = timedelta(hours=self.config.stories.window_hours)
-        siblings = {d.id for d in drafts}
-        total = None
+        """Put each new article into the story of its closest match, or its own.
+
+        Candidates come from the term index (the new article's most telling terms), dated
+        within the window; articles with no date of their own are never excluded by time.
+        Stories in one file are different stories by construction.
+        """
+        hours = timedelta(hours=self.config.stories.window_hours)
+        siblings = [d.id for d in drafts]
+        total = self.store.article_count(conn)
         for draft, result in zip(drafts, saved, strict=True):
             if result.change != "new" or result.published is None:
                 continue
-            terms = set(draft.terms)
-            found = self.store.story_candidates(conn, terms, result.published - window,
-                                                result.published + window, draft.id)
-            found = {k: v for k, v in found.items() if k not in siblings}
-            candidates = self.store.terms_of(conn, found) if found else {}
-            if total is None:
-                total = self.store.article_count(conn)
+            terms = dict(draft.terms)
             df = self.store.document_frequency(conn, terms)
+            window = ((result.published - hours, result.published + hours)
+                      if draft.published is not None else None)
+            found = self.store.story_candidates(
+                conn, retrieval_terms(terms, df, total), window, siblings)
+            candidates = self.store.terms_of(conn, found)
             choice = choose_story(terms, candidates, df, total, self.config.stories.threshold)
             self.store.set_story(conn, draft.id, choice.story_id or draft.id)
             if choice.story_id:

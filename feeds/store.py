@@ -98,7 +98,9 @@ story_terms = sa.Table(
     sa.Column("term", sa.String(80), primary_key=True),
     sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
               primary_key=True, index=True),
+    sa.Column("weight", sa.Float, nullable=False),
     sa.Column("published", UTCDateTime, nullable=False),
+    sa.Column("dated", sa.Boolean, nullable=False),  # False: the date is only the file's mtime
 )
 
 runs = sa.Table(
@@ -140,7 +142,7 @@ class ArticleDraft:
     content_hash: str
     published: datetime | None  # None: keep the stored date, or use the fallback
     topics: tuple[TopicMatch, ...]
-    terms: tuple[str, ...]
+    terms: tuple[tuple[str, float], ...]  # story signature: (term, weight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,40 +346,47 @@ class Store:
         conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
         if draft.terms:
             conn.execute(story_terms.insert(), [
-                dict(term=term, article_id=draft.id, published=published)
-                for term in draft.terms])
+                dict(term=term, article_id=draft.id, weight=weight, published=published,
+                     dated=draft.published is not None)
+                for term, weight in draft.terms])
 
     def set_story(self, conn: Connection, article_id: str, story_id: str) -> None:
         conn.execute(articles.update().where(articles.c.id == article_id)
                      .values(story_id=story_id))
 
-    def story_candidates(self, conn: Connection, terms: Iterable[str], start: datetime,
-                         end: datetime, exclude: str) -> dict[str, list[str]]:
-        """Articles within [start, end] sharing any of `terms`: id -> the shared terms."""
+    def story_candidates(self, conn: Connection, terms: Iterable[str],
+                         window: tuple[datetime, datetime] | None, exclude: Iterable[str],
+                         limit: int = 50) -> list[str]:
+        """Articles sharing the most of `terms`, dated within `window` (or undated)."""
         terms = list(terms)
         if not terms:
-            return {}
-        rows = conn.execute(
-            sa.select(story_terms.c.article_id, story_terms.c.term)
-            .where(story_terms.c.term.in_(terms), story_terms.c.published >= start,
-                   story_terms.c.published <= end, story_terms.c.article_id != exclude))
-        found: dict[str, list[str]] = {}
-        for row in rows:
-            found.setdefault(row.article_id, []).append(row.term)
-        return found
+            return []
+        shared = sa.func.count().label("shared")
+        query = (sa.select(story_terms.c.article_id, shared)
+                 .where(story_terms.c.term.in_(terms),
+                        story_terms.c.article_id.not_in(list(exclude)))
+                 .group_by(story_terms.c.article_id)
+                 .order_by(shared.desc(), story_terms.c.article_id).limit(limit))
+        if window is not None:
+            query = query.where(sa.or_(story_terms.c.dated.is_(False),
+                                       story_terms.c.published.between(*window)))
+        return [row.article_id for row in conn.execute(query)]
 
-    def terms_of(self, conn: Connection, ids: Iterable[str]) -> dict[str, tuple[set[str], str]]:
-        """id -> (its story terms, its story id)."""
+    def terms_of(self, conn: Connection, ids: Iterable[str]
+                 ) -> dict[str, tuple[dict[str, float], str]]:
+        """id -> (its story signature, its story id)."""
         ids = list(ids)
-        out: dict[str, tuple[set[str], str]] = {}
+        out: dict[str, tuple[dict[str, float], str]] = {}
         if not ids:
             return out
         story = dict(conn.execute(sa.select(articles.c.id, articles.c.story_id)
                                   .where(articles.c.id.in_(ids))).tuples().all())
-        for row in conn.execute(sa.select(story_terms.c.article_id, story_terms.c.term)
+        for row in conn.execute(sa.select(story_terms.c.article_id, story_terms.c.term,
+                                          story_terms.c.weight)
                                 .where(story_terms.c.article_id.in_(ids))):
-            out.setdefault(row.article_id, (set(), story.get(row.article_id) or row.article_id)
-                           )[0].add(row.term)
+            entry = out.setdefault(row.article_id,
+                                   ({}, story.get(row.article_id) or row.article_id))
+            entry[0][row.term] = row.weight
         return out
 
     def document_frequency(self, conn: Connection, terms: Iterable[str]) -> dict[str, int]:

@@ -1,9 +1,10 @@
 """Articles -> stories: reports of the same event from different sources.
 
-Each article gets a signature: its most telling words (names and places count double, title
-words triple). A new article is compared only with articles that share a signature term within
-a time window (the store keeps an index of terms), using an idf-weighted overlap; it joins the
-story of its best match above the threshold, or starts its own. Nothing is recomputed for old
+Each article gets a signature: its 100 most telling words with weights (title words triple, the
+lead double, names and places double, repetition sublinear). A new article is compared only with
+articles found through the store's term index by its 20 most telling terms, dated within a time
+window (undated articles are never excluded by time), using the idf-weighted cosine; it joins
+the story of its best match above the threshold, or starts its own. Nothing is recomputed for old
 articles, so the cost of one article does not grow with the store.
 """
 
@@ -32,10 +33,15 @@ def _normal(token: str) -> str:
     return token.strip("'-")
 
 
-def signature(article: Article, size: int = 30) -> tuple[str, ...]:
-    """The article's story terms, most telling first."""
+def signature(article: Article, size: int = 100, lead_words: int = 60
+              ) -> dict[str, float]:
+    """The article's story terms with weights: title words count triple, the lead double,
+    names and places double; repetition counts sublinearly (1 + log tf)."""
     counts: dict[str, float] = {}
-    for weight, text in ((3.0, article.title), (1.0, " ".join(article.body))):
+    tokens = " ".join(article.body).split()
+    parts = ((3.0, article.title), (2.0, " ".join(tokens[:lead_words])),
+             (1.0, " ".join(tokens[lead_words:])))
+    for weight, text in parts:
         for match in _TOKEN.finditer(text):
             token = _normal(match.group(0))
             if len(token) < 3 or token in STOPWORDS or token in _GENERIC or token.isdigit():
@@ -44,8 +50,29 @@ def signature(article: Article, size: int = 30) -> tuple[str, ...]:
             starts_sentence = match.start() == 0 or before.endswith((".", "!", "?", "\"", "“"))
             entity = match.group(0)[:1].isupper() and not starts_sentence
             counts[token] = counts.get(token, 0.0) + weight * (2.0 if entity else 1.0)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return tuple(term for term, _ in ranked[:size])
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+    return {term: round(1.0 + math.log(value), 4) for term, value in ranked}
+
+
+def idf(df: Mapping[str, int], total: int, term: str) -> float:
+    return math.log((total + 1) / (df.get(term, 0) + 1)) + 1.0
+
+
+def retrieval_terms(terms: Mapping[str, float], df: Mapping[str, int], total: int,
+                    count: int = 20) -> list[str]:
+    """The few most telling terms, used to find candidates through the index."""
+    ranked = sorted(terms, key=lambda t: (-terms[t] * idf(df, total, t), t))
+    return ranked[:count]
+
+
+def similarity(a: Mapping[str, float], b: Mapping[str, float], df: Mapping[str, int],
+               total: int) -> float:
+    """Cosine of the two signatures, each term weighted by its idf."""
+    va = {t: w * idf(df, total, t) for t, w in a.items()}
+    vb = {t: w * idf(df, total, t) for t, w in b.items()}
+    dot = sum(v * vb.get(t, 0.0) for t, v in va.items())
+    norm = math.sqrt(sum(v * v for v in va.values())) * math.sqrt(sum(v * v for v in vb.values()))
+    return dot / norm if norm else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +82,14 @@ class StoryChoice:
     matched_with: str | None
 
 
-def similarity(a: set[str], b: set[str], df: Mapping[str, int], total: int) -> float:
-    """idf-weighted Jaccard overlap of two signatures."""
-    def idf(term: str) -> float:
-        return math.log((total + 1) / (df.get(term, 0) + 1)) + 1.0
-
-    union = a | b
-    if not union:
-        return 0.0
-    return sum(idf(t) for t in a & b) / sum(idf(t) for t in union)
-
-
-def choose_story(terms: set[str], candidates: Mapping[str, tuple[set[str], str]],
+def choose_story(terms: Mapping[str, float],
+                 candidates: Mapping[str, tuple[Mapping[str, float], str]],
                  df: Mapping[str, int], total: int, threshold: float) -> StoryChoice:
     """Pick the story of the most similar candidate (id -> (terms, story id))."""
     best: tuple[float, str, str] | None = None
-    for candidate_id, (other, story_id) in candidates.items():
+    for candidate_id, (other, story_id) in sorted(candidates.items()):
         value = similarity(terms, other, df, total)
-        if best is None or value > best[0] or (value == best[0] and candidate_id < best[1]):
+        if best is None or value > best[0]:
             best = (value, candidate_id, story_id)
     if best is None or best[0] < threshold:
         return StoryChoice(None, best[0] if best else 0.0, best[1] if best else None)

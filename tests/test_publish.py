@@ -203,3 +203,26 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path: Path,
     assert "No space left on device" in caught.value.message
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["feed.atom"]
+
+
+def test_seed_stories_group_the_same_events_and_only_those(env: Env) -> None:
+    needs_shared(SEEDS)
+    for path in SEEDS.iterdir():
+        shutil.copy2(path, env.inbox / path.name)
+    env.feeds("ingest")
+    root = ElementTree.parse(env.public / "feeds" / "all.atom").getroot()
+    entries = {e.find(f"{ATOM}title").text: e for e in root.findall(f"{ATOM}entry")}
+    related = {t: {ln.get("href") for ln in e.findall(f"{ATOM}link")
+                   if ln.get("rel") == "related"} for t, e in entries.items()}
+    page = {t: next(ln.get("href") for ln in e.findall(f"{ATOM}link") if ln.get("rel") is None)
+            for t, e in entries.items()}
+
+    def title(start: str) -> str:
+        return next(t for t in entries if t.startswith(start))
+
+    t000, t001 = title("Putin and Qatari Emir Pledge"), title("Putin and Qatari emir discuss")
+    t002, t003 = title("Putin meets Syria"), title("Russian President Vladimir Putin met")
+    t004a, t004b = title("Putin’s Message"), title("Syrian Govt Visits")
+    assert related[t000] == {page[t001]} and related[t001] == {page[t000]}
+    assert related[t002] == {page[t003]} and related[t003] == {page[t002]}
+    assert related[t004a] == set() and related[t004b] == set()
