@@ -93,6 +93,7 @@ class TopicConfig(_Table):
     title_weight: Annotated[float, Field(ge=0)] = 2.0
     lead_weight: Annotated[float, Field(ge=0)] = 1.5
     lead_words: Annotated[int, Field(ge=0)] = 60
+    reference_words: Annotated[int, Field(gt=0)] = 300
     terms: dict[str, float] = {}
     require: list[list[str]] = []
     exclude: list[str] = []

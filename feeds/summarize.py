@@ -71,7 +71,7 @@ def extractive_summary(article: Article, *, max_words: int = 60, max_sentences: 
         centrality = sum(profile[w] * c for w, c in bag.items()) / (
             norm * math.sqrt(sum(c * c for c in bag.values())))
         overlap = len(title_words & bag.keys()) / (len(title_words) or 1)
-        position = 1.0 / (1.0 + 0.6 * sentence.index)
+        position = 1.0 / (1.0 + 0.4 * sentence.index)
         length = 1.0 if 8 <= sentence.words <= 40 else 0.6
         quoted = 0.75 if sentence.text.startswith(("\"", "“", "'", "‘")) else 1.0
         question = 0.6 if sentence.text.endswith("?") else 1.0

@@ -23,7 +23,7 @@ def compile_term(term: str) -> re.Pattern[str]:
     parts = [re.escape(p) for p in re.split(r"[\s-]+", term.rstrip("*")) if p]
     body = r"[\s\-]+".join(parts).replace("'", "['’]").replace("’", "['’]")
     tail = r"[\w'’-]*" if wildcard else r"(?:['’]s)?(?![\w])"
-    return re.compile(rf"(?<![\w-]){body}{tail}")
+    return re.compile(rf"(?<![\w]){body}{tail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class Rules:
     title_weight: float
     lead_weight: float
     lead_words: int
+    reference_words: int
     terms: tuple[tuple[str, float, re.Pattern[str]], ...]
     groups: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]
     exclude: tuple[tuple[str, re.Pattern[str]], ...]
@@ -42,6 +43,7 @@ class Rules:
         return cls(
             slug=slug, threshold=topic.threshold, title_weight=topic.title_weight,
             lead_weight=topic.lead_weight, lead_words=topic.lead_words,
+            reference_words=topic.reference_words,
             terms=tuple((t, w, compile_term(t)) for t, w in topic.terms.items()),
             groups=tuple(tuple((t, compile_term(t)) for t in group) for group in topic.require),
             exclude=tuple((t, compile_term(t)) for t in topic.exclude),
@@ -72,6 +74,10 @@ def _split(article: Article, lead_words: int) -> _Text:
 def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
     """The topic's score with its evidence, and whether the article belongs to it."""
     text = _split(article, rules.lead_words)
+    words = max(1, len(" ".join(article.body).split()))
+    # Past a typical story's length, mentions in the body count proportionally less: a long
+    # piece that names Syria three times in passing is not about Syria.
+    density = min(1.0, rules.reference_words / words)
     total = 0.0
     evidence: list[str] = []
     for term, weight, pattern in rules.terms:
@@ -81,10 +87,9 @@ def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
         count = in_title + in_lead + in_rest
         if not count:
             continue
-        # Repetition counts, but with diminishing returns: the tenth mention adds little.
-        value = weight * (math.log2(1 + in_lead + in_rest)
-                          + (rules.title_weight if in_title else 0.0)
-                          + (rules.lead_weight - 1.0 if in_lead else 0.0))
+        value = weight * ((rules.title_weight if in_title else 0.0)
+                          + (rules.lead_weight if in_lead else 0.0)
+                          + math.log2(1 + in_lead + in_rest) * density)
         total += value
         where = "title" if in_title else "lead" if in_lead else "body"
         evidence.append(f"{term}×{count} ({where}) +{value:.1f}")

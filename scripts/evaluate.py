@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feeds.config import parse_config
+from feeds.config import load_config, parse_config
 from feeds.ingest import Ingestor, Pipeline
 from feeds.store import Store
 
@@ -87,7 +87,93 @@ def evaluate_stories(args: argparse.Namespace) -> None:
             print(f"  {truth[key]:<60} {found[key]}")
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"stories": evaluate_stories}
+def evaluate_summaries(args: argparse.Namespace) -> None:
+    from rouge_score import rouge_scorer
+
+    from feeds.articles.text import parse_text
+    from feeds.summarize import extractive_summary, lead
+
+    data = rows("summ.jsonl")
+    articles = [parse_text(row["article"])[0] for row in data]
+    references = [row["reference"] for row in data]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    systems: dict[str, Callable[[Any], str]] = {
+        "Lead-3": lambda a: lead(a, 3),
+        "feeds extractive": lambda a: extractive_summary(a, max_words=args.max_words,
+                                                         max_sentences=3),
+    }
+    results = {}
+    for name, system in systems.items():
+        started = time.perf_counter()
+        outputs = [system(a) for a in articles]
+        seconds = time.perf_counter() - started
+        totals = [0.0, 0.0, 0.0]
+        for output, reference in zip(outputs, references, strict=True):
+            score = scorer.score(reference, output)
+            for i, key in enumerate(("rouge1", "rouge2", "rougeL")):
+                totals[i] += score[key].fmeasure
+        words = sum(len(o.split()) for o in outputs) / len(outputs)
+        results[name] = ([t / len(data) for t in totals], seconds, words)
+    base = results["Lead-3"][0]
+    print(f"summaries on summ.jsonl ({len(data)} CNN/DailyMail articles), ROUGE F1 (stemmed), "
+          f"max_words={args.max_words}")
+    print("| system | R-1 | R-2 | R-L | ratio to Lead-3 (R-1/R-2/R-L) | words | ms/article "
+          "| articles/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, (scores, seconds, words) in results.items():
+        ratios = "/".join(f"{s / b:.3f}" for s, b in zip(scores, base, strict=True))
+        print(f"| {name} | {scores[0]:.4f} | {scores[1]:.4f} | {scores[2]:.4f} | {ratios} | "
+              f"{words:.0f} | {1000 * seconds / len(data):.2f} | {len(data) / seconds:.0f} |")
+
+
+# "The article mentions the topic's country": the naive baseline for topics.
+NAIVE = {"syria": r"\bsyria", "gaza": r"\bgaza\b", "ukraine-mediation": r"\bukrain"}
+
+
+def evaluate_topics(args: argparse.Namespace) -> None:
+    import re
+
+    from feeds.articles.text import parse_text
+    from feeds.topics import classify, compile_rules
+
+    data = rows("topics.jsonl")
+    config = load_config(ROOT / "config.toml")
+    rules = compile_rules(config.topics)
+    slugs = list(config.topics)
+    predictions: dict[str, list[set[str]]] = {"feeds topics": [], "naive (mentions country)": []}
+    misses = []
+    for row in data:
+        articles = parse_text(row["text"])
+        found = {m.slug for a in articles for m in classify(a, rules)}
+        predictions["feeds topics"].append(found)
+        predictions["naive (mentions country)"].append(
+            {s for s, pattern in NAIVE.items() if re.search(pattern, row["text"], re.I)})
+        if found != set(row["labels"]):
+            misses.append((row["id"], sorted(row["labels"]), sorted(found)))
+    print(f"topics on topics.jsonl ({len(data)} articles, multi-label)")
+    print("| system | topic | precision | recall | F1 | support |")
+    print("|---|---|---|---|---|---|")
+    for name, predicted in predictions.items():
+        f1s = []
+        for slug in slugs:
+            pairs = [(slug in p, slug in r["labels"]) for p, r in zip(predicted, data, strict=True)]
+            tp = sum(got and want for got, want in pairs)
+            fp = sum(got and not want for got, want in pairs)
+            fn = sum(want and not got for got, want in pairs)
+            precision = tp / (tp + fp) if tp + fp else 1.0
+            recall = tp / (tp + fn) if tp + fn else 1.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            f1s.append(f1)
+            print(f"| {name} | {slug} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {tp + fn} |")
+        print(f"| {name} | **macro** | | | **{sum(f1s) / len(f1s):.3f}** | |")
+    if args.verbose:
+        for item, want, got in misses:
+            print(f"  miss {item}: labels {want}, found {got}")
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "topics": evaluate_topics,
+    "stories": evaluate_stories, "summaries": evaluate_summaries}
 
 
 def main() -> None:
@@ -95,6 +181,7 @@ def main() -> None:
     parser.add_argument("what", choices=sorted(COMMANDS))
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--threshold", type=float)
+    parser.add_argument("--max-words", type=int, default=60)
     args = parser.parse_args()
     COMMANDS[args.what](args)
 

@@ -27,6 +27,14 @@ _DATELINE = re.compile(
     r"\s*(?P<sep>[-–—:.])\s+(?P<rest>\S.*)$",
     re.S,
 )
+# "(CNN) -- Text", "(CNN)Text", "Omaha, Nebraska (the Heartland Project)When ...": a source in
+# parentheses, perhaps after a place in title case, glued to the text or followed by a dash.
+_SOURCE_FIRST = re.compile(
+    r"^(?P<place>[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){0,3}(?:,\s*[A-Z][\w'’.\-]*"
+    r"(?:\s+[A-Z][\w'’.\-]*){0,2})?)?\s*\((?P<source>[^()]{1,40})\)"
+    r"(?:\s*(?:--|[-–—:])\s*|(?=[A-Z“\"‘']))(?P<rest>\S.*)$",
+    re.S,
+)
 _BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<rest>\S.{0,120})$", re.I)
 _NAME_PARTICLES = {"al", "bin", "bint", "ibn", "de", "del", "della", "van", "von", "der", "da",
                    "dos", "du", "el", "la", "le", "and", "&"}
@@ -43,12 +51,17 @@ class Dateline:
 def match_dateline(paragraph: str) -> Dateline | None:
     """"MOSCOW, Russia (North Press) – Text" -> place, source, the text after it."""
     match = _DATELINE.match(paragraph)
-    if not match or len(match.group("place")) > 48:
-        return None
-    source = match.group("source")
-    if source is None and match.group("sep") not in "-–—":
-        return None
-    return Dateline(match.group("place").strip(), source and source.strip(), match.group("rest"))
+    if match and len(match.group("place")) <= 48:
+        source = match.group("source")
+        if source is not None or match.group("sep") in "-–—":
+            return Dateline(match.group("place").strip(), source and source.strip(),
+                            match.group("rest"))
+    glued = _SOURCE_FIRST.match(paragraph)
+    if glued and len(glued.group("source").split()) <= 5 and any(
+            ch.isupper() for ch in glued.group("source")):
+        place = (glued.group("place") or "").strip()
+        return Dateline(place, glued.group("source").strip(), glued.group("rest"))
+    return None
 
 
 def match_byline(line: str) -> tuple[str, str | None] | None:
@@ -201,7 +214,7 @@ def parse_story(lines: list[str], meta: Meta | None = None) -> Article | None:
     if paragraphs:
         found = match_dateline(paragraphs[0])
         if found:
-            dateline = dateline or found.place
+            dateline = dateline or found.place or None
             source = source or found.source
             paragraphs[0] = found.rest
     paragraphs = [p for p in paragraphs if p]
