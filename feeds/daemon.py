@@ -18,21 +18,26 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from feeds.articles import is_candidate
-from feeds.config import Config, load_config
+from feeds.config import Config, DigestConfig, load_config
+from feeds.digest import Digester
 from feeds.errors import FeedsError
 from feeds.ingest import Ingestor, Pipeline
+from feeds.mail import open_outbox
 from feeds.publish import Publisher
 from feeds.serve import Server, Site, url_of
 from feeds.store import Store
+from feeds.tokens import load_secret
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +196,51 @@ class Daemon:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._schedule(config)
         self.scheduler.start()
+        self._catch_up(config)
 
     def _schedule(self, config: Config) -> None:
         assert self.scheduler is not None
         self.scheduler.add_job(lambda: self.events.put(RESCAN), "interval",
                                seconds=config.ingest.rescan_seconds, id="rescan",
                                replace_existing=True, coalesce=True, max_instances=1)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id[7:] not in config.digests:
+                job.remove()
+        for name, digest in config.digests.items():
+            self.scheduler.add_job(
+                partial(self._safely, f"digest {name}", partial(self._digest_now, name)),
+                _trigger(digest), id=f"digest:{name}", replace_existing=True, coalesce=True,
+                max_instances=1, misfire_grace_time=digest.grace_seconds)
+
+    def _digest_now(self, name: str) -> None:
+        """Run the schedule's latest due slot, once: the store's claim decides."""
+        with self._services_lock:
+            config = self.config
+        digest = config.digests.get(name)
+        if digest is None or self.store is None:
+            return
+        now = datetime.now(UTC)
+        slot = latest_slot(digest, now)
+        if slot is None or not self.store.claim_slot(name, slot.isoformat(), now):
+            return
+        digester = Digester(config, self.store, load_secret(config.paths.state))
+        outbox = open_outbox(config.smtp, config.paths.state)
+        try:
+            digester.run(name, f"{name}@{slot.isoformat()}", outbox)
+        finally:
+            outbox.close()
+            self.store.finish_slot(name, slot.isoformat(), datetime.now(UTC))
+
+    def _catch_up(self, config: Config) -> None:
+        """A slot missed while the daemon was down runs once now, if within its grace."""
+        assert self.store is not None
+        for name, digest in config.digests.items():
+            if self.store.last_slot(name) is None:
+                continue  # never ran here: a new installation does not send at once
+            slot = latest_slot(digest, datetime.now(UTC))
+            if slot is not None:
+                log.info("digest catch-up check schedule=%s slot=%s", name, slot.isoformat())
+                self._safely(f"digest {name}", partial(self._digest_now, name))
 
     def reload(self) -> None:
         """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""
@@ -252,7 +296,7 @@ class Daemon:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
-        self.site = Site(self.config, self.store)
+        self.site = Site(self.config, self.store, load_secret(self.config.paths.state))
         self.server = Server(self.site, self.config.server.host, self.config.server.port)
         port = await self.server.start()
         log.info("feeds running: serving %s, watching %s, state %s",
@@ -286,7 +330,8 @@ def run_server(config: Config) -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        server = Server(Site(config, store), config.server.host, config.server.port)
+        server = Server(Site(config, store, load_secret(config.paths.state)), config.server.host,
+                        config.server.port)
         port = await server.start()
         log.info("serving %s from %s", url_of(config.server.host, port), config.paths.public)
         await stop.wait()
@@ -296,3 +341,19 @@ def run_server(config: Config) -> None:
         asyncio.run(main())
     finally:
         store.close()
+
+
+def _trigger(digest: DigestConfig) -> CronTrigger:
+    return CronTrigger.from_crontab(digest.cron, timezone=digest.timezone)
+
+
+def latest_slot(digest: DigestConfig, now: datetime) -> datetime | None:
+    """The most recent scheduled time at or before `now`, within the schedule's grace."""
+    trigger = _trigger(digest)
+    earliest = now - timedelta(seconds=digest.grace_seconds)
+    slot = None
+    fire = trigger.get_next_fire_time(None, earliest)
+    while fire is not None and fire <= now:
+        slot = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return slot.astimezone(UTC) if slot is not None else None

@@ -95,6 +95,8 @@ class Subscriber:
     schedule: str
     status: str  # "active", "unsubscribed", "paused"
     created: datetime
+    watermark: int = 0  # the last article sequence number delivered
+    hard_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Delivery:
     schedule: str
     run: str
     item_ids: tuple[str, ...]
+    watermark: int
     message_id: str
     status: str  # "pending", "sent", "failed"
     attempts: int

@@ -27,7 +27,9 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from feeds.config import Config
+from feeds.render import environment
 from feeds.store import Store
+from feeds.tokens import verify
 
 log = logging.getLogger(__name__)
 
@@ -176,21 +178,23 @@ StatusSource = Callable[[], dict[str, Any]]
 class Site:
     """The aiohttp application: public files, health and metrics."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, secret: bytes | None = None) -> None:
         self.config = config
         self.store = store
+        self.secret = secret
         self.files = PublicFiles(config.paths.public)
         self.requests: Counter[int] = Counter()
         self.started = time.time()
-        self.extra_routes: list[tuple[str, str, Callable[[web.Request],
-                                                         Awaitable[web.StreamResponse]]]] = []
+        assert config.paths.templates is not None
+        self.templates = environment(config.paths.templates)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024, middlewares=[self._count])
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
-        for method, path, handler in self.extra_routes:
-            app.router.add_route(method, path, handler)
+        if self.secret is not None:
+            app.router.add_get("/unsubscribe/{token}", self.unsubscribe_page)
+            app.router.add_post("/unsubscribe/{token}", self.unsubscribe)
         app.router.add_get("/{path:.*}", self.static)
         return app
 
@@ -213,12 +217,66 @@ class Site:
                                 content_type="text/html", charset="utf-8")
         return respond(request, resource, self.config.server.max_age_seconds)
 
+    # --- unsubscribe (RFC 8058 one-click, plus a page with per-topic choices) ----------------
+    def _page(self, status: int, heading: str, message: str, **form: Any) -> web.Response:
+        html = self.templates.get_template("unsubscribe.html").render(
+            site=self.config.site, heading=heading, message=message, form=bool(form), **form)
+        return web.Response(status=status, text=html, content_type="text/html",
+                            charset="utf-8", headers={"Cache-Control": "no-store"})
+
+    def _invalid(self) -> web.Response:
+        return self._page(400, "This link is not valid",
+                          "The unsubscribe link is incomplete or was altered. Use the link "
+                          "from your most recent digest.")
+
+    async def unsubscribe_page(self, request: web.Request) -> web.Response:
+        assert self.secret is not None
+        email = verify(self.secret, request.match_info["token"])
+        loop = asyncio.get_running_loop()
+        subscriber = await loop.run_in_executor(None, self.store.subscriber, email) \
+            if email else None
+        if subscriber is None:
+            return self._invalid()
+        if subscriber.status != "active":
+            return self._page(200, "You are unsubscribed",
+                              f"{email} receives no digests from {self.config.site.title}.")
+        topics = [{"slug": slug, "title": t.title, "chosen": slug in subscriber.topics}
+                  for slug, t in self.config.topics.items()]
+        return self._page(200, "Your subscription",
+                          "Choose the topics you want, or unsubscribe from everything.",
+                          email=email, topics=topics, action=request.path)
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        assert self.secret is not None
+        email = verify(self.secret, request.match_info["token"])
+        if email is None:
+            return self._invalid()
+        form = await request.post()
+        loop = asyncio.get_running_loop()
+        subscriber = await loop.run_in_executor(None, self.store.subscriber, email)
+        if subscriber is None:
+            return self._invalid()
+        chosen = [str(t) for t in form.getall("topics", []) if str(t) in self.config.topics]
+        if form.get("action") == "update" and chosen:
+            await loop.run_in_executor(None, self.store.set_subscriber_topics, email, chosen)
+            log.info("subscriber topics changed email=%s topics=%s", email, ",".join(chosen))
+            return self._page(200, "Topics saved",
+                              f"{email} will receive: {', '.join(chosen)}.")
+        # One-click (List-Unsubscribe=One-Click), the button, or no topics left: unsubscribe.
+        await loop.run_in_executor(None, self.store.set_subscriber_status, email,
+                                   "unsubscribed")
+        log.info("subscriber unsubscribed email=%s one_click=%s", email,
+                 form.get("List-Unsubscribe") == "One-Click")
+        return self._page(200, "You are unsubscribed",
+                          f"{email} will receive no more digests from "
+                          f"{self.config.site.title}.")
+
     def _health(self) -> tuple[bool, dict[str, Any]]:
         try:
             counts = self.store.counts()
             runs = self.store.last_runs()
             failed = self.store.failed_files()
-            pending = self.store.pending_count() if hasattr(self.store, "pending_count") else 0
+            pending = self.store.pending_count()
         except Exception as exc:  # any store failure is what health must report
             return False, {"status": "unhealthy", "error": f"store: {exc}"}
         published = (self.config.paths.public / "index.html").exists()
@@ -242,8 +300,7 @@ class Site:
     def _metrics(self) -> str:
         counts = self.store.counts()
         runs = self.store.last_runs()
-        deliveries = self.store.delivery_counts() if hasattr(self.store, "delivery_counts") \
-            else {}
+        deliveries = self.store.delivery_counts()
         lines = [
             "# HELP feeds_articles Articles stored.", "# TYPE feeds_articles gauge",
             f"feeds_articles {counts['articles']}",

@@ -1,4 +1,4 @@
-"""The only SQL in feeds: schema, append-only migrations, and named queries.
+"""The only SQL in feeds: the Store handle and its named queries for files and articles.
 
 SQLAlchemy Core over SQLite by default (WAL, one writer at a time through `write()`, each write
 transaction `BEGIN IMMEDIATE`); any SQLAlchemy URL works, so PostgreSQL is a URL away.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,105 +20,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from feeds.errors import StoreError
 from feeds.models import FileRecord, Item, TopicMatch
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, whatever the database keeps."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version", metadata,
-    sa.Column("version", sa.Integer, nullable=False),
+from feeds.store.deliveries import DeliveryQueries
+from feeds.store.schema import (
+    MIGRATIONS,
+    article_seq,
+    article_topics,
+    articles,
+    files,
+    runs,
+    schema_version,
+    story_terms,
 )
-
-files = sa.Table(
-    "files", metadata,
-    sa.Column("path", sa.String, primary_key=True),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # ok | failed | duplicate
-    sa.Column("reason", sa.Text),
-    sa.Column("duplicate_of", sa.String),
-    sa.Column("articles", sa.Integer, nullable=False, default=0),
-    sa.Column("first_seen", UTCDateTime, nullable=False),
-    sa.Column("last_seen", UTCDateTime, nullable=False),
-)
-
-articles = sa.Table(
-    "articles", metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("key", sa.String, nullable=False, unique=True),
-    sa.Column("path", sa.String, nullable=False, index=True),
-    sa.Column("idx", sa.Integer, nullable=False),
-    sa.Column("entry_id", sa.String, nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("author", sa.Text),
-    sa.Column("source", sa.Text),
-    sa.Column("dateline", sa.Text),
-    sa.Column("standfirst", sa.Text),
-    sa.Column("url", sa.Text),
-    sa.Column("body", sa.Text, nullable=False),  # JSON list of paragraphs
-    sa.Column("captions", sa.Text, nullable=False),  # JSON list
-    sa.Column("summary", sa.Text, nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("story_id", sa.String(32), index=True),
-    sa.Column("published", UTCDateTime, nullable=False, index=True),
-    sa.Column("updated", UTCDateTime, nullable=False, index=True),
-    sa.Column("created", UTCDateTime, nullable=False, index=True),
-)
-
-article_topics = sa.Table(
-    "article_topics", metadata,
-    sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("slug", sa.String(64), primary_key=True, index=True),
-    sa.Column("score", sa.Float, nullable=False),
-    sa.Column("threshold", sa.Float, nullable=False),
-    sa.Column("evidence", sa.Text, nullable=False),  # JSON list
-)
-
-story_terms = sa.Table(
-    "story_terms", metadata,
-    sa.Column("term", sa.String(80), primary_key=True),
-    sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
-              primary_key=True, index=True),
-    sa.Column("weight", sa.Float, nullable=False),
-    sa.Column("published", UTCDateTime, nullable=False),
-    sa.Column("dated", sa.Boolean, nullable=False),  # False: the date is only the file's mtime
-)
-
-runs = sa.Table(
-    "runs", metadata,
-    sa.Column("kind", sa.String(32), primary_key=True),
-    sa.Column("started", UTCDateTime, nullable=False),
-    sa.Column("finished", UTCDateTime, nullable=False),
-    sa.Column("ok", sa.Boolean, nullable=False),
-    sa.Column("detail", sa.Text, nullable=False),  # JSON object
-)
-
-
-def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[files, articles, article_topics, story_terms, runs])
-
-
-# Append-only: the schema version is the length of this list. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +79,7 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-class Store:
+class Store(DeliveryQueries):
     """A handle on the database. Reads may run in parallel; writes go one at a time."""
 
     def __init__(self, engine: Engine) -> None:
@@ -310,6 +222,9 @@ class Store:
             if old is None:
                 conn.execute(articles.insert().values(id=draft.id, key=draft.key, created=now,
                                                       **values))
+                # One writer at a time, so sequence numbers follow commit order.
+                seq = conn.execute(sa.select(sa.func.max(article_seq.c.seq))).scalar() or 0
+                conn.execute(article_seq.insert().values(article_id=draft.id, seq=seq + 1))
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
             self._save_topics(conn, draft)

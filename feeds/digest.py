@@ -1,0 +1,253 @@
+"""Digests: pick each subscriber's new items, render them once per distinct body, record each
+delivery before sending it and mark it after.
+
+Exactly-once in normal operation: a delivery row (subscriber, schedule, run, items, Message-ID)
+is written before the message goes out; the subscriber's watermark (the last article sequence
+number delivered) moves only after the outbox accepted the message. A crash between the
+server's acceptance and the row's update can repeat that one message on restart, never more:
+each delivery is marked as soon as its own send returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+import css_inline
+
+from feeds.config import Config, DigestConfig
+from feeds.errors import DeliveryError, FeedsError
+from feeds.mail import Outbox
+from feeds.models import Delivery, Item, Subscriber
+from feeds.render import environment
+from feeds.store import Store
+from feeds.tokens import sign
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_LINE_BREAKS = re.compile(r"[\r\n\x00-\x1f\x7f]+")
+_UNSUBSCRIBE = "https://unsubscribe.invalid/TOKEN"  # replaced per subscriber after rendering
+RETRY_DELAYS = (0.2, 0.8)  # seconds between attempts at a temporary failure, within a run
+
+
+def header_text(value: str) -> str:
+    """A header value that cannot start another header: control characters become spaces."""
+    return _LINE_BREAKS.sub(" ", value).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    title: str
+    url: str
+    summary: str
+    published: datetime
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    slug: str
+    title: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(slots=True)
+class DigestReport:
+    planned: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retrying: int = 0
+    recipients: list[tuple[str, int]] = field(default_factory=list)  # (email, items)
+
+
+class Digester:
+    def __init__(self, config: Config, store: Store, secret: bytes, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.store = store
+        self.secret = secret
+        self.clock = clock
+        self.sleep = sleep
+        assert config.paths.templates is not None
+        self.templates = environment(config.paths.templates)
+        self.host = urlsplit(config.site.base_url).hostname or "localhost"
+        self._bodies: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+    # --- choosing items -----------------------------------------------------------------
+    def sections(self, subscriber: Subscriber, item_ids: Sequence[str]) -> list[DigestSection]:
+        """Newest first, grouped by the subscriber's topics; an article in two of them shows
+        once; the articles of one story are one entry listing all their sources."""
+        items = {i.id: i for i in self.store.items(ids=item_ids)}
+        stories: dict[str, list[Item]] = {}
+        for item in items.values():
+            stories.setdefault(item.story_id or item.id, []).append(item)
+        placed: set[str] = set()
+        sections = []
+        for slug in subscriber.topics:
+            topic = self.config.topics.get(slug)
+            if topic is None:
+                continue
+            entries = []
+            for members in stories.values():
+                lead = max(members, key=lambda i: (i.published, i.id))
+                if lead.id in placed or not any(slug in m.topic_slugs for m in members):
+                    continue
+                placed.add(lead.id)
+                sources = tuple(dict.fromkeys(
+                    m.source or m.author for m in sorted(members, key=lambda i: i.published)
+                    if m.source or m.author))
+                entries.append(DigestEntry(lead.title, f"{self.config.site.base_url}articles/"
+                                           f"{lead.id}.html", lead.summary, lead.published,
+                                           sources))
+            entries.sort(key=lambda e: e.published, reverse=True)
+            if entries:
+                sections.append(DigestSection(slug, topic.title, tuple(entries)))
+        return sections
+
+    def _schedule(self, name: str) -> DigestConfig:
+        try:
+            return self.config.digests[name]
+        except KeyError:
+            raise FeedsError(f"no digest schedule named {name!r}",
+                             hint=f"configured: {', '.join(self.config.digests) or 'none'}") \
+                from None
+
+    # --- rendering ----------------------------------------------------------------------
+    def render(self, subscriber: Subscriber, sections: Sequence[DigestSection],
+               schedule_name: str, message_id: str) -> EmailMessage:
+        schedule = self._schedule(schedule_name)
+        count = sum(len(s.entries) for s in sections)
+        key = (schedule_name, tuple((s.slug, s.entries) for s in sections))
+        if key not in self._bodies:  # render each distinct digest once
+            context = {"site": self.config.site, "sections": sections, "count": count,
+                       "schedule": schedule_name, "unsubscribe_url": _UNSUBSCRIBE,
+                       "preheader": "; ".join(e.title for s in sections for e in s.entries)[:140]}
+            html = css_inline.inline(
+                self.templates.get_template("digest.html.j2").render(context))
+            text = self.templates.get_template("digest.txt.j2").render(context)
+            if len(self._bodies) > 256:
+                self._bodies.clear()
+            self._bodies[key] = (html, text)
+        html, text = self._bodies[key]
+        url = f"{self.config.site.base_url}unsubscribe/{sign(self.secret, subscriber.email)}"
+        mail = self.config.mail
+        subject = schedule.subject.format(site=self.config.site.title, count=count,
+                                          schedule=schedule_name,
+                                          date=self.clock().strftime("%d %B %Y"))
+        message = EmailMessage(policy=SMTP)
+        message["From"] = formataddr((header_text(mail.from_name), mail.from_address))
+        message["To"] = subscriber.email
+        message["Subject"] = header_text(subject)
+        message["Date"] = format_datetime(self.clock())
+        message["Message-ID"] = message_id
+        message["List-Id"] = (f"{header_text(self.config.site.title)} {schedule_name} digest "
+                              f"<{schedule_name}.{self.host}>")
+        mailto = mail.unsubscribe_mailto or mail.from_address
+        message["List-Unsubscribe"] = f"<{url}>, <mailto:{mailto}?subject=unsubscribe>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(text.replace(_UNSUBSCRIBE, url))
+        message.add_alternative(html.replace(_UNSUBSCRIBE, url), subtype="html")
+        return message
+
+    # --- runs ---------------------------------------------------------------------------
+    def plan(self, schedule_name: str, run: str, *, dry_run: bool = False) -> DigestReport:
+        """Write a pending delivery for every active subscriber with enough new items."""
+        schedule = self._schedule(schedule_name)
+        report = DigestReport()
+        upto = self.store.max_seq()
+        for subscriber in self.store.subscribers(schedule=schedule_name, status="active"):
+            ids = self.store.digest_item_ids(subscriber.topics,
+                                             self.store.watermark(subscriber.email), upto)
+            truncated = len(ids) > schedule.max_items
+            if truncated:  # the oldest first; the rest waits for the next digest
+                ids = ids[:schedule.max_items]
+            count = sum(len(s.entries) for s in self.sections(subscriber, ids))
+            if count < max(1, schedule.min_items):
+                report.skipped += 1
+                continue
+            report.recipients.append((subscriber.email, count))
+            if dry_run:
+                report.planned += 1
+                continue
+            created = self.store.create_delivery(
+                subscriber=subscriber.email, schedule=schedule_name, run=run, items=ids,
+                watermark=self.store.seq_of(ids[-1]) if truncated else upto,
+                message_id=make_msgid(idstring=schedule_name, domain=self.host),
+                now=self.clock())
+            report.planned += created is not None
+        return report
+
+    def deliver(self, outbox: Outbox, schedule: str | None = None) -> DigestReport:
+        """Send every pending delivery (this run's and any left by an earlier one)."""
+        report = DigestReport()
+        for delivery in self.store.pending_deliveries(schedule):
+            subscriber = self.store.subscriber(delivery.subscriber)
+            if subscriber is None or subscriber.status != "active":
+                self.store.record_failure(delivery, "subscriber is no longer active",
+                                          permanent=True, now=self.clock())
+                report.skipped += 1
+                continue
+            message = self.render(subscriber, self.sections(subscriber, delivery.item_ids),
+                                  delivery.schedule, delivery.message_id)
+            self._send(outbox, delivery, message, report)
+        return report
+
+    def _send(self, outbox: Outbox, delivery: Delivery, message: EmailMessage,
+              report: DigestReport) -> None:
+        for attempt in range(len(RETRY_DELAYS) + 1):
+            try:
+                outbox.send(message)
+            except DeliveryError as exc:
+                if exc.permanent or attempt == len(RETRY_DELAYS):
+                    self.store.record_failure(delivery, exc.message, permanent=exc.permanent,
+                                              now=self.clock())
+                    log.warning("delivery failed to=%s permanent=%s error=%s",
+                                delivery.subscriber, exc.permanent, exc.message)
+                    if exc.permanent:
+                        report.failed += 1
+                    else:
+                        report.retrying += 1
+                    return
+                self.sleep(RETRY_DELAYS[attempt])
+                continue
+            self.store.mark_sent(delivery, self.clock())
+            report.sent += 1
+            return
+
+    def run(self, schedule_name: str, run: str, outbox: Outbox, *,
+            dry_run: bool = False) -> DigestReport:
+        started = self.clock()
+        report = self.plan(schedule_name, run, dry_run=dry_run)
+        if not dry_run:
+            sent = self.deliver(outbox, schedule_name)
+            report.sent, report.failed, report.retrying = sent.sent, sent.failed, sent.retrying
+            self.store.record_run("digest", started, self.clock(), not report.failed, {
+                "schedule": schedule_name, "run": run, "sent": report.sent,
+                "failed": report.failed, "retrying": report.retrying,
+                "skipped": report.skipped})
+        log.info("digest run schedule=%s run=%s planned=%d sent=%d failed=%d retrying=%d "
+                 "skipped=%d dry_run=%s", schedule_name, run, report.planned, report.sent,
+                 report.failed, report.retrying, report.skipped, dry_run)
+        return report
+
+    def preview(self, email: str) -> EmailMessage:
+        subscriber = self.store.subscriber(email)
+        if subscriber is None:
+            raise FeedsError(f"no subscriber {email}", hint="see `feeds subscribers list`")
+        ids = self.store.digest_item_ids(subscriber.topics, self.store.watermark(email),
+                                         self.store.max_seq())
+        sections = self.sections(subscriber, ids)
+        return self.render(subscriber, sections, subscriber.schedule,
+                           make_msgid(idstring="preview", domain=self.host))

@@ -1,0 +1,114 @@
+"""Delivering finished messages: over SMTP (STARTTLS or implicit TLS, one reused connection,
+an optional rate limit) or, without [smtp], into a Maildir outbox any mail client can open.
+The only SMTP code in feeds; it never builds messages."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mailbox
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from feeds.config import SMTPConfig
+from feeds.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+    def close(self) -> None: ...
+
+
+class MaildirOutbox:
+    """Each message becomes a file in <state>/outbox/new (written to tmp/, then renamed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.box = mailbox.Maildir(str(path), create=True)
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self.box.add(message)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to the outbox {self.path}: {exc.strerror}") \
+                from exc
+
+    def close(self) -> None:
+        self.box.close()
+
+
+class SMTPOutbox:
+    def __init__(self, config: SMTPConfig) -> None:
+        self.config = config
+        self._smtp: smtplib.SMTP | None = None
+        self._last = 0.0
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if cfg.security == "tls":
+            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
+                                    context=context)
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+            if cfg.security == "starttls":
+                smtp.starttls(context=context)
+        if cfg.user:
+            smtp.login(cfg.user, cfg.password())
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        rate = self.config.rate_per_second
+        if rate > 0:
+            wait = self._last + 1.0 / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.send_message(message)
+            self._last = time.monotonic()
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._drop()
+            code, reply = next(iter(exc.recipients.values()))
+            raise DeliveryError(f"recipient refused: {code} {reply.decode(errors='replace')}",
+                                permanent=code >= 500) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            self._drop()
+            raise DeliveryError(f"SMTP login refused: {exc.smtp_code}", hint=(
+                f"check smtp.user and the password in ${self.config.password_env}")) from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            message_text = exc.smtp_error.decode(errors="replace") if isinstance(
+                exc.smtp_error, bytes) else str(exc.smtp_error)
+            raise DeliveryError(f"SMTP {exc.smtp_code}: {message_text}",
+                                permanent=exc.smtp_code >= 500) from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise DeliveryError(f"SMTP connection to {self.config.host}:{self.config.port} "
+                                f"failed: {exc}", permanent=False) from exc
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+            self._smtp = None
+
+
+def open_outbox(smtp: SMTPConfig | None, state: Path) -> Outbox:
+    if smtp is None:
+        return MaildirOutbox(state / "outbox")
+    return SMTPOutbox(smtp)

@@ -1,0 +1,225 @@
+"""Named queries for subscribers, digest runs and deliveries (mixed into Store).
+
+A delivery row is written before a message is sent and marked after; a subscriber's watermark
+(the last article sequence number delivered) moves only when a send succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from feeds.models import Delivery, Subscriber
+from feeds.store.schema import (
+    article_seq,
+    article_topics,
+    deliveries,
+    digest_runs,
+    subscribers,
+)
+
+PAUSE_AFTER_HARD_FAILURES = 3
+
+
+class DeliveryQueries:
+    def write(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def read(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    # --- subscribers --------------------------------------------------------------------
+    def add_subscriber(self, email: str, topics: Sequence[str], schedule: str,
+                       now: datetime) -> str:
+        """Add, or update and reactivate; returns "added" or "updated"."""
+        values = {"topics": json.dumps(list(topics)), "schedule": schedule, "status": "active",
+                  "hard_failures": 0}
+        with self.write() as conn:
+            done = conn.execute(subscribers.update().where(subscribers.c.email == email)
+                                .values(**values))
+            if done.rowcount:
+                return "updated"
+            # A new subscriber starts from now: the next digest holds what arrives from here.
+            start = conn.execute(sa.select(sa.func.max(article_seq.c.seq))).scalar() or 0
+            conn.execute(subscribers.insert().values(email=email, created=now, watermark=start,
+                                                     **values))
+            return "added"
+
+    def remove_subscriber(self, email: str) -> bool:
+        with self.write() as conn:
+            return bool(conn.execute(subscribers.delete().where(subscribers.c.email == email))
+                        .rowcount)
+
+    def set_subscriber_status(self, email: str, status: str) -> bool:
+        with self.write() as conn:
+            return bool(conn.execute(subscribers.update().where(subscribers.c.email == email)
+                                     .values(status=status)).rowcount)
+
+    def set_subscriber_topics(self, email: str, topics: Sequence[str]) -> bool:
+        with self.write() as conn:
+            return bool(conn.execute(subscribers.update().where(subscribers.c.email == email)
+                                     .values(topics=json.dumps(list(topics)))).rowcount)
+
+    def subscribers(self, *, schedule: str | None = None,
+                    status: str | None = None) -> list[Subscriber]:
+        query = sa.select(subscribers).order_by(subscribers.c.email)
+        if schedule is not None:
+            query = query.where(subscribers.c.schedule == schedule)
+        if status is not None:
+            query = query.where(subscribers.c.status == status)
+        with self.read() as conn:
+            return [_subscriber(row) for row in conn.execute(query)]
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        with self.read() as conn:
+            row = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
+        return _subscriber(row) if row else None
+
+    def watermark(self, email: str) -> int:
+        """Where the next digest starts: past everything sent or waiting to be sent."""
+        with self.read() as conn:
+            mark = conn.execute(sa.select(subscribers.c.watermark)
+                                .where(subscribers.c.email == email)).scalar() or 0
+            pending = conn.execute(sa.select(sa.func.max(deliveries.c.watermark)).where(
+                deliveries.c.subscriber == email, deliveries.c.status == "pending")).scalar()
+        return max(int(mark), int(pending or 0))
+
+    # --- items --------------------------------------------------------------------------
+    def max_seq(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(sa.select(sa.func.max(article_seq.c.seq))).scalar() or 0)
+
+    def seq_of(self, article_id: str) -> int:
+        with self.read() as conn:
+            return int(conn.execute(sa.select(article_seq.c.seq)
+                                    .where(article_seq.c.article_id == article_id)).scalar() or 0)
+
+    def digest_item_ids(self, topics: Iterable[str], after: int, upto: int) -> list[str]:
+        """Ids of articles in any of `topics` stored after `after` up to `upto` (by seq)."""
+        in_topics = sa.select(article_topics.c.article_id).where(
+            article_topics.c.slug.in_(list(topics)))
+        with self.read() as conn:
+            return list(conn.execute(
+                sa.select(article_seq.c.article_id)
+                .where(article_seq.c.seq > after, article_seq.c.seq <= upto,
+                       article_seq.c.article_id.in_(in_topics))
+                .order_by(article_seq.c.seq)).scalars())
+
+    # --- digest runs --------------------------------------------------------------------
+    def claim_slot(self, schedule: str, slot: str, now: datetime) -> bool:
+        """True for the first caller only: each scheduled slot runs once."""
+        with self.write() as conn:
+            seen = conn.execute(sa.select(digest_runs.c.slot).where(
+                digest_runs.c.schedule == schedule, digest_runs.c.slot == slot)).first()
+            if seen:
+                return False
+            conn.execute(digest_runs.insert().values(schedule=schedule, slot=slot, started=now))
+            return True
+
+    def finish_slot(self, schedule: str, slot: str, now: datetime) -> None:
+        with self.write() as conn:
+            conn.execute(digest_runs.update().where(digest_runs.c.schedule == schedule,
+                                                    digest_runs.c.slot == slot)
+                         .values(finished=now))
+
+    def last_slot(self, schedule: str) -> str | None:
+        with self.read() as conn:
+            return conn.execute(sa.select(sa.func.max(digest_runs.c.slot))
+                                .where(digest_runs.c.schedule == schedule)).scalar()
+
+    # --- deliveries ---------------------------------------------------------------------
+    def create_delivery(self, *, subscriber: str, schedule: str, run: str,
+                        items: Sequence[str], watermark: int, message_id: str,
+                        now: datetime) -> int | None:
+        """Record a digest before it is sent; None when this run already has one."""
+        with self.write() as conn:
+            exists = conn.execute(sa.select(deliveries.c.id).where(
+                deliveries.c.subscriber == subscriber, deliveries.c.schedule == schedule,
+                deliveries.c.run == run)).first()
+            if exists:
+                return None
+            result = conn.execute(deliveries.insert().values(
+                subscriber=subscriber, schedule=schedule, run=run, items=json.dumps(list(items)),
+                watermark=watermark, message_id=message_id, status="pending", attempts=0,
+                created=now))
+            key = result.inserted_primary_key
+            return int(key[0]) if key else None
+
+    def pending_deliveries(self, schedule: str | None = None) -> list[Delivery]:
+        query = (sa.select(deliveries).where(deliveries.c.status == "pending")
+                 .order_by(deliveries.c.id))
+        if schedule is not None:
+            query = query.where(deliveries.c.schedule == schedule)
+        with self.read() as conn:
+            return [_delivery(row) for row in conn.execute(query)]
+
+    def deliveries(self, subscriber: str | None = None) -> list[Delivery]:
+        query = sa.select(deliveries).order_by(deliveries.c.id)
+        if subscriber is not None:
+            query = query.where(deliveries.c.subscriber == subscriber)
+        with self.read() as conn:
+            return [_delivery(row) for row in conn.execute(query)]
+
+    def mark_sent(self, delivery: Delivery, now: datetime) -> None:
+        with self.write() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
+                status="sent", finished=now, attempts=deliveries.c.attempts + 1, error=None))
+            conn.execute(subscribers.update().where(
+                subscribers.c.email == delivery.subscriber,
+                subscribers.c.watermark < delivery.watermark).values(
+                watermark=delivery.watermark))
+            conn.execute(subscribers.update().where(subscribers.c.email == delivery.subscriber)
+                         .values(hard_failures=0))
+
+    def record_failure(self, delivery: Delivery, error: str, *, permanent: bool,
+                       now: datetime) -> None:
+        """A temporary failure stays pending (retried later); a permanent one is final for
+        this message, its items stay undelivered, and repeated ones pause the subscriber."""
+        with self.write() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
+                status="failed" if permanent else "pending", error=error[:1000],
+                attempts=deliveries.c.attempts + 1, finished=now if permanent else None))
+            if permanent:
+                conn.execute(subscribers.update().where(
+                    subscribers.c.email == delivery.subscriber).values(
+                    hard_failures=subscribers.c.hard_failures + 1))
+                conn.execute(subscribers.update().where(
+                    subscribers.c.email == delivery.subscriber,
+                    subscribers.c.hard_failures >= PAUSE_AFTER_HARD_FAILURES,
+                    subscribers.c.status == "active").values(status="paused"))
+
+    def pending_count(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(deliveries)
+                                    .where(deliveries.c.status == "pending")).scalar() or 0)
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self.read() as conn:
+            rows = conn.execute(sa.select(deliveries.c.status, sa.func.count())
+                                .group_by(deliveries.c.status)).tuples().all()
+        return {str(status): int(count) for status, count in rows}
+
+
+def _subscriber(row: sa.Row[tuple[object, ...]] | None) -> Subscriber:
+    assert row is not None
+    data = row._mapping
+    return Subscriber(email=str(data["email"]), topics=tuple(json.loads(str(data["topics"]))),
+                      schedule=str(data["schedule"]), status=str(data["status"]),
+                      created=data["created"], watermark=int(data["watermark"]),
+                      hard_failures=int(data["hard_failures"]))
+
+
+def _delivery(row: sa.Row[tuple[object, ...]]) -> Delivery:
+    data = row._mapping
+    return Delivery(id=int(data["id"]), subscriber=str(data["subscriber"]),
+                    schedule=str(data["schedule"]), run=str(data["run"]),
+                    item_ids=tuple(json.loads(str(data["items"]))),
+                    watermark=int(data["watermark"]), message_id=str(data["message_id"]),
+                    status=str(data["status"]), attempts=int(data["attempts"]),
+                    error=data["error"])
+

@@ -1,0 +1,64 @@
+"""Signed unsubscribe tokens: base64url(email) "." HMAC-SHA256, under a secret from the
+environment (FEEDS_SECRET) or made once in the state folder (state/secret.key, mode 0600)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+PURPOSE = b"feeds-unsubscribe-v1:"
+
+
+def load_secret(state: Path) -> bytes:
+    env = os.environ.get("FEEDS_SECRET")
+    if env:
+        return env.encode("utf-8")
+    path = state / "secret.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    state.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, email: str) -> str:
+    return _b64(hmac.new(secret, PURPOSE + email.encode("utf-8"), hashlib.sha256).digest())
+
+
+def sign(secret: bytes, email: str) -> str:
+    return f"{_b64(email.encode('utf-8'))}.{_mac(secret, email)}"
+
+
+def verify(secret: bytes, token: str) -> str | None:
+    """The email a token was made for, or None when it is forged, altered or malformed."""
+    payload, dot, mac = token.partition(".")
+    if not dot or len(token) > 800:
+        return None
+    try:
+        email = _unb64(payload).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return email if hmac.compare_digest(mac, _mac(secret, email)) else None
