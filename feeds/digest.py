@@ -106,8 +106,8 @@ class Digester:
                     continue
                 placed.add(lead.id)
                 sources = tuple(dict.fromkeys(
-                    m.source or m.author for m in sorted(members, key=lambda i: i.published)
-                    if m.source or m.author))
+                    name for m in sorted(members, key=lambda i: i.published)
+                    if (name := m.source or m.author)))
                 entries.append(DigestEntry(lead.title, f"{self.config.site.base_url}articles/"
                                            f"{lead.id}.html", lead.summary, lead.published,
                                            sources))

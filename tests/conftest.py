@@ -146,11 +146,11 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0, interval: float =
 class Process:
     """A feeds subprocess (run or serve) on a free loopback port."""
 
-    def __init__(self, env: Env, *args: str) -> None:
+    def __init__(self, env: Env, *args: str, **config: Any) -> None:
         self.env = env
         self.port = free_port()
         env.write_config(server={"host": "127.0.0.1", "port": self.port},
-                         ingest={"settle_seconds": 0.0, "rescan_seconds": 3600})
+                         ingest={"settle_seconds": 0.0, "rescan_seconds": 3600}, **config)
         self.log = env.root / f"feeds-{self.port}.log"
         self.handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), *args],
@@ -181,3 +181,39 @@ class Process:
                 self.proc.kill()
             self.handle.close()
         return code
+
+
+class SMTPRecorder:
+    """An aiosmtpd handler that keeps what it receives and can misbehave on request:
+    `replies` holds codes to answer the next DATA commands with ("drop" closes the socket)."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.recipients: list[str] = []
+        self.replies: list[str] = []
+        self.block: Callable[[], None] | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.replies:
+            reply = self.replies.pop(0)
+            if reply == "drop":
+                server.transport.close()
+                return "421 closing"
+            return reply
+        if self.block is not None:
+            import asyncio
+            await asyncio.get_running_loop().run_in_executor(None, self.block)
+        self.messages.append(envelope.original_content or envelope.content)
+        self.recipients.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Any:
+    from aiosmtpd.controller import Controller
+    recorder = SMTPRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    recorder.port = controller.port  # type: ignore[attr-defined]
+    yield recorder
+    controller.stop()
