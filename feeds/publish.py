@@ -253,6 +253,10 @@ class Publisher:
         fg.link(href=spec.page_url, rel="alternate", type="text/html")
         if archive_page:
             fg.link(href=spec.atom_url, rel="current", type="application/atom+xml")
+            # Always present, so a full page never changes; the newest page's link resolves
+            # once the next page fills (readers walk back from the subscription document).
+            fg.link(href=self._archive_url(spec, archive_page + 1), rel="next-archive",
+                    type="application/atom+xml")
         if prev_archive:
             fg.link(href=prev_archive, rel="prev-archive", type="application/atom+xml")
         if self.config.websub.hub and not archive_page:

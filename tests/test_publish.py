@@ -112,6 +112,7 @@ def test_archives_keep_every_entry_reachable_and_full_pages_never_change(env: En
         pages.append(page)
         links = {link.rel: link.href for link in archive.feed.links}
         assert links["current"].endswith("/feeds/syria.atom")
+        assert links["next-archive"].endswith(f"/archive-{int(page.stem.split('-')[1]) + 1}.atom")
         if "prev-archive" not in links:
             break
         page = env.public / links["prev-archive"].split("8080/")[1]
