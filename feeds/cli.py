@@ -133,7 +133,11 @@ def _progress() -> Callable[[int], None] | None:
 
 
 def _publish(config: Config, store: Store, changed: set[str] | None = None) -> None:
-    Publisher(config, store).publish(changed=changed)
+    publisher = Publisher(config, store)
+    try:
+        publisher.publish(changed=changed)
+    finally:
+        publisher.close()
 
 
 @main.command()

@@ -258,6 +258,7 @@ class Daemon:
             old, self.services = self.services, services
         if old is not None:
             old.pipeline.close()
+            old.publisher.close()
         self.config = config
         if self.site is not None:
             self.site.config = config
@@ -281,6 +282,7 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
         if self.services is not None:
             self.services.pipeline.close()
+            self.services.publisher.close()
 
     def close(self) -> None:
         log.info("stopping: store")

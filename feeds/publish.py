@@ -19,12 +19,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import httpx
 import nh3
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -129,6 +131,49 @@ class PublishReport:
     written: int = 0
     unchanged: int = 0
     seconds: float = 0.0
+    changed_feeds: list[str] = field(default_factory=list)  # Atom URLs whose bytes changed
+
+
+class HubNotifier:
+    """WebSub: tell the hub which feeds changed (hub.mode=publish), from a background thread,
+    retrying with backoff; publishing never waits for the hub."""
+
+    def __init__(self, hub: str, *, attempts: int = 4, backoff: float = 0.5) -> None:
+        self.hub = hub
+        self.attempts = attempts
+        self.backoff = backoff
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="websub")
+
+    def notify(self, urls: Sequence[str]) -> None:
+        if urls:
+            self._pool.submit(self._post, list(urls))
+
+    def _post(self, urls: list[str]) -> None:
+        pending, problems = list(urls), {}
+        with httpx.Client(timeout=5) as client:
+            for attempt in range(self.attempts):
+                if attempt:
+                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                for url in list(pending):
+                    try:
+                        response = client.post(self.hub, data={"hub.mode": "publish",
+                                                               "hub.url": url})
+                    except httpx.HTTPError as exc:
+                        problems[url] = str(exc) or type(exc).__name__
+                        continue
+                    if response.status_code < 300:
+                        pending.remove(url)
+                        log.info("websub ping hub=%s url=%s", self.hub, url)
+                    else:
+                        problems[url] = f"HTTP {response.status_code}"
+                if not pending:
+                    return
+        for url in pending:
+            log.warning("websub ping failed hub=%s url=%s error=%s", self.hub, url,
+                        problems.get(url))
+
+    def close(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
 class Publisher:
@@ -140,6 +185,12 @@ class Publisher:
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
         self.specs = self._specs()
+        self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
+
+    def close(self) -> None:
+        """Wait for outstanding hub pings (they retry for a few seconds at most)."""
+        if self.hub is not None:
+            self.hub.close()
 
     def _specs(self) -> list[FeedSpec]:
         site = self.config.site
@@ -182,6 +233,8 @@ class Publisher:
             for spec in self.specs[1:]]), report)
         self._write(Path("feeds.opml"), self._opml(), report)
         self._write_articles(changed_ids, report)
+        if self.hub is not None:
+            self.hub.notify(report.changed_feeds)
         report.seconds = time.perf_counter() - clock
         self.store.record_run("publish", started, datetime.now(UTC), True,
                               {"written": report.written, "unchanged": report.unchanged,
@@ -190,11 +243,12 @@ class Publisher:
                  report.unchanged, report.seconds)
         return report
 
-    def _write(self, relative: Path, data: bytes, report: PublishReport) -> None:
+    def _write(self, relative: Path, data: bytes, report: PublishReport) -> bool:
         if write_atomic(self.public / relative, data):
             report.written += 1
-        else:
-            report.unchanged += 1
+            return True
+        report.unchanged += 1
+        return False
 
     # --- feeds --------------------------------------------------------------------------
     def _write_feed(self, spec: FeedSpec, items: list[Item], report: PublishReport,
@@ -204,8 +258,9 @@ class Publisher:
         total = self.store.count_items(topic)
         full_pages = total // size if total > size else 0
         prev = self._archive_url(spec, full_pages) if full_pages else None
-        self._write(Path("feeds") / f"{spec.slug}.atom",
-                    self.atom(spec, items, prev_archive=prev), report)
+        if self._write(Path("feeds") / f"{spec.slug}.atom",
+                       self.atom(spec, items, prev_archive=prev), report):
+            report.changed_feeds.append(spec.atom_url)
         self._write(Path("feeds") / f"{spec.slug}.json", self.json_feed(spec, items), report)
         pages = set(range(1, full_pages + 1))
         if changed is not None:
