@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from feeds.models import article_id, article_key
 from tests.conftest import Env, Process, wait_for
 
 STORY = ("{title}\n\nDAMASCUS (Test Wire) - Officials in Syria said on Monday that talks in "
@@ -110,3 +111,18 @@ def test_sigterm_stops_cleanly_and_a_restart_reingests_nothing(
     with sqlite3.connect(env.state / "feeds.db") as db:
         assert db.execute("select id, updated from articles").fetchall() == before
     assert os.path.exists(env.state / "feeds.lock")
+
+
+def test_a_burst_of_files_is_ingested_in_batches_with_few_publishes(
+        daemon: tuple[Env, Process]) -> None:
+    env, process = daemon
+    before = process.output().count("publish finished")
+    for n in range(300):
+        part = env.inbox / f".burst-{n}.txt.part"
+        part.write_text(STORY.format(title=f"Burst story number {n}"), encoding="utf-8")
+        part.rename(env.inbox / f"burst-{n}.txt")
+    assert wait_for(lambda: env.status()["counts"]["articles"] == 301, 30), process.output()
+    page = f"articles/{article_id(article_key('burst-299.txt', 0))}.html"
+    assert wait_for(lambda: served(process, "Burst story number 299", page), 10)
+    publishes = process.output().count("publish finished") - before
+    assert 1 <= publishes <= 15, publishes
