@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 RESCAN = "<rescan>"
 RECLASSIFY = "<reclassify>"
+SETTLE = "<settle>"  # prefix: read this path only once its size and mtime hold still
 
 
 class StateLock:
@@ -78,31 +79,34 @@ class StateLock:
 
 
 class _InboxEvents(FileSystemEventHandler):
-    """Queues files that are complete: closed after writing, or renamed into place."""
+    """Queues the files worth a look. A file closed after writing, or renamed within the inbox,
+    is complete (`COMPLETE`); a file that merely appeared may be a move from another folder
+    (complete) or a new file still being written, so it is read only once it settles."""
 
     def __init__(self, events: queue.Queue[str]) -> None:
         self.events = events
 
-    def _push(self, path: str | bytes) -> None:
+    def _push(self, path: str | bytes, complete: bool) -> None:
         text = os.fsdecode(path)
         if is_candidate(os.path.basename(text)):
-            self.events.put(text)
+            self.events.put(text if complete else SETTLE + text)
 
     def on_closed(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._push(event.src_path)
+            self._push(event.src_path, True)
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._push(event.dest_path)
+            self._push(event.dest_path, True)
         else:
             self.events.put(RESCAN)
 
     def on_created(self, event: FileSystemEvent) -> None:
         # A new folder may arrive with files already in it (mv of a whole folder).
-        # Files themselves are read on close or rename, never while still being written.
         if event.is_directory:
             self.events.put(RESCAN)
+        else:
+            self._push(event.src_path, False)
 
 
 @dataclass
@@ -172,10 +176,18 @@ class Daemon:
             services.publisher.publish()
         if RESCAN in names:
             changed |= services.ingestor.run().changed
-        complete = sorted(names - {RESCAN, RECLASSIFY})
-        paths = [Path(p) for p in complete if os.path.exists(p)]
-        if paths:
-            changed |= services.ingestor.run(paths, settle=0.0).changed
+        paths = names - {RESCAN, RECLASSIFY}
+        complete = sorted(p for p in paths if not p.startswith(SETTLE))
+        waiting = sorted({p.removeprefix(SETTLE) for p in paths if p.startswith(SETTLE)}
+                         - set(complete))
+        ready = [Path(p) for p in complete if os.path.exists(p)]
+        if ready:
+            changed |= services.ingestor.run(ready, settle=0.0).changed
+        # Appeared without a close or rename: empty means its writer has not started; the
+        # close event will bring it back. Otherwise read it if it holds still for settle_seconds.
+        unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
+        if unsettled:
+            changed |= services.ingestor.run(unsettled).changed
         if changed or RECLASSIFY in names:
             services.publisher.publish(changed=changed)
 

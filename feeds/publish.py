@@ -12,6 +12,7 @@ order they were added, which never change once full (feeds/<slug>/archive-<n>.at
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import logging
 import os
@@ -27,11 +28,9 @@ from typing import Any
 from xml.etree import ElementTree
 
 import httpx
-import nh3
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
-from markupsafe import escape
 
 from feeds import __version__
 from feeds.config import Config
@@ -46,7 +45,6 @@ ALL = "all"
 _FEED_NAMESPACE = uuid.UUID("9a3c3b0e-2f7d-4d0e-8f55-7b2f6c1a4e90")
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_CONTENT_TAGS = {"p", "figure", "figcaption", "em"}
 
 
 # --- feedgen extensions: what feedgen 1.0 cannot emit itself --------------------------------
@@ -186,6 +184,7 @@ class Publisher:
         self.templates = environment(config.paths.templates)
         self.specs = self._specs()
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
+        self._content: dict[tuple[str, datetime], str] = {}
 
     def close(self) -> None:
         """Wait for outstanding hub pings (they retry for a few seconds at most)."""
@@ -345,16 +344,26 @@ class Publisher:
             return {}
         return {i.id: _by(i) or i.title for i in self.store.items(ids=wanted)}
 
-    @staticmethod
-    def content_html(item: Item) -> str:
+    def content_html(self, item: Item) -> str:
+        """The article as HTML for feeds. Built only from escaped plain text (articles are
+        stored as text; their HTML, if any, was discarded at parse time), so nothing in it
+        can be markup the author did not write as text. Cached per article version."""
+        key = (item.id, item.updated)
+        cached = self._content.get(key)
+        if cached is not None:
+            return cached
         parts = []
         if item.standfirst:
-            parts.append(f"<p><em>{escape(item.standfirst)}</em></p>")
-        parts.extend(f"<figure><figcaption>{escape(c)}</figcaption></figure>"
+            parts.append(f"<p><em>{html.escape(item.standfirst, quote=False)}</em></p>")
+        parts.extend(f"<figure><figcaption>{html.escape(c, quote=False)}</figcaption></figure>"
                      for c in item.captions)
-        parts.extend(f"<p>{escape(p)}</p>" for p in item.body)
-        cleaned: str = nh3.clean("\n".join(parts), tags=_CONTENT_TAGS, attributes={})
-        return cleaned
+        parts.append("<p>" + "</p>\n<p>".join(html.escape(p, quote=False) for p in item.body)
+                     + "</p>")
+        content = "\n".join(parts)
+        if len(self._content) > 5000:
+            self._content.clear()
+        self._content[key] = content
+        return content
 
     def json_feed(self, spec: FeedSpec, items: Sequence[Item]) -> bytes:
         topic_titles = {slug: t.title for slug, t in self.config.topics.items()}

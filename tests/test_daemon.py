@@ -55,6 +55,16 @@ def test_files_renamed_or_written_in_place_appear_in_the_feed(
     assert not served(process, "Written in p</title>")
 
 
+def test_a_file_moved_in_from_another_folder_appears(daemon: tuple[Env, Process]) -> None:
+    env, process = daemon
+    staging = env.root / "staging"
+    staging.mkdir()
+    (staging / "moved.txt").write_text(STORY.format(title="Moved from staging"),
+                                       encoding="utf-8")
+    (staging / "moved.txt").rename(env.inbox / "moved.txt")
+    assert wait_for(lambda: served(process, "Moved from staging"), 5), process.output()
+
+
 def test_bad_file_shows_in_status_while_the_daemon_goes_on(daemon: tuple[Env, Process]) -> None:
     env, process = daemon
     env.drop("broken.json", "{not json")
