@@ -107,7 +107,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
         finally:
             pipeline.close()
         if not no_publish:
-            _publish(config, store, changed=report.changed)
+            _publish(config, store, changed=report.changed, topics=report.topics)
     click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "
                f"unchanged articles; {len(report.failed)} failed, {len(report.duplicates)} "
                f"duplicate, {len(report.deferred)} still being written")
@@ -132,10 +132,11 @@ def _progress() -> Callable[[int], None] | None:
     return _Bar() if sys.stderr.isatty() else None
 
 
-def _publish(config: Config, store: Store, changed: set[str] | None = None) -> None:
+def _publish(config: Config, store: Store, changed: set[str] | None = None,
+             topics: set[str] | None = None) -> None:
     publisher = Publisher(config, store)
     try:
-        publisher.publish(changed=changed)
+        publisher.publish(changed=changed, topics=topics)
     finally:
         publisher.close()
 

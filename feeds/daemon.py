@@ -32,7 +32,7 @@ from feeds.articles import is_candidate
 from feeds.config import Config, DigestConfig, load_config
 from feeds.digest import Digester
 from feeds.errors import FeedsError
-from feeds.ingest import Ingestor, Pipeline
+from feeds.ingest import Ingestor, IngestReport, Pipeline
 from feeds.mail import open_outbox
 from feeds.publish import Publisher
 from feeds.serve import Server, Site, url_of
@@ -171,25 +171,32 @@ class Daemon:
         assert services is not None
         names = set(batch)
         changed: set[str] = set()
+        topics: set[str] | None = set()
+
+        def absorb(report: IngestReport) -> None:
+            nonlocal topics
+            changed.update(report.changed)
+            topics = None if topics is None or report.topics is None else topics | report.topics
+
         if RECLASSIFY in names:
-            changed |= services.ingestor.reclassify()
+            services.ingestor.reclassify()
             services.publisher.publish()
         if RESCAN in names:
-            changed |= services.ingestor.run().changed
+            absorb(services.ingestor.run())
         paths = names - {RESCAN, RECLASSIFY}
         complete = sorted(p for p in paths if not p.startswith(SETTLE))
         waiting = sorted({p.removeprefix(SETTLE) for p in paths if p.startswith(SETTLE)}
                          - set(complete))
         ready = [Path(p) for p in complete if os.path.exists(p)]
         if ready:
-            changed |= services.ingestor.run(ready, settle=0.0).changed
+            absorb(services.ingestor.run(ready, settle=0.0))
         # Appeared without a close or rename: empty means its writer has not started; the
         # close event will bring it back. Otherwise read it if it holds still for settle_seconds.
         unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
         if unsettled:
-            changed |= services.ingestor.run(unsettled).changed
-        if changed or RECLASSIFY in names:
-            services.publisher.publish(changed=changed)
+            absorb(services.ingestor.run(unsettled))
+        if changed:
+            services.publisher.publish(changed=changed, topics=topics)
 
     # --- lifecycle ----------------------------------------------------------------------
     def start_background(self) -> None:
@@ -201,7 +208,7 @@ class Daemon:
         self._safely("initial publish", self.services.publisher.publish)
         self.worker = threading.Thread(target=self._work, name="feeds-worker", daemon=True)
         self.worker.start()
-        self.observer = Observer(timeout=0.05)
+        self.observer = Observer(timeout=0.01)
         self.observer.schedule(_InboxEvents(self.events), str(config.paths.inbox),
                                recursive=True)
         self.observer.start()

@@ -83,6 +83,8 @@ class IngestReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # article ids new or updated
+    # The topics of the new articles; None once an article was edited (it may have left one).
+    topics: set[str] | None = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {"new": self.new, "updated": self.updated, "unchanged": self.unchanged,
@@ -327,11 +329,14 @@ class Ingestor:
                     mtime_ns=read.mtime_ns, status="ok", reason=None, duplicate_of=None,
                     count=len(entry.drafts), now=now)
                 self._group(conn, entry.drafts, saved)
-                for item in saved:
+                for draft, item in zip(entry.drafts, saved, strict=True):
                     if item.change == "new":
                         report.new += 1
+                        if report.topics is not None:
+                            report.topics.update(t.slug for t in draft.topics)
                     elif item.change == "updated":
                         report.updated += 1
+                        report.topics = None
                     else:
                         report.unchanged += 1
                     if item.change != "unchanged":

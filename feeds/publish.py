@@ -208,25 +208,32 @@ class Publisher:
         return f"{self.base}articles/{item_id}.html"
 
     # --- the run ------------------------------------------------------------------------
-    def publish(self, changed: Iterable[str] | None = None) -> PublishReport:
-        """Everything (changed=None), or what the changed article ids touch."""
+    def publish(self, changed: Iterable[str] | None = None,
+                topics: Iterable[str] | None = None) -> PublishReport:
+        """Everything (changed=None), or what the changed article ids touch. `topics`, when
+        known, limits the feeds rebuilt to those topics and "all" (new articles: the topics
+        they are in; an edit may have left a topic, so edits pass None)."""
         started, clock = datetime.now(UTC), time.perf_counter()
         report = PublishReport()
         changed_ids = None if changed is None else set(changed)
         if changed_ids is not None and not changed_ids and (self.public / "index.html").exists():
             return report
         current: dict[str, list[Item]] = {}
+        wanted = None if topics is None or changed_ids is None else {ALL, *topics}
         for spec in self.specs:
             topic = None if spec.slug == ALL else spec.slug
             items = self.store.items(topic=topic, limit=self.config.feeds.entries,
                                      order="created")
             items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
             current[spec.slug] = items
-            self._write_feed(spec, items, report, changed_ids)
+            if wanted is None or spec.slug in wanted:
+                self._write_feed(spec, items, report, changed_ids)
         titles = self._titles(current, changed_ids)
         for spec in self.specs[1:]:
-            self._write(Path("topics") / f"{spec.slug}.html", self._page(
-                "topic.html", topic=self._topic_view(spec, current[spec.slug], titles)), report)
+            if wanted is None or spec.slug in wanted:
+                self._write(Path("topics") / f"{spec.slug}.html", self._page(
+                    "topic.html", topic=self._topic_view(spec, current[spec.slug], titles)),
+                    report)
         self._write(Path("index.html"), self._page("index.html", topics=[
             self._topic_view(spec, current[spec.slug][:5], titles)
             for spec in self.specs[1:]]), report)

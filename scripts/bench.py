@@ -311,9 +311,12 @@ def run_measured(args: list[str]) -> int:
 
 
 def _one(inbox: Path, n: int) -> Path:
+    """One new article from the synthetic corpus (far past the numbers a backfill uses)."""
+    import random
+
+    from scripts.corpus import story
     path = inbox / f"new-{n}.txt"
-    path.write_text(f"New Syria report {n}\n\nDAMASCUS (Wire) - Syrian officials said on Monday "
-                    f"that talks in Damascus would resume, report {n} said.\n", encoding="utf-8")
+    path.write_text(story(random.Random(n), 1_000_000 + n).text, encoding="utf-8")
     return path
 
 

@@ -51,6 +51,8 @@ FILLER = [
     "Critics said the plan did not go far enough.",
     "Several delegations said they would study the proposal carefully.",
 ]
+SYLLABLES = ["ka", "mir", "lo", "sa", "den", "ri", "ha", "tor", "vel", "an", "zu", "bek", "ol",
+             "mar", "tin", "sha", "ren", "ko", "li", "dar"]
 SOURCES = ["Wire One", "Levant Report", "Gulf Wire", "Eastern Desk", "Nile Desk", "City Post"]
 
 
@@ -61,8 +63,16 @@ class Story:
     text: str
 
 
+def name(rng: random.Random) -> str:
+    """A made-up person's name: stories differ by who is in them, as real ones do."""
+    def part() -> str:
+        return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+    return f"{part()} {part()}"
+
+
 def story(rng: random.Random, number: int) -> Story:
     topic = rng.choice(list(PLACES))
+    cast = [name(rng) for _ in range(3)]
     place = rng.choice(PLACES[topic])
     subject = rng.choice(SUBJECTS[topic])
     action = rng.choice(ACTIONS[topic]).format(place=place)
@@ -76,7 +86,8 @@ def story(rng: random.Random, number: int) -> Story:
         other = rng.choice(SUBJECTS[topic])
         action = rng.choice(ACTIONS[topic]).format(place=rng.choice(PLACES[topic]))
         sentence = (f"{other[0].upper()}{other[1:]} {action}. "
-                    f"{rng.choice(FILLER)} {rng.choice(FILLER)}")
+                    f"{rng.choice(FILLER)} {rng.choice(cast)} said {rng.randint(2, 900)} "
+                    f"people were affected. {rng.choice(FILLER)}")
         paragraphs.append(sentence)
         size += len(sentence) + 2
     text = f"{title}\n\nBy {rng.choice(['Ana Costa', 'Omar Fayed', 'Mia Lund'])}\n\n" + \

@@ -347,14 +347,14 @@ class Store(DeliveryQueries):
                 topics.setdefault(t.article_id, []).append(TopicMatch(
                     t.slug, t.score, t.threshold, tuple(json.loads(t.evidence))))
             stories = {row.story_id for row in rows if row.story_id}
-            siblings: dict[str, list[str]] = {}
+            siblings: dict[str, list[tuple[str, datetime]]] = {}
             if stories:
-                for s in conn.execute(sa.select(articles.c.id, articles.c.story_id)
+                for s in conn.execute(sa.select(articles.c.id, articles.c.story_id,
+                                                articles.c.published)
                                       .where(articles.c.story_id.in_(stories))
                                       .order_by(articles.c.published, articles.c.id)):
-                    siblings.setdefault(s.story_id, []).append(s.id)
-        return [_item(row, topics.get(row.id, []),
-                      [i for i in siblings.get(row.story_id, []) if i != row.id])
+                    siblings.setdefault(s.story_id, []).append((s.id, s.published))
+        return [_item(row, topics.get(row.id, []), _nearest(row, siblings.get(row.story_id, [])))
                 for row in rows]
 
     def positions(self, ids: Iterable[str], topic: str | None = None) -> dict[str, int]:
@@ -414,6 +414,19 @@ class Store(DeliveryQueries):
             }
         result.update({f"topic:{slug}": int(n) for slug, n in topic_counts.items()})
         return result
+
+
+MAX_RELATED = 10  # an article links the 10 reports of its story nearest to it in time
+
+
+def _nearest(row: Any, members: list[tuple[str, datetime]]) -> list[str]:
+    others = [m for m in members if m[0] != row.id]
+    if len(others) > MAX_RELATED:
+        published = row.published
+        others = sorted(others, key=lambda m: (abs((m[1] - published).total_seconds()),
+                                               m[0]))[:MAX_RELATED]
+        others.sort(key=lambda m: (m[1], m[0]))
+    return [m[0] for m in others]
 
 
 def _in_topic(topic: str) -> sa.Select[tuple[str]]:
