@@ -226,11 +226,11 @@ class Publisher:
                                      order="created")
             items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
             current[spec.slug] = items
-            if wanted is None or spec.slug in wanted:
+            if self._touched(spec, wanted):
                 self._write_feed(spec, items, report, changed_ids)
         titles = self._titles(current, changed_ids)
         for spec in self.specs[1:]:
-            if wanted is None or spec.slug in wanted:
+            if self._touched(spec, wanted):
                 self._write(Path("topics") / f"{spec.slug}.html", self._page(
                     "topic.html", topic=self._topic_view(spec, current[spec.slug], titles)),
                     report)
@@ -248,6 +248,11 @@ class Publisher:
         log.info("publish finished written=%d unchanged=%d seconds=%.3f", report.written,
                  report.unchanged, report.seconds)
         return report
+
+    def _touched(self, spec: FeedSpec, wanted: set[str] | None) -> bool:
+        """Rebuild this feed? Yes when wanted, and always when it does not exist yet."""
+        return wanted is None or spec.slug in wanted or not (
+            self.public / "feeds" / f"{spec.slug}.atom").exists()
 
     def _write(self, relative: Path, data: bytes, report: PublishReport) -> bool:
         if write_atomic(self.public / relative, data):

@@ -227,3 +227,15 @@ def test_seed_stories_group_the_same_events_and_only_those(env: Env) -> None:
     assert related[t000] == {page[t001]} and related[t001] == {page[t000]}
     assert related[t002] == {page[t003]} and related[t003] == {page[t002]}
     assert related[t004a] == set() and related[t004b] == set()
+
+
+def test_the_first_ingest_creates_every_feed_even_empty_ones(env: Env) -> None:
+    env.drop("one.txt", story("Aid reaches Aleppo"))
+    env.feeds("ingest")
+    for slug in ("all", "syria", "gaza", "ukraine-mediation"):
+        parsed = feedparser.parse((env.public / "feeds" / f"{slug}.atom").read_bytes())
+        assert not parsed.bozo
+        assert len(parsed.entries) == (1 if slug in ("all", "syria") else 0)
+        assert (env.public / "feeds" / f"{slug}.json").exists()
+    for slug in ("syria", "gaza", "ukraine-mediation"):
+        assert (env.public / "topics" / f"{slug}.html").exists()
