@@ -226,11 +226,11 @@ class Publisher:
                                      order="created")
             items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
             current[spec.slug] = items
-            if self._touched(spec, wanted):
+            if self._touched(spec, wanted, Path("feeds") / f"{spec.slug}.atom"):
                 self._write_feed(spec, items, report, changed_ids)
         titles = self._titles(current, changed_ids)
         for spec in self.specs[1:]:
-            if self._touched(spec, wanted):
+            if self._touched(spec, wanted, Path("topics") / f"{spec.slug}.html"):
                 self._write(Path("topics") / f"{spec.slug}.html", self._page(
                     "topic.html", topic=self._topic_view(spec, current[spec.slug], titles)),
                     report)
@@ -249,10 +249,9 @@ class Publisher:
                  report.unchanged, report.seconds)
         return report
 
-    def _touched(self, spec: FeedSpec, wanted: set[str] | None) -> bool:
-        """Rebuild this feed? Yes when wanted, and always when it does not exist yet."""
-        return wanted is None or spec.slug in wanted or not (
-            self.public / "feeds" / f"{spec.slug}.atom").exists()
+    def _touched(self, spec: FeedSpec, wanted: set[str] | None, output: Path) -> bool:
+        """Rebuild this output? Yes when its topic is wanted, and whenever it does not exist."""
+        return wanted is None or spec.slug in wanted or not (self.public / output).exists()
 
     def _write(self, relative: Path, data: bytes, report: PublishReport) -> bool:
         if write_atomic(self.public / relative, data):
