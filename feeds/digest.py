@@ -84,18 +84,30 @@ class Digester:
         self.templates = environment(config.paths.templates)
         self.host = urlsplit(config.site.base_url).hostname or "localhost"
         self._bodies: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self._sections: dict[tuple[Any, ...], list[DigestSection]] = {}
 
     # --- choosing items -----------------------------------------------------------------
     def sections(self, subscriber: Subscriber, item_ids: Sequence[str]) -> list[DigestSection]:
         """Newest first, grouped by the subscriber's topics; an article in two of them shows
-        once; the articles of one story are one entry listing all their sources."""
+        once; the articles of one story are one entry listing all their sources. Subscribers
+        with the same topics and items share one result."""
+        key = (subscriber.topics, tuple(item_ids))
+        cached = self._sections.get(key)
+        if cached is None:
+            if len(self._sections) > 1024:
+                self._sections.clear()
+            cached = self._sections[key] = self._build_sections(subscriber.topics, item_ids)
+        return cached
+
+    def _build_sections(self, topics: Sequence[str],
+                        item_ids: Sequence[str]) -> list[DigestSection]:
         items = {i.id: i for i in self.store.items(ids=item_ids)}
         stories: dict[str, list[Item]] = {}
         for item in items.values():
             stories.setdefault(item.story_id or item.id, []).append(item)
         placed: set[str] = set()
         sections = []
-        for slug in subscriber.topics:
+        for slug in topics:
             topic = self.config.topics.get(slug)
             if topic is None:
                 continue
@@ -167,9 +179,15 @@ class Digester:
         schedule = self._schedule(schedule_name)
         report = DigestReport()
         upto = self.store.max_seq()
+        marks = self.store.watermarks(schedule_name)
+        found: dict[tuple[Any, ...], list[str]] = {}
+        planned: list[tuple[str, Sequence[str], int, str]] = []
         for subscriber in self.store.subscribers(schedule=schedule_name, status="active"):
-            ids = self.store.digest_item_ids(subscriber.topics,
-                                             self.store.watermark(subscriber.email), upto)
+            after = marks.get(subscriber.email, 0)
+            key = (subscriber.topics, after)
+            if key not in found:
+                found[key] = self.store.digest_item_ids(subscriber.topics, after, upto)
+            ids = found[key]
             truncated = len(ids) > schedule.max_items
             if truncated:  # the oldest first; the rest waits for the next digest
                 ids = ids[:schedule.max_items]
@@ -178,22 +196,22 @@ class Digester:
                 report.skipped += 1
                 continue
             report.recipients.append((subscriber.email, count))
-            if dry_run:
-                report.planned += 1
-                continue
-            created = self.store.create_delivery(
-                subscriber=subscriber.email, schedule=schedule_name, run=run, items=ids,
-                watermark=self.store.seq_of(ids[-1]) if truncated else upto,
-                message_id=make_msgid(idstring=schedule_name, domain=self.host),
-                now=self.clock())
-            report.planned += created is not None
+            planned.append((subscriber.email, ids,
+                            self.store.seq_of(ids[-1]) if truncated else upto,
+                            make_msgid(idstring=schedule_name, domain=self.host)))
+        if dry_run:
+            report.planned = len(planned)
+        else:
+            report.planned = self.store.create_deliveries(schedule_name, run, planned,
+                                                          self.clock())
         return report
 
     def deliver(self, outbox: Outbox, schedule: str | None = None) -> DigestReport:
         """Send every pending delivery (this run's and any left by an earlier one)."""
         report = DigestReport()
+        people = {s.email: s for s in self.store.subscribers()}
         for delivery in self.store.pending_deliveries(schedule):
-            subscriber = self.store.subscriber(delivery.subscriber)
+            subscriber = people.get(delivery.subscriber)
             if subscriber is None or subscriber.status != "active":
                 self.store.record_failure(delivery, "subscriber is no longer active",
                                           permanent=True, now=self.clock())

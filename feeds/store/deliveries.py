@@ -89,6 +89,20 @@ class DeliveryQueries:
                 deliveries.c.subscriber == email, deliveries.c.status == "pending")).scalar()
         return max(int(mark), int(pending or 0))
 
+    def watermarks(self, schedule: str) -> dict[str, int]:
+        """`watermark` for every subscriber of a schedule, in two queries."""
+        with self.read() as conn:
+            marks = {str(email): int(mark) for email, mark in conn.execute(
+                sa.select(subscribers.c.email, subscribers.c.watermark)
+                .where(subscribers.c.schedule == schedule)).tuples()}
+            for email, mark in conn.execute(
+                    sa.select(deliveries.c.subscriber, sa.func.max(deliveries.c.watermark))
+                    .where(deliveries.c.status == "pending", deliveries.c.schedule == schedule)
+                    .group_by(deliveries.c.subscriber)).tuples():
+                if email in marks and mark is not None:
+                    marks[email] = max(marks[email], int(mark))
+        return marks
+
     # --- items --------------------------------------------------------------------------
     def max_seq(self) -> int:
         with self.read() as conn:
@@ -133,22 +147,22 @@ class DeliveryQueries:
                                 .where(digest_runs.c.schedule == schedule)).scalar()
 
     # --- deliveries ---------------------------------------------------------------------
-    def create_delivery(self, *, subscriber: str, schedule: str, run: str,
-                        items: Sequence[str], watermark: int, message_id: str,
-                        now: datetime) -> int | None:
-        """Record a digest before it is sent; None when this run already has one."""
+    def create_deliveries(self, schedule: str, run: str,
+                          planned: Sequence[tuple[str, Sequence[str], int, str]],
+                          now: datetime) -> int:
+        """Record digests before they are sent, in one transaction: (subscriber, items,
+        watermark, Message-ID) each. A subscriber who already has one for this run is left
+        alone. Returns how many were recorded."""
         with self.write() as conn:
-            exists = conn.execute(sa.select(deliveries.c.id).where(
-                deliveries.c.subscriber == subscriber, deliveries.c.schedule == schedule,
-                deliveries.c.run == run)).first()
-            if exists:
-                return None
-            result = conn.execute(deliveries.insert().values(
-                subscriber=subscriber, schedule=schedule, run=run, items=json.dumps(list(items)),
-                watermark=watermark, message_id=message_id, status="pending", attempts=0,
-                created=now))
-            key = result.inserted_primary_key
-            return int(key[0]) if key else None
+            done = set(conn.execute(sa.select(deliveries.c.subscriber).where(
+                deliveries.c.schedule == schedule, deliveries.c.run == run)).scalars())
+            rows = [dict(subscriber=email, schedule=schedule, run=run,
+                         items=json.dumps(list(items)), watermark=mark, message_id=message_id,
+                         status="pending", attempts=0, created=now)
+                    for email, items, mark, message_id in planned if email not in done]
+            if rows:
+                conn.execute(deliveries.insert(), rows)
+            return len(rows)
 
     def pending_deliveries(self, schedule: str | None = None) -> list[Delivery]:
         query = (sa.select(deliveries).where(deliveries.c.status == "pending")
@@ -169,12 +183,9 @@ class DeliveryQueries:
         with self.write() as conn:
             conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
                 status="sent", finished=now, attempts=deliveries.c.attempts + 1, error=None))
-            conn.execute(subscribers.update().where(
-                subscribers.c.email == delivery.subscriber,
-                subscribers.c.watermark < delivery.watermark).values(
-                watermark=delivery.watermark))
             conn.execute(subscribers.update().where(subscribers.c.email == delivery.subscriber)
-                         .values(hard_failures=0))
+                         .values(hard_failures=0, watermark=sa.func.max(
+                             subscribers.c.watermark, delivery.watermark)))
 
     def record_failure(self, delivery: Delivery, error: str, *, permanent: bool,
                        now: datetime) -> None:
