@@ -257,19 +257,25 @@ def best_of(func: Callable[[], None], rounds: int) -> float:
 
 def fill_store(config: Config, count: int) -> Store:
     """`count` stored articles, made through the real drafts but inserted in bulk batches."""
+    from dataclasses import replace
+
+    from feeds.models import entry_id
     store = Store.open(config.database_url)
     pipeline = Pipeline(config)
     ingestor = Ingestor(config, store, pipeline)
-    pool = [parse_text(s.text)[0] for s in stories(50)]
+    pool = [ingestor.drafts_for(f"pool/{n}.txt", [parse_text(s.text)[0]])[0]
+            for n, s in enumerate(stories(50))]
+    pipeline.close()
     now = datetime(2025, 1, 1, tzinfo=UTC)
-    batch = 2000
+    batch = 5000
     for start in range(0, count, batch):
         with store.write() as conn:
             for n in range(start, min(count, start + batch)):
                 rel = f"fill/{n:07d}.txt"
-                [draft] = ingestor.drafts_for(rel, [pool[n % len(pool)]])
+                key = article_key(rel, 0)
+                draft = replace(pool[n % len(pool)], id=article_id(key), key=key, path=rel,
+                                entry_id=entry_id(key))
                 store.save_articles(conn, rel, [draft], now + timedelta(seconds=n), now)
-    pipeline.close()
     return store
 
 

@@ -29,6 +29,7 @@ from feeds.store.schema import (
     files,
     runs,
     schema_version,
+    signatures,
     story_terms,
 )
 
@@ -259,6 +260,9 @@ class Store(DeliveryQueries):
 
     def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime) -> None:
         conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
+        conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
+        conn.execute(signatures.insert().values(article_id=draft.id,
+                                                terms=json.dumps(dict(draft.terms))))
         if draft.terms:
             conn.execute(story_terms.insert(), [
                 dict(term=term, article_id=draft.id, weight=weight, published=published,
@@ -271,7 +275,7 @@ class Store(DeliveryQueries):
 
     def story_candidates(self, conn: Connection, terms: Iterable[str],
                          window: tuple[datetime, datetime] | None, exclude: Iterable[str],
-                         limit: int = 50) -> list[str]:
+                         limit: int = 20) -> list[str]:
         """Articles sharing the most of `terms`, dated within `window` (or undated)."""
         terms = list(terms)
         if not terms:
@@ -291,18 +295,12 @@ class Store(DeliveryQueries):
                  ) -> dict[str, tuple[dict[str, float], str]]:
         """id -> (its story signature, its story id)."""
         ids = list(ids)
-        out: dict[str, tuple[dict[str, float], str]] = {}
         if not ids:
-            return out
-        story = dict(conn.execute(sa.select(articles.c.id, articles.c.story_id)
-                                  .where(articles.c.id.in_(ids))).tuples().all())
-        for row in conn.execute(sa.select(story_terms.c.article_id, story_terms.c.term,
-                                          story_terms.c.weight)
-                                .where(story_terms.c.article_id.in_(ids))):
-            entry = out.setdefault(row.article_id,
-                                   ({}, story.get(row.article_id) or row.article_id))
-            entry[0][row.term] = row.weight
-        return out
+            return {}
+        rows = conn.execute(sa.select(articles.c.id, articles.c.story_id, signatures.c.terms)
+                            .join(signatures, signatures.c.article_id == articles.c.id)
+                            .where(articles.c.id.in_(ids)))
+        return {row.id: (json.loads(row.terms), row.story_id or row.id) for row in rows}
 
     def document_frequency(self, conn: Connection, terms: Iterable[str]) -> dict[str, int]:
         terms = list(terms)

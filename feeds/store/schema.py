@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -159,7 +160,28 @@ def _v2_digests(conn: Connection) -> None:
                                             for n, a in enumerate(rows, 1)])
 
 
+signatures = sa.Table(
+    "signatures", metadata,
+    sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("terms", sa.Text, nullable=False),  # JSON object: term -> weight
+)
+
+
+def _v3_signatures(conn: Connection) -> None:
+    """Each article's story signature as one value, so comparing a new article with its
+    candidates reads one row per candidate instead of a hundred."""
+    signatures.create(conn)
+    found: dict[str, dict[str, float]] = {}
+    for article, term, weight in conn.execute(
+            sa.select(story_terms.c.article_id, story_terms.c.term, story_terms.c.weight)):
+        found.setdefault(article, {})[term] = weight
+    if found:
+        conn.execute(signatures.insert(), [{"article_id": a, "terms": json.dumps(t)}
+                                           for a, t in found.items()])
+
+
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_digests]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_digests, _v3_signatures]
 
 
