@@ -60,8 +60,12 @@ def idf(df: Mapping[str, int], total: int, term: str) -> float:
 
 def retrieval_terms(terms: Mapping[str, float], df: Mapping[str, int], total: int,
                     count: int = 20) -> list[str]:
-    """The few most telling terms, used to find candidates through the index."""
-    ranked = sorted(terms, key=lambda t: (-terms[t] * idf(df, total, t), t))
+    """The few most telling terms, used to find candidates through the index. Terms found in
+    more than 2 % of all articles (and 100) are left out: their postings are long and say
+    little about one event, so the cost of finding candidates does not grow with the store."""
+    common = max(100, total // 50)
+    usable = [t for t in terms if df.get(t, 0) <= common]
+    ranked = sorted(usable, key=lambda t: (-terms[t] * idf(df, total, t), t))
     return ranked[:count]
 
 

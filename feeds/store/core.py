@@ -31,6 +31,7 @@ from feeds.store.schema import (
     schema_version,
     signatures,
     story_terms,
+    term_counts,
 )
 
 
@@ -259,6 +260,21 @@ class Store(DeliveryQueries):
                      evidence=json.dumps(list(t.evidence))) for t in topics])
 
     def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime) -> None:
+        old = conn.execute(sa.select(story_terms.c.term)
+                           .where(story_terms.c.article_id == draft.id)).scalars().all()
+        if old:
+            conn.execute(term_counts.update().where(term_counts.c.term.in_(old))
+                         .values(articles=term_counts.c.articles - 1))
+        new = [term for term, _weight in draft.terms]
+        if new:
+            known = set(conn.execute(sa.select(term_counts.c.term)
+                                     .where(term_counts.c.term.in_(new))).scalars())
+            if known:
+                conn.execute(term_counts.update().where(term_counts.c.term.in_(known))
+                             .values(articles=term_counts.c.articles + 1))
+            fresh = [{"term": t, "articles": 1} for t in new if t not in known]
+            if fresh:
+                conn.execute(term_counts.insert(), fresh)
         conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
         conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
         conn.execute(signatures.insert().values(article_id=draft.id,
@@ -306,8 +322,8 @@ class Store(DeliveryQueries):
         terms = list(terms)
         if not terms:
             return {}
-        rows = conn.execute(sa.select(story_terms.c.term, sa.func.count())
-                            .where(story_terms.c.term.in_(terms)).group_by(story_terms.c.term))
+        rows = conn.execute(sa.select(term_counts.c.term, term_counts.c.articles)
+                            .where(term_counts.c.term.in_(terms)))
         return {term: int(count) for term, count in rows.tuples()}
 
     def article_count(self, conn: Connection | None = None) -> int:

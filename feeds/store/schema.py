@@ -181,7 +181,25 @@ def _v3_signatures(conn: Connection) -> None:
                                            for a, t in found.items()])
 
 
+term_counts = sa.Table(
+    "term_counts", metadata,
+    sa.Column("term", sa.String(80), primary_key=True),
+    sa.Column("articles", sa.Integer, nullable=False),  # document frequency
+)
+
+
+def _v4_term_counts(conn: Connection) -> None:
+    """Document frequencies kept up to date on write, so grouping a new article reads one row
+    per term instead of counting the term's whole postings list."""
+    term_counts.create(conn)
+    rows = conn.execute(sa.select(story_terms.c.term, sa.func.count())
+                        .group_by(story_terms.c.term)).tuples().all()
+    if rows:
+        conn.execute(term_counts.insert(), [{"term": t, "articles": n} for t, n in rows])
+
+
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_digests, _v3_signatures]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts]
 
 
