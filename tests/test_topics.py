@@ -1,0 +1,53 @@
+"""Topic rules on the edges: fighting is not mediation, a passing mention is not a topic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, SEEDS, Env, needs_shared
+
+CASES = {
+    "ukraine_fighting_without_talks.txt": [],
+    "gaza_truce_brokered_by_qatar.txt": ["gaza"],
+    "syria_mentioned_in_passing.txt": [],
+    "ukraine_child_return_mediated_by_qatar.txt": ["ukraine-mediation"],
+    "prisoner_swap_after_talks.txt": ["ukraine-mediation"],
+}
+
+
+@pytest.fixture(scope="module")
+def topics_of(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    env = Env(tmp_path_factory.mktemp("topics"))
+    results = env.explain(*(DATA / "topics" / name for name in CASES))
+    return {Path(r["path"]).name: [t["slug"] for t in r["articles"][0]["topics"]]
+            for r in results}
+
+
+@pytest.mark.parametrize(("name", "expected"), CASES.items())
+def test_topic_edge_cases(topics_of: dict[str, list[str]], name: str,
+                          expected: list[str]) -> None:
+    assert sorted(topics_of[name]) == expected
+
+
+def test_seed_topics(tmp_path: Path) -> None:
+    needs_shared(SEEDS)
+    env = Env(tmp_path)
+    found = {Path(r["path"]).name[:3]: [sorted(t["slug"] for t in a["topics"])
+                                        for a in r["articles"]]
+             for r in env.explain(*sorted(SEEDS.iterdir()))}
+    assert found["001"] == [["gaza", "syria", "ukraine-mediation"]]
+    for seed in ("000", "002", "003"):
+        assert found[seed] == [["syria"]]
+    assert found["004"] == [["syria"], ["syria"]]
+
+
+def test_explain_shows_the_evidence(env: Env) -> None:
+    [result] = env.explain(DATA / "topics" / "gaza_truce_brokered_by_qatar.txt")
+    [topic] = result["articles"][0]["topics"]
+    assert topic["slug"] == "gaza" and topic["score"] >= topic["threshold"]
+    assert any(e.startswith("gaza×") for e in topic["evidence"])
+    ukraine = next(s for s in result["articles"][0]["scores"]
+                   if s["slug"] == "ukraine-mediation")
+    assert any(e.startswith("missing required") for e in ukraine["evidence"])
