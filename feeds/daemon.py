@@ -204,7 +204,9 @@ class Daemon:
         self.store = Store.open(config.database_url)
         self.services = self._build(config)
         config.paths.inbox.mkdir(parents=True, exist_ok=True)
-        self._safely("initial ingest", lambda: self._process([RESCAN]))
+        # Scan, then rebuild everything once: templates or the config may have changed since
+        # the last run, so the first publish is a full one.
+        self._safely("initial ingest", self.services.ingestor.run)
         self._safely("initial publish", self.services.publisher.publish)
         self.worker = threading.Thread(target=self._work, name="feeds-worker", daemon=True)
         self.worker.start()
