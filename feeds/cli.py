@@ -234,11 +234,9 @@ def status(obj: Context, as_json: bool) -> None:
 
 
 @main.command("config")
-@click.option("--show-secrets", is_flag=True, help="(secrets are never shown; they are read "
-              "from the environment)", hidden=True)
 @click.pass_obj
 @handles_errors
-def config_command(obj: Context, show_secrets: bool) -> None:
+def config_command(obj: Context) -> None:
     """Print the effective configuration (defaults filled in, secrets redacted)."""
     click.echo(json.dumps(obj.config.redacted(), indent=2, ensure_ascii=False))
 

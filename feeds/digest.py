@@ -34,7 +34,6 @@ from feeds.tokens import sign
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 _LINE_BREAKS = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 _UNSUBSCRIBE = "https://unsubscribe.invalid/TOKEN"  # replaced per subscriber after rendering
 RETRY_DELAYS = (0.2, 0.8)  # seconds between attempts at a temporary failure, within a run

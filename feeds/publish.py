@@ -185,6 +185,7 @@ class Publisher:
         self.specs = self._specs()
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
         self._content: dict[tuple[str, datetime], str] = {}
+        self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
 
     def close(self) -> None:
         """Wait for outstanding hub pings (they retry for a few seconds at most)."""
@@ -226,9 +227,10 @@ class Publisher:
                                      order="created")
             items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
             current[spec.slug] = items
+        titles = self._related(i for items in current.values() for i in items)
+        for spec in self.specs:
             if self._touched(spec, wanted, Path("feeds") / f"{spec.slug}.atom"):
-                self._write_feed(spec, items, report, changed_ids)
-        titles = self._titles(current, changed_ids)
+                self._write_feed(spec, current[spec.slug], report, changed_ids, titles)
         for spec in self.specs[1:]:
             if self._touched(spec, wanted, Path("topics") / f"{spec.slug}.html"):
                 self._write(Path("topics") / f"{spec.slug}.html", self._page(
@@ -262,14 +264,14 @@ class Publisher:
 
     # --- feeds --------------------------------------------------------------------------
     def _write_feed(self, spec: FeedSpec, items: list[Item], report: PublishReport,
-                    changed: set[str] | None) -> None:
+                    changed: set[str] | None, related: dict[str, Item]) -> None:
         size = self.config.feeds.entries
         topic = None if spec.slug == ALL else spec.slug
         total = self.store.count_items(topic)
         full_pages = total // size if total > size else 0
         prev = self._archive_url(spec, full_pages) if full_pages else None
         if self._write(Path("feeds") / f"{spec.slug}.atom",
-                       self.atom(spec, items, prev_archive=prev), report):
+                       self.atom(spec, items, prev_archive=prev, related=related), report):
             report.changed_feeds.append(spec.atom_url)
         self._write(Path("feeds") / f"{spec.slug}.json", self.json_feed(spec, items), report)
         pages = set(range(1, full_pages + 1))
@@ -302,7 +304,7 @@ class Publisher:
         return uuid.uuid5(_FEED_NAMESPACE, f"feed:{spec.slug}").urn
 
     def atom(self, spec: FeedSpec, items: Sequence[Item], *, prev_archive: str | None = None,
-             archive_page: int | None = None) -> bytes:
+             archive_page: int | None = None, related: dict[str, Item] | None = None) -> bytes:
         site = self.config.site
         fg = FeedGenerator()
         fg.register_extension("history", _ArchiveMarker if archive_page else _NoArchive,
@@ -327,8 +329,8 @@ class Publisher:
         if self.config.websub.hub and not archive_page:
             fg.link(href=self.config.websub.hub, rel="hub")
         fg.updated(max((i.updated for i in items), default=_EPOCH))
-        titles = self._related_titles(items)
-        topic_titles = {slug: t.title for slug, t in self.config.topics.items()}
+        if related is None:
+            related = self._related(items)
         # feedgen prepends each new entry; add oldest first so the document is newest first.
         for item in reversed(items):
             entry = fg.add_entry()
@@ -339,21 +341,17 @@ class Publisher:
             entry.author({"name": item.author or item.source or site.author})
             entry.link(href=self.article_url(item.id), rel="alternate", type="text/html")
             for other in item.related:
-                entry.history.add(self.article_url(other), titles.get(other, ""))
+                if other in related:
+                    entry.history.add(self.article_url(other),
+                                      _by(related[other]) or related[other].title)
             for match in item.topics:
-                if match.slug in topic_titles:
-                    entry.category(term=match.slug, label=topic_titles[match.slug],
+                if match.slug in self.topic_titles:
+                    entry.category(term=match.slug, label=self.topic_titles[match.slug],
                                    scheme=f"{self.base}topics/")
             entry.summary(item.summary or item.title)
             entry.content(self.content_html(item), type="html")
         document: bytes = fg.atom_str(pretty=True)
         return document
-
-    def _related_titles(self, items: Sequence[Item]) -> dict[str, str]:
-        wanted = {other for item in items for other in item.related}
-        if not wanted:
-            return {}
-        return {i.id: _by(i) or i.title for i in self.store.items(ids=wanted)}
 
     def content_html(self, item: Item) -> str:
         """The article as HTML for feeds. Built only from escaped plain text (articles are
@@ -377,7 +375,6 @@ class Publisher:
         return content
 
     def json_feed(self, spec: FeedSpec, items: Sequence[Item]) -> bytes:
-        topic_titles = {slug: t.title for slug, t in self.config.topics.items()}
         data = {
             "version": "https://jsonfeed.org/version/1.1",
             "title": spec.title,
@@ -395,7 +392,8 @@ class Publisher:
                 "date_published": item.published.isoformat(),
                 "date_modified": item.updated.isoformat(),
                 "authors": [{"name": item.author or item.source or self.config.site.author}],
-                "tags": [topic_titles[m.slug] for m in item.topics if m.slug in topic_titles],
+                "tags": [self.topic_titles[m.slug] for m in item.topics
+                         if m.slug in self.topic_titles],
             } for item in items],
         }
         return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
@@ -421,9 +419,9 @@ class Publisher:
         html = self.templates.get_template(template).render(values)
         return html.encode("utf-8")
 
-    def _titles(self, current: dict[str, list[Item]],
-                changed: set[str] | None) -> dict[str, Item]:
-        wanted = {o for items in current.values() for i in items for o in i.related}
+    def _related(self, items: Iterable[Item]) -> dict[str, Item]:
+        """The other reports of these items' stories, fetched once per publish."""
+        wanted = {other for item in items for other in item.related}
         return {i.id: i for i in self.store.items(ids=wanted)} if wanted else {}
 
     def _item_view(self, item: Item, others: dict[str, Item]) -> dict[str, Any]:
@@ -457,8 +455,7 @@ class Publisher:
 
     def _render_articles(self, items: Sequence[Item], specs: dict[str, FeedSpec],
                          report: PublishReport) -> None:
-        related_ids = {o for i in items for o in i.related}
-        related = {i.id: i for i in self.store.items(ids=related_ids)} if related_ids else {}
+        related = self._related(items)
         for item in items:
             view = {
                 "url": self.article_url(item.id), "title": item.title,

@@ -172,9 +172,6 @@ def respond(request: web.Request, resource: Resource, max_age: int) -> web.Respo
     return web.Response(body=body, headers={**headers, "Content-Type": resource.content_type})
 
 
-StatusSource = Callable[[], dict[str, Any]]
-
-
 class Site:
     """The aiohttp application: public files, health and metrics."""
 

@@ -54,10 +54,6 @@ def normalize(text: str) -> str:
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
-def strip_forbidden(text: str) -> str:
-    return _FORBIDDEN.sub("", text)
-
-
 def word_count(text: str) -> int:
     return len(text.split())
 

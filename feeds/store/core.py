@@ -158,11 +158,6 @@ class Store(DeliveryQueries):
                 conn.execute(schema_version.insert().values(version=number + 1))
 
     # --- files --------------------------------------------------------------------------
-    def file_record(self, path: str) -> FileRecord | None:
-        with self.read() as conn:
-            row = conn.execute(sa.select(files).where(files.c.path == path)).first()
-        return _file(row) if row else None
-
     def file_records(self) -> dict[str, FileRecord]:
         with self.read() as conn:
             return {row.path: _file(row) for row in conn.execute(sa.select(files))}
