@@ -50,6 +50,12 @@ def database_is_sound(env: Env) -> int:
         return 0  # killed before the store was created: nothing to check
     with sqlite3.connect(env.state / "feeds.db") as db:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+        tables = {name for (name,) in db.execute("select name from sqlite_master")}
+        if "articles" not in tables:
+            # killed between creating the file and committing the schema: the migration is
+            # one transaction, so nothing of it may be left behind
+            assert not tables, tables
+            return 0
         return int(db.execute("select count(*) from articles").fetchone()[0])
 
 
