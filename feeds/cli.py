@@ -24,7 +24,7 @@ from feeds.ingest import Ingestor, Pipeline, explain_file
 from feeds.logs import setup_logging
 from feeds.mail import open_outbox
 from feeds.publish import Publisher
-from feeds.store import Store
+from feeds.store import DatabaseUnavailable, Store
 from feeds.tokens import load_secret
 
 P = ParamSpec("P")
@@ -45,7 +45,8 @@ class Context:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        store = Store.open(self.config.database_url)
+        store = Store.open(self.config.database_url,
+                           busy_timeout=self.config.store.busy_timeout_seconds)
         try:
             yield store
         finally:
@@ -62,6 +63,13 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             if exc.hint:
                 click.echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
+        except DatabaseUnavailable as exc:
+            # the database went away or stayed locked past store.busy_timeout_seconds; the
+            # transaction in progress was rolled back, so running the command again is safe
+            click.echo(f"feeds: the database is unavailable: {exc.orig}", err=True)
+            click.echo("hint: another process may hold a long write lock; nothing was "
+                       "half-written, run the command again", err=True)
+            sys.exit(1)
     return wrapper
 
 

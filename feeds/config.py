@@ -62,6 +62,7 @@ class PathsConfig(_Table):
 
 class StoreConfig(_Table):
     url: str = ""  # empty: sqlite:///<state>/feeds.db
+    busy_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
 
 
 class IngestConfig(_Table):
@@ -166,6 +167,10 @@ class ServerConfig(_Table):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_age_seconds: Annotated[int, Field(ge=0)] = 60
+    # a connection that is idle, or still sending its request headers, this long is closed
+    idle_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
+    # a form body (unsubscribe) not received within this long is refused with 408
+    body_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
 
 
 class WebSubConfig(_Table):

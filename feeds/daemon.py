@@ -132,6 +132,9 @@ class Daemon:
         self.worker: threading.Thread | None = None
         self.server: Server | None = None
         self.site: Site | None = None
+        # a publish failed (disk full, folder unwritable): the next batch or rescan rebuilds
+        # everything, since what that publish should have written is not known any more
+        self.publish_owed = False
 
     # --- building blocks ----------------------------------------------------------------
     def _build(self, config: Config) -> _Services:
@@ -180,7 +183,7 @@ class Daemon:
 
         if RECLASSIFY in names:
             services.ingestor.reclassify()
-            services.publisher.publish()
+            self._publish(services.publisher)
         if RESCAN in names:
             absorb(services.ingestor.run())
         paths = names - {RESCAN, RECLASSIFY}
@@ -195,19 +198,29 @@ class Daemon:
         unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
         if unsettled:
             absorb(services.ingestor.run(unsettled))
-        if changed:
-            services.publisher.publish(changed=changed, topics=topics)
+        if changed or self.publish_owed:
+            self._publish(services.publisher, changed, topics)
+
+    def _publish(self, publisher: Publisher, changed: set[str] | None = None,
+                 topics: set[str] | None = None) -> None:
+        owed, self.publish_owed = self.publish_owed, True
+        if owed or changed is None:
+            publisher.publish()
+        else:
+            publisher.publish(changed=changed, topics=topics)
+        self.publish_owed = False
 
     # --- lifecycle ----------------------------------------------------------------------
     def start_background(self) -> None:
         config = self.config
-        self.store = Store.open(config.database_url)
+        self.store = Store.open(config.database_url,
+                           busy_timeout=config.store.busy_timeout_seconds)
         self.services = self._build(config)
         config.paths.inbox.mkdir(parents=True, exist_ok=True)
         # Scan, then rebuild everything once: templates or the config may have changed since
         # the last run, so the first publish is a full one.
         self._safely("initial ingest", self.services.ingestor.run)
-        self._safely("initial publish", self.services.publisher.publish)
+        self._safely("initial publish", partial(self._publish, self.services.publisher))
         self.worker = threading.Thread(target=self._work, name="feeds-worker", daemon=True)
         self.worker.start()
         self.observer = Observer(timeout=0.01)
@@ -346,7 +359,8 @@ def run_daemon(config_path: Path, config: Config) -> None:
 
 def run_server(config: Config) -> None:
     """`feeds serve`: HTTP only, until SIGINT/SIGTERM."""
-    store = Store.open(config.database_url)
+    store = Store.open(config.database_url,
+                           busy_timeout=config.store.busy_timeout_seconds)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -248,7 +248,12 @@ class Site:
         email = verify(self.secret, request.match_info["token"])
         if email is None:
             return self._invalid()
-        form = await request.post()
+        try:
+            async with asyncio.timeout(self.config.server.body_timeout_seconds):
+                form = await request.post()
+        except TimeoutError:
+            return self._page(408, "Request timed out",
+                              "The form took too long to arrive. Please try again.")
         loop = asyncio.get_running_loop()
         subscriber = await loop.run_in_executor(None, self.store.subscriber, email)
         if subscriber is None:
@@ -345,7 +350,11 @@ class Server:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> int:
-        self._runner = web.AppRunner(self.site.app(), access_log=None, handle_signals=False)
+        # aiohttp's keep-alive timer also runs while request headers are still arriving, so
+        # it bounds slow ("slowloris") clients as well as idle ones
+        self._runner = web.AppRunner(self.site.app(), access_log=None, handle_signals=False,
+                                     keepalive_timeout=self.site.config.server.
+                                     idle_timeout_seconds)
         await self._runner.setup()
         tcp = web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
                           shutdown_timeout=5.0)

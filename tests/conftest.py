@@ -149,8 +149,9 @@ class Process:
     def __init__(self, env: Env, *args: str, **config: Any) -> None:
         self.env = env
         self.port = free_port()
-        env.write_config(server={"host": "127.0.0.1", "port": self.port},
-                         ingest={"settle_seconds": 0.0, "rescan_seconds": 3600}, **config)
+        env.write_config(**_merge({"server": {"host": "127.0.0.1", "port": self.port},
+                                   "ingest": {"settle_seconds": 0.0, "rescan_seconds": 3600}},
+                                  config))
         self.log = env.root / f"feeds-{self.port}.log"
         self.handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), *args],

@@ -1,5 +1,9 @@
 """The store: the only code that speaks SQL (SQLAlchemy Core; SQLite by default)."""
 
+from sqlalchemy.exc import OperationalError as DatabaseUnavailable
+
 from feeds.store.core import ArticleDraft, SavedArticle, Store
 
-__all__ = ["ArticleDraft", "SavedArticle", "Store"]
+# What a store call raises when the database is down or stays locked past the busy timeout;
+# the transaction in progress is rolled back, so the caller may simply try again.
+__all__ = ["ArticleDraft", "DatabaseUnavailable", "SavedArticle", "Store"]

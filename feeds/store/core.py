@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,14 +66,16 @@ class SavedArticle:
     published: datetime | None = None
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _begin)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _begin)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+    return on_connect
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -89,7 +91,9 @@ class Store(DeliveryQueries):
         self._write_lock = threading.Lock()
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
+    def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 15.0) -> Store:
+        """Connect, and bring the schema up to date. A database another process holds a
+        write lock on is waited for up to `busy_timeout` seconds, then reported."""
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -97,7 +101,7 @@ class Store(DeliveryQueries):
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"store.url {url!r} is not usable: {exc}") from None
         if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
             sa.event.listen(engine, "begin", _sqlite_begin)
         store = cls(engine)
         try:
@@ -144,6 +148,8 @@ class Store(DeliveryQueries):
                              hint="run any feeds command that writes, e.g. `feeds ingest`")
 
     def migrate(self) -> None:
+        if self.version() == len(MIGRATIONS):
+            return  # current: no write transaction, so opening never waits on a writer
         with self.write() as conn:
             schema_version.create(conn, checkfirst=True)
             have = int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
