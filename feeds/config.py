@@ -118,7 +118,7 @@ class FeedsConfig(_Table):
 class DigestConfig(_Table):
     cron: str
     timezone: str = "UTC"
-    subject: str = "{site}: {count} new stories"
+    subject: str = "{site}: {stories}"
     topics: list[str] = []
     min_items: Annotated[int, Field(ge=0)] = 1
     max_items: Annotated[int, Field(ge=1)] = 50
@@ -131,6 +131,17 @@ class DigestConfig(_Table):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {json.dumps(value)}") from None
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        try:
+            value.format(site="", stories="", count=0, schedule="", date="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"bad placeholder {exc} in {json.dumps(value)}; use {{site}}, {{stories}}, "
+                "{count}, {schedule} or {date}") from None
         return value
 
     @field_validator("cron")

@@ -154,7 +154,9 @@ class Digester:
         html, text = self._bodies[key]
         url = f"{self.config.site.base_url}unsubscribe/{sign(self.secret, subscriber.email)}"
         mail = self.config.mail
+        stories = f"{count} {'story' if count == 1 else 'stories'}"
         subject = schedule.subject.format(site=self.config.site.title, count=count,
+                                          stories=stories,
                                           schedule=schedule_name,
                                           date=self.clock().strftime("%d %B %Y"))
         message = EmailMessage(policy=SMTP)

@@ -32,6 +32,8 @@ def test_the_default_config_is_valid_and_resolves_paths_against_its_folder() -> 
     ('[digests.daily]\ncron = "0 7 * *"\n', "digests.daily.cron: expected five cron fields"),
     ('[digests.daily]\ncron = "0 7 * * *"\ntimezone = "Mars/Olympus"\n',
      'digests.daily.timezone: unknown time zone "Mars/Olympus"'),
+    ('[digests.daily]\ncron = "0 7 * * *"\nsubject = "{site}: {n} new"\n',
+     "digests.daily.subject: bad placeholder 'n' in"),
     ('[summarizer]\nmethod = "magic"\n', "summarizer.method: expected one of 'extractive' or"),
     ('[topics.gaza]\ntitle = "Gaza"\n', "topics.gaza: a topic needs at least one entry"),
     ('[topics.All]\ntitle = "x"\nterms = { x = 1.0 }\n', "topics: topic name \"All\""),

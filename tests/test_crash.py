@@ -13,7 +13,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from tests.conftest import FEEDS_BIN, Env
+from tests.conftest import FEEDS_BIN, Env, SMTPRecorder
 
 TRIALS = 3
 SLOW_TRIALS = 50
@@ -82,6 +82,56 @@ def trial(env: Env, seed: int) -> None:
     all_entries = feedparser.parse((env.public / "feeds" / "all.atom").read_bytes()).entries
     assert len(all_entries) == 50
     assert len(list((env.public / "articles").glob("*.html"))) == 120
+
+
+def digest_trial(env: Env, smtp: SMTPRecorder, seed: int) -> tuple[int, int]:
+    """Kill `feeds digest send` at a random moment, send again: every subscriber has their
+    digest, and at most the one message in flight at the kill went twice. Returns how many
+    messages had arrived when it was killed, and how many went twice."""
+    rng = random.Random(seed)
+    readers = [f"reader{n}@example.org" for n in range(30)]
+    env.write_config(smtp={"host": "127.0.0.1", "port": smtp.port, "security": "none"},
+                     ingest={"settle_seconds": 0.0})
+    (env.root / "readers.csv").write_text("".join(f"{r},syria\n" for r in readers),
+                                          encoding="utf-8")
+    env.feeds("subscribers", "import", str(env.root / "readers.csv"))
+    fill(env, 10, seed)
+    env.feeds("ingest")
+    smtp.block = lambda: time.sleep(0.03)  # about a second for all thirty
+    kill_at_random(env, ["digest", "send"], rng)
+    before_kill = len(smtp.recipients)
+    smtp.block = None
+    env.feeds("digest", "send")
+    database_is_sound(env)
+    counts = {r: smtp.recipients.count(r) for r in readers}
+    assert all(counts[r] >= 1 for r in readers), counts
+    twice = [r for r in readers if counts[r] > 1]
+    assert len(twice) <= 1 and all(counts[r] == 2 for r in twice), counts
+    with sqlite3.connect(env.state / "feeds.db") as db:
+        assert db.execute("select count(*) from deliveries where status != 'sent'") \
+            .fetchone() == (0,)
+    return before_kill, len(twice)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_sigkill_during_digest_delivery(tmp_path: Path, smtp: SMTPRecorder, seed: int) -> None:
+    digest_trial(Env(tmp_path), smtp, seed)
+
+
+@pytest.mark.slow
+def test_sigkill_during_digest_delivery_many(tmp_path_factory: pytest.TempPathFactory,
+                                             smtp: SMTPRecorder) -> None:
+    midway = twice = 0
+    for seed in range(TRIALS, TRIALS + SLOW_TRIALS):
+        smtp.messages.clear()
+        smtp.recipients.clear()
+        arrived, again = digest_trial(Env(tmp_path_factory.mktemp(f"digest{seed}")), smtp,
+                                      seed)
+        midway += 0 < arrived < 30
+        twice += again
+    print(f"\n{SLOW_TRIALS} kills of `feeds digest send`, {midway} in the middle of delivery: "
+          f"{twice} sent the message in flight twice, nothing lost")
+    assert midway >= SLOW_TRIALS // 5  # the kills really land during delivery
 
 
 @pytest.mark.parametrize("seed", range(TRIALS))

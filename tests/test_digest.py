@@ -123,6 +123,7 @@ def test_markup_in_titles_is_escaped_and_headers_cannot_be_injected(
     [message] = messages(smtp)
     assert message.get_all("Bcc") is None
     assert "\n" not in message["Subject"]
+    assert message["Subject"].endswith("your daily digest (1 story)")
     html = message.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
     assert "Syria <script>alert(1)</script> & Co" in message.get_body(("plain",)).get_content()
