@@ -63,6 +63,9 @@ class PathsConfig(_Table):
 class StoreConfig(_Table):
     url: str = ""  # empty: sqlite:///<state>/feeds.db
     busy_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
+    # how long a daemon holds a digest delivery or a schedule slot it is working on; work a
+    # dead daemon held goes to another one after this long (several daemons, one database)
+    lease_seconds: Annotated[float, Field(gt=0)] = 300.0
 
 
 class IngestConfig(_Table):

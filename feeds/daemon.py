@@ -46,6 +46,22 @@ RECLASSIFY = "<reclassify>"
 SETTLE = "<settle>"  # prefix: read this path only once its size and mtime hold still
 
 
+class _OverflowRescan(logging.Handler):
+    """The kernel drops inotify events when its queue (fs.inotify.max_queued_events) fills,
+    as a burst of thousands of files can make it. watchdog only logs that; this turns the log
+    record into a full rescan, so no dropped file waits for the periodic one."""
+
+    LOGGER = "watchdog.observers.inotify_c"
+
+    def __init__(self, events: queue.Queue[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.events.put(RESCAN)
+
+
 class StateLock:
     """One daemon per state folder: an exclusive flock on state/feeds.lock holding our pid."""
 
@@ -135,6 +151,7 @@ class Daemon:
         # a publish failed (disk full, folder unwritable): the next batch or rescan rebuilds
         # everything, since what that publish should have written is not known any more
         self.publish_owed = False
+        self.overflow = _OverflowRescan(self.events)
 
     # --- building blocks ----------------------------------------------------------------
     def _build(self, config: Config) -> _Services:
@@ -223,6 +240,9 @@ class Daemon:
         self._safely("initial publish", partial(self._publish, self.services.publisher))
         self.worker = threading.Thread(target=self._work, name="feeds-worker", daemon=True)
         self.worker.start()
+        watcher_log = logging.getLogger(_OverflowRescan.LOGGER)
+        watcher_log.setLevel(logging.WARNING)  # even under --log-level error
+        watcher_log.addHandler(self.overflow)
         self.observer = Observer(timeout=0.01)
         self.observer.schedule(_InboxEvents(self.events), str(config.paths.inbox),
                                recursive=True)
@@ -245,6 +265,10 @@ class Daemon:
                 partial(self._safely, f"digest {name}", partial(self._digest_now, name)),
                 _trigger(digest), id=f"digest:{name}", replace_existing=True, coalesce=True,
                 max_instances=1, misfire_grace_time=digest.grace_seconds)
+        self.scheduler.add_job(
+            partial(self._safely, "leftover deliveries", self._leftovers), "interval",
+            seconds=min(60.0, config.store.lease_seconds / 2), id="leftovers",
+            replace_existing=True, coalesce=True, max_instances=1)
 
     def _digest_now(self, name: str) -> None:
         """Run the schedule's latest due slot, once: the store's claim decides."""
@@ -253,17 +277,46 @@ class Daemon:
         digest = config.digests.get(name)
         if digest is None or self.store is None:
             return
-        now = datetime.now(UTC)
-        slot = latest_slot(digest, now)
-        if slot is None or not self.store.claim_slot(name, slot.isoformat(), now):
+        slot = latest_slot(digest, datetime.now(UTC))
+        if slot is not None:
+            self._run_slot(config, name, slot.isoformat())
+
+    def _run_slot(self, config: Config, name: str, slot: str) -> None:
+        assert self.store is not None
+        lease = timedelta(seconds=config.store.lease_seconds)
+        if not self.store.claim_slot(name, slot, datetime.now(UTC), lease):
             return
         digester = Digester(config, self.store, load_secret(config.paths.state))
         outbox = open_outbox(config.smtp, config.paths.state)
         try:
-            digester.run(name, f"{name}@{slot.isoformat()}", outbox)
+            digester.run(name, f"{name}@{slot}", outbox)
         finally:
             outbox.close()
-            self.store.finish_slot(name, slot.isoformat(), datetime.now(UTC))
+            self.store.finish_slot(name, slot, datetime.now(UTC))
+
+    def _leftovers(self) -> None:
+        """Finish what a daemon that died left: schedule slots it claimed and never finished,
+        deliveries whose lease ran out; and retry temporary failures."""
+        with self._services_lock:
+            config = self.config
+        if self.store is None:
+            return
+        lease = timedelta(seconds=config.store.lease_seconds)
+        for name, slot in self.store.unfinished_slots(datetime.now(UTC) - lease):
+            if name in config.digests:
+                log.info("digest slot left unfinished, running it schedule=%s slot=%s",
+                         name, slot)
+                self._run_slot(config, name, slot)
+        if self.store.pending_count():
+            outbox = open_outbox(config.smtp, config.paths.state)
+            try:
+                report = Digester(config, self.store, load_secret(config.paths.state)) \
+                    .deliver(outbox)
+            finally:
+                outbox.close()
+            if report.sent or report.failed or report.retrying:
+                log.info("leftover deliveries sent=%d failed=%d retrying=%d", report.sent,
+                         report.failed, report.retrying)
 
     def _catch_up(self, config: Config) -> None:
         """A slot missed while the daemon was down runs once now, if within its grace."""
@@ -307,6 +360,7 @@ class Daemon:
         if self.observer is not None:
             self.observer.stop()
             self.observer.join(timeout=5)
+        logging.getLogger(_OverflowRescan.LOGGER).removeHandler(self.overflow)
         log.info("stopping: worker (the current batch finishes)")
         self.stopping.set()
         if self.worker is not None:

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
@@ -208,20 +208,31 @@ class Digester:
         return report
 
     def deliver(self, outbox: Outbox, schedule: str | None = None) -> DigestReport:
-        """Send every pending delivery (this run's and any left by an earlier one)."""
+        """Send every pending delivery (this run's and any left by an earlier one) that no
+        other daemon holds, each at most once in this call: a lease is taken on a few at a
+        time, and a temporary failure waits for a later call."""
         report = DigestReport()
         people = {s.email: s for s in self.store.subscribers()}
-        for delivery in self.store.pending_deliveries(schedule):
-            subscriber = people.get(delivery.subscriber)
-            if subscriber is None or subscriber.status != "active":
-                self.store.record_failure(delivery, "subscriber is no longer active",
-                                          permanent=True, now=self.clock())
-                report.skipped += 1
-                continue
-            message = self.render(subscriber, self.sections(subscriber, delivery.item_ids),
-                                  delivery.schedule, delivery.message_id)
-            self._send(outbox, delivery, message, report)
+        lease = timedelta(seconds=self.config.store.lease_seconds)
+        after = 0
+        while batch := self.store.claim_deliveries(self.clock(), lease, after_id=after,
+                                                   schedule=schedule):
+            after = batch[-1].id
+            for delivery in batch:
+                self._deliver_one(outbox, delivery, people, report)
         return report
+
+    def _deliver_one(self, outbox: Outbox, delivery: Delivery, people: dict[str, Subscriber],
+                     report: DigestReport) -> None:
+        subscriber = people.get(delivery.subscriber)
+        if subscriber is None or subscriber.status != "active":
+            self.store.record_failure(delivery, "subscriber is no longer active",
+                                      permanent=True, now=self.clock())
+            report.skipped += 1
+            return
+        message = self.render(subscriber, self.sections(subscriber, delivery.item_ids),
+                              delivery.schedule, delivery.message_id)
+        self._send(outbox, delivery, message, report)
 
     def _send(self, outbox: Outbox, delivery: Delivery, message: EmailMessage,
               report: DigestReport) -> None:

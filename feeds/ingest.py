@@ -266,7 +266,7 @@ class Ingestor:
             reads = self._settled([self._read(path, rel) for path, rel in batch], settle)
             parsed: list[_Parsed | _Read] = [
                 self._parse(r) if r.data is not None else r for r in reads]
-            self._apply(parsed, known, report)
+            self._apply(parsed, report)
             if progress:
                 progress(len(batch))
         finished = self.clock()
@@ -277,8 +277,7 @@ class Ingestor:
                  (finished - started).total_seconds())
         return report
 
-    def _apply(self, parsed: Sequence[_Parsed | _Read], known: dict[str, Any],
-               report: IngestReport) -> None:
+    def _apply(self, parsed: Sequence[_Parsed | _Read], report: IngestReport) -> None:
         now = self.clock()
         with self.store.write() as conn:
             for entry in parsed:
@@ -297,7 +296,7 @@ class Ingestor:
                     log.warning("file failed path=%s reason=%s", read.rel, entry.reason)
                     continue
                 report.files_read += 1
-                record = known.get(read.rel)
+                record = self.store.file_record_in(conn, read.rel)
                 if record is not None and record.sha256 == entry.sha256:
                     self.store.touch_file(conn, read.rel, read.mtime_ns, now)
                     report.unchanged += record.articles

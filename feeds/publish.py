@@ -213,7 +213,14 @@ class Publisher:
                 topics: Iterable[str] | None = None) -> PublishReport:
         """Everything (changed=None), or what the changed article ids touch. `topics`, when
         known, limits the feeds rebuilt to those topics and "all" (new articles: the topics
-        they are in; an edit may have left a topic, so edits pass None)."""
+        they are in; an edit may have left a topic, so edits pass None). Daemons sharing a
+        database and public/ publish one at a time; each writes what the store holds, so
+        the files are the same whoever writes them."""
+        with self.store.exclusive("publish"):
+            return self._publish(changed, topics)
+
+    def _publish(self, changed: Iterable[str] | None,
+                 topics: Iterable[str] | None) -> PublishReport:
         started, clock = datetime.now(UTC), time.perf_counter()
         report = PublishReport()
         changed_ids = None if changed is None else set(changed)

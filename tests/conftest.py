@@ -18,6 +18,27 @@ DATA = ROOT / "tests" / "data"
 SHARED = ROOT.parent / "shared"
 SEEDS = SHARED / "corpus" / "seeds"
 FEEDS_BIN = str(Path(sys.executable).with_name("feeds"))
+# `scripts/test --postgres` sets this to a throwaway cluster: every Env gets its own database
+POSTGRES = os.environ.get("FEEDS_TEST_POSTGRES", "")
+
+
+def sqlite_only() -> None:
+    if POSTGRES:
+        pytest.skip("SQLite-specific (this run uses PostgreSQL)")
+
+
+def new_database(admin_url: str) -> str:
+    import uuid
+
+    import sqlalchemy as sa
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 def needs_shared(path: Path) -> Path:
@@ -78,6 +99,8 @@ class Env:
         self.public = root / "public"
         self.state = root / "state"
         self.config = root / "config.toml"
+        self.database_url = new_database(POSTGRES) if POSTGRES else \
+            f"sqlite:///{self.state / 'feeds.db'}"
         self.inbox.mkdir()
         self.write_config()
 
@@ -85,6 +108,8 @@ class Env:
         base = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
         base = _merge(base, {"paths": {"inbox": "inbox", "public": "public", "state": "state"},
                              "ingest": {"settle_seconds": 0.0}})
+        if POSTGRES:
+            base = _merge(base, {"store": {"url": self.database_url}})
         self.config.write_text(dump_toml(_merge(base, extra)), encoding="utf-8")
 
     def feeds(self, *args: str, check: bool = True, timeout: float = 60,
@@ -111,6 +136,30 @@ class Env:
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.feeds("status", "--json").stdout)
+
+    def sql(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a query on this installation's database, whichever it is."""
+        import sqlalchemy as sa
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(sa.text(query), params)
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def fresh_database(self) -> None:
+        """Start over with an empty database (and, on SQLite, an empty state folder)."""
+        if POSTGRES:
+            self.database_url = new_database(POSTGRES)
+            self.write_config()
+        else:
+            import shutil
+            shutil.rmtree(self.state)
+
+    def database_is_sound(self) -> None:
+        if not POSTGRES:
+            assert self.sql("pragma integrity_check") == [("ok",)]
 
 
 @pytest.fixture

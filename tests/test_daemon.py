@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -109,17 +108,15 @@ def test_sigterm_stops_cleanly_and_a_restart_reingests_nothing(
     output = process.output()
     for step in ("watcher", "worker", "scheduler", "http server", "store"):
         assert f"stopping: {step}" in output
-    with sqlite3.connect(env.state / "feeds.db") as db:
-        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
-        before = db.execute("select id, updated from articles").fetchall()
+    env.database_is_sound()
+    before = env.sql("select id, updated from articles order by id")
     again = Process(env, "run")
     try:
         again.wait_up()
         assert "new=0 updated=0" in again.output()
     finally:
         assert again.stop(signal.SIGINT) == 0
-    with sqlite3.connect(env.state / "feeds.db") as db:
-        assert db.execute("select id, updated from articles").fetchall() == before
+    assert env.sql("select id, updated from articles order by id") == before
     assert os.path.exists(env.state / "feeds.lock")
 
 

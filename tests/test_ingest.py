@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
-from tests.conftest import SEEDS, Env, needs_shared
+from tests.conftest import SEEDS, Env, needs_shared, sqlite_only
 
 STORY = ("Harbour reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) - The harbour "
          "reopened on Monday after two weeks of repairs. Officials said ships would dock "
@@ -17,8 +16,7 @@ STORY = ("Harbour reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) -
 
 
 def rows(env: Env, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(env.state / "feeds.db") as db:
-        return db.execute(sql).fetchall()
+    return env.sql(sql)
 
 
 def digest_of_inbox(env: Env) -> dict[str, tuple[str, int]]:
@@ -185,6 +183,7 @@ def test_missing_inbox_is_a_clear_error(env: Env) -> None:
 
 
 def test_database_is_wal_sqlite_with_schema_version(env: Env) -> None:
+    sqlite_only()
     env.drop("harbour.txt", STORY)
     env.feeds("ingest", "--no-publish")
     assert rows(env, "pragma journal_mode") == [("wal",)]

@@ -80,7 +80,7 @@ def test_ids_survive_reingest_and_an_edit_moves_only_updated(env: Env) -> None:
     first = feedparser.parse((env.public / "feeds" / "syria.atom").read_bytes()).entries[0]
     path.write_text(story("Aid reaches Aleppo at last"), encoding="utf-8")
     env.feeds("ingest")
-    shutil.rmtree(env.state)  # even a new database gives the same ids
+    env.fresh_database()  # even a new database gives the same ids
     env.feeds("ingest")
     parsed = feedparser.parse((env.public / "feeds" / "syria.atom").read_bytes())
     [second] = parsed.entries

@@ -78,6 +78,11 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+# PostgreSQL advisory lock keys (any constant bigint; these spell "feeds" and a purpose).
+WRITER_LOCK = 0x6665656473_01   # held by every write transaction, until it commits
+EXCLUSIVE_LOCKS = {"publish": 0x6665656473_02}
+
+
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get("feeds_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -118,10 +123,40 @@ class Store(DeliveryQueries):
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        """One write transaction. Writers go one at a time across every process sharing the
+        database: SQLite's BEGIN IMMEDIATE does that by itself; on PostgreSQL a transaction
+        advisory lock does, so sequence numbers are handed out in commit order and a row
+        read before a write is still current when it is written (several daemons)."""
         with self._write_lock, self.engine.connect() as conn:
             conn = conn.execution_options(feeds_write=True)
             with conn.begin():
+                if self.shared():
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                 {"key": WRITER_LOCK})
                 yield conn
+
+    def shared(self) -> bool:
+        """Can several daemons use this database at once? (PostgreSQL: yes; SQLite: one
+        daemon owns the state folder.)"""
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Only one holder at a time across every daemon sharing the database (waits for
+        the current one); released when the block ends or the holder's connection dies.
+        With SQLite one daemon owns the state folder, so there is no one to wait for."""
+        if not self.shared():
+            yield
+            return
+        with self.engine.connect() as conn:
+            key = {"key": EXCLUSIVE_LOCKS[name]}
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), key)
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), key)
+                conn.commit()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -167,6 +202,12 @@ class Store(DeliveryQueries):
     def file_records(self) -> dict[str, FileRecord]:
         with self.read() as conn:
             return {row.path: _file(row) for row in conn.execute(sa.select(files))}
+
+    def file_record_in(self, conn: Connection, path: str) -> FileRecord | None:
+        """The file's record as this write transaction sees it (another daemon may have
+        recorded it since this one listed the inbox)."""
+        row = conn.execute(sa.select(files).where(files.c.path == path)).first()
+        return _file(row) if row else None
 
     def original_for(self, conn: Connection, sha256: str, path: str) -> str | None:
         """The stored file (other than `path`) whose bytes are exactly these."""

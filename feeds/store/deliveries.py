@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,6 +31,9 @@ class DeliveryQueries:
         raise NotImplementedError
 
     def read(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def shared(self) -> bool:
         raise NotImplementedError
 
     # --- subscribers --------------------------------------------------------------------
@@ -125,15 +128,33 @@ class DeliveryQueries:
                 .order_by(article_seq.c.seq)).scalars())
 
     # --- digest runs --------------------------------------------------------------------
-    def claim_slot(self, schedule: str, slot: str, now: datetime) -> bool:
-        """True for the first caller only: each scheduled slot runs once."""
+    def claim_slot(self, schedule: str, slot: str, now: datetime,
+                   lease: timedelta = timedelta(minutes=5)) -> bool:
+        """True for the first caller only: each scheduled slot runs once across every daemon
+        sharing the database. A slot whose runner died before finishing it (started more
+        than `lease` ago, never finished) can be claimed again; running it again is safe,
+        since planning skips subscribers who already have this run's delivery."""
         with self.write() as conn:
-            seen = conn.execute(sa.select(digest_runs.c.slot).where(
+            seen = conn.execute(sa.select(digest_runs).where(
                 digest_runs.c.schedule == schedule, digest_runs.c.slot == slot)).first()
-            if seen:
+            if seen is None:
+                conn.execute(digest_runs.insert().values(schedule=schedule, slot=slot,
+                                                         started=now))
+                return True
+            if seen.finished is not None or seen.started > now - lease:
                 return False
-            conn.execute(digest_runs.insert().values(schedule=schedule, slot=slot, started=now))
+            conn.execute(digest_runs.update().where(digest_runs.c.schedule == schedule,
+                                                    digest_runs.c.slot == slot)
+                         .values(started=now))
             return True
+
+    def unfinished_slots(self, before: datetime) -> list[tuple[str, str]]:
+        """(schedule, slot) of runs started before `before` and never finished."""
+        with self.read() as conn:
+            return [(str(a), str(b)) for a, b in conn.execute(
+                sa.select(digest_runs.c.schedule, digest_runs.c.slot).where(
+                    digest_runs.c.finished.is_(None), digest_runs.c.started < before))
+                .tuples()]
 
     def finish_slot(self, schedule: str, slot: str, now: datetime) -> None:
         with self.write() as conn:
@@ -164,13 +185,29 @@ class DeliveryQueries:
                 conn.execute(deliveries.insert(), rows)
             return len(rows)
 
-    def pending_deliveries(self, schedule: str | None = None) -> list[Delivery]:
-        query = (sa.select(deliveries).where(deliveries.c.status == "pending")
-                 .order_by(deliveries.c.id))
+    def claim_deliveries(self, now: datetime, lease: timedelta, *, after_id: int = 0,
+                         schedule: str | None = None, limit: int = 50) -> list[Delivery]:
+        """Take a lease on up to `limit` pending deliveries no one else holds (in id order,
+        past `after_id`). Several daemons calling this never get the same delivery; ones
+        whose holder died come back when its lease runs out.
+
+        Leases matter only where several daemons share the database (PostgreSQL). With
+        SQLite one daemon owns the state folder, so a delivery left pending by a killed
+        process is sent again at once by the next run, not after the lease."""
+        query = (sa.select(deliveries).where(deliveries.c.status == "pending",
+                                             deliveries.c.id > after_id)
+                 .order_by(deliveries.c.id).limit(limit))
+        if self.shared():
+            query = query.where(sa.or_(deliveries.c.claimed_until.is_(None),
+                                       deliveries.c.claimed_until < now))
         if schedule is not None:
             query = query.where(deliveries.c.schedule == schedule)
-        with self.read() as conn:
-            return [_delivery(row) for row in conn.execute(query)]
+        with self.write() as conn:
+            rows = [_delivery(row) for row in conn.execute(query)]
+            if rows:
+                conn.execute(deliveries.update().where(
+                    deliveries.c.id.in_([d.id for d in rows])).values(claimed_until=now + lease))
+        return rows
 
     def deliveries(self, subscriber: str | None = None) -> list[Delivery]:
         query = sa.select(deliveries).order_by(deliveries.c.id)
@@ -182,10 +219,12 @@ class DeliveryQueries:
     def mark_sent(self, delivery: Delivery, now: datetime) -> None:
         with self.write() as conn:
             conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
-                status="sent", finished=now, attempts=deliveries.c.attempts + 1, error=None))
+                status="sent", finished=now, attempts=deliveries.c.attempts + 1, error=None,
+                claimed_until=None))
             conn.execute(subscribers.update().where(subscribers.c.email == delivery.subscriber)
-                         .values(hard_failures=0, watermark=sa.func.max(
-                             subscribers.c.watermark, delivery.watermark)))
+                         .values(hard_failures=0, watermark=sa.case(  # the greater one
+                             (subscribers.c.watermark < delivery.watermark, delivery.watermark),
+                             else_=subscribers.c.watermark)))
 
     def record_failure(self, delivery: Delivery, error: str, *, permanent: bool,
                        now: datetime) -> None:
@@ -194,7 +233,8 @@ class DeliveryQueries:
         with self.write() as conn:
             conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
                 status="failed" if permanent else "pending", error=error[:1000],
-                attempts=deliveries.c.attempts + 1, finished=now if permanent else None))
+                attempts=deliveries.c.attempts + 1, finished=now if permanent else None,
+                claimed_until=None))
             if permanent:
                 conn.execute(subscribers.update().where(
                     subscribers.c.email == delivery.subscriber).values(
