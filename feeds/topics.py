@@ -17,13 +17,30 @@ from feeds.config import TopicConfig
 from feeds.models import Article, TopicMatch
 
 
-def compile_term(term: str) -> re.Pattern[str]:
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A compiled term: its pattern, and a plain substring every match contains, so the
+    pattern only runs on texts that hold that substring (most texts hold few of the terms)."""
+
+    text: str
+    pattern: re.Pattern[str]
+    key: str
+
+    def search(self, haystack: str) -> bool:
+        return self.key in haystack and self.pattern.search(haystack) is not None
+
+    def count(self, haystack: str) -> int:
+        return len(self.pattern.findall(haystack)) if self.key in haystack else 0
+
+
+def compile_term(term: str) -> Term:
     term = term.strip().lower()
     wildcard = term.endswith("*")
-    parts = [re.escape(p) for p in re.split(r"[\s-]+", term.rstrip("*")) if p]
-    body = r"[\s\-]+".join(parts).replace("'", "['’]").replace("’", "['’]")
+    words = [p for p in re.split(r"[\s-]+", term.rstrip("*")) if p]
+    body = r"[\s\-]+".join(map(re.escape, words)).replace("'", "['’]").replace("’", "['’]")
     tail = r"[\w'’-]*" if wildcard else r"(?:['’]s)?(?![\w])"
-    return re.compile(rf"(?<![\w]){body}{tail}")
+    key = re.split(r"['’]", words[0])[0] if words else ""
+    return Term(term, re.compile(rf"(?<![\w]){body}{tail}"), key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +51,9 @@ class Rules:
     lead_weight: float
     lead_words: int
     reference_words: int
-    terms: tuple[tuple[str, float, re.Pattern[str]], ...]
-    groups: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]
-    exclude: tuple[tuple[str, re.Pattern[str]], ...]
+    terms: tuple[tuple[str, float, Term], ...]
+    groups: tuple[tuple[tuple[str, Term], ...], ...]
+    exclude: tuple[tuple[str, Term], ...]
 
     @classmethod
     def from_config(cls, slug: str, topic: TopicConfig) -> Rules:
@@ -81,9 +98,11 @@ def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
     total = 0.0
     evidence: list[str] = []
     for term, weight, pattern in rules.terms:
-        in_title = len(pattern.findall(text.title))
-        in_lead = len(pattern.findall(text.lead))
-        in_rest = len(pattern.findall(text.rest))
+        if pattern.key not in text.everything:
+            continue
+        in_title = pattern.count(text.title)
+        in_lead = pattern.count(text.lead)
+        in_rest = pattern.count(text.rest)
         count = in_title + in_lead + in_rest
         if not count:
             continue

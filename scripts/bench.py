@@ -515,6 +515,120 @@ def bench_digests(quick: bool) -> None:
         ">= 0.8x", ratio >= 0.8)
 
 
+@contextmanager
+def postgres_cluster() -> Iterator[str | None]:
+    """A throwaway PostgreSQL (scripts/postgres); None when it cannot be started here."""
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o755)
+    script = str(ROOT / "scripts" / "postgres")
+    started = subprocess.run([script, "start", str(folder / "pg")], capture_output=True,
+                             text=True)
+    try:
+        yield started.stdout.strip() if started.returncode == 0 else None
+    finally:
+        if started.returncode == 0:
+            subprocess.run([script, "stop", str(folder / "pg")], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _database(admin: str) -> str:
+    import uuid
+
+    import sqlalchemy as sa
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def _until(check: Callable[[], bool], timeout: float) -> float:
+    started = time.perf_counter()
+    while not check():
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"not done after {timeout:.0f} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def _cluster_run(url: str | None, daemons: int, files: int, readers: int,
+                 sink_port: int) -> tuple[float, float]:
+    """Start `daemons` daemons on one database, drop `files` articles into the shared inbox,
+    then hand them `readers` planned digests: (articles/s, digests/s)."""
+    from feeds.digest import Digester
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        database = url or f"sqlite:///{folder / 'state-0' / 'feeds.db'}"
+        tables = {"smtp": {"host": "127.0.0.1", "port": sink_port, "security": "none"},
+                  "store": {"url": database, "lease_seconds": 2.0},
+                  "digests": {"daily": {"cron": "0 0 1 1 *", "timezone": "UTC"}}}
+        config = make_config(folder, **tables)
+        store = Store.open(database)
+        now = datetime.now(UTC)
+        for n in range(readers):
+            store.add_subscriber(f"reader{n}@example.org", ["syria", "gaza", "ukraine-mediation"],
+                                 "daily", now)
+        staging = folder / "staging"
+        staging.mkdir()
+        paths = write_corpus(staging, files)
+        procs = []
+        try:
+            for n in range(daemons):
+                port = free_port()
+                data = {**tables, "server": {"host": "127.0.0.1", "port": port}}
+                make_config(folder, **data)
+                text = (folder / "config.toml").read_text(encoding="utf-8").replace(
+                    '"state" = "state"', f'"state" = "state-{n}"')
+                (folder / f"config-{n}.toml").write_text(text, encoding="utf-8")
+                procs.append(subprocess.Popen(
+                    [FEEDS, "--config", str(folder / f"config-{n}.toml"), "--log-level",
+                     "warning", "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    env={**os.environ, "FEEDS_SECRET": "bench"}))
+                wait_http(f"http://127.0.0.1:{port}/healthz")
+            started = time.perf_counter()
+            for path in paths:
+                path.rename(folder / "inbox" / path.name)
+            _until(lambda: store.counts()["articles"] >= files, 1800)
+            ingest = time.perf_counter() - started
+            Digester(config, store, b"bench").plan("daily", "bench")
+            send = _until(lambda: store.pending_count() == 0, 1800)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(30)
+            store.close()
+    return files / ingest, readers / send
+
+
+def bench_cluster(quick: bool) -> None:
+    """Several daemons on PostgreSQL next to one on SQLite: ingest and digest throughput."""
+    sink = "/usr/sbin/smtp-sink"
+    if not os.path.exists(sink):
+        row("daemons on PostgreSQL", "-", "-", None, "-", None, "(smtp-sink missing)")
+        return
+    files, readers = (300, 300) if quick else (2_000, 2_000)
+    port = free_port()
+    user = ["-u", "nobody"] if os.getuid() == 0 else []
+    with process(sink, *user, "-c", f"127.0.0.1:{port}", "1000"), postgres_cluster() as admin:
+        wait_port(port)
+        base_ingest, base_send = _cluster_run(None, 1, files, readers, port)
+        row(f"SQLite, 1 daemon: {files:,} files ingested / {readers:,} digests sent",
+            f"{base_ingest:,.0f} articles/s / {base_send:,.0f} msg/s", "(the baseline)", 1.0,
+            "-", None)
+        if admin is None:
+            row("PostgreSQL daemons", "-", "-", None, "-", None, "(PostgreSQL not startable)")
+            return
+        for daemons in (1, 2, 3):
+            ingest, send = _cluster_run(_database(admin), daemons, files, readers, port)
+            row(f"PostgreSQL, {daemons} daemon{'s' if daemons > 1 else ''}: same work",
+                f"{ingest:,.0f} articles/s / {send:,.0f} msg/s",
+                f"SQLite x1 {base_ingest:,.0f} / {base_send:,.0f}", send / base_send,
+                "report (2 cores)", None,
+                f"(ingest ratio {ingest / base_ingest:.2f}; ratio column: digests)")
+
+
 def table() -> str:
     lines = ["| measure | ours | anchor | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for r in ROWS:
@@ -534,7 +648,7 @@ def main() -> None:
     measures = {"summarizer": bench_summarizer, "feed": bench_feed_build,
                 "incremental": bench_incremental_publish, "backfill": bench_backfill,
                 "fsyncs": bench_fsyncs, "http": bench_http, "latency": bench_latency,
-                "digests": bench_digests}
+                "digests": bench_digests, "cluster": bench_cluster}
     chosen = args.only.split(",") if args.only else list(measures)
     started = time.monotonic()
     for name in chosen:

@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import feedparser
-import httpx
 import pytest
 
 from tests.conftest import (
@@ -20,6 +19,7 @@ from tests.conftest import (
     POSTGRES,
     ROOT,
     Env,
+    Process,
     SMTPRecorder,
     _merge,
     dump_toml,
@@ -35,7 +35,9 @@ STORY = ("{title}\n\n{place} (Wire) - Negotiators met in {place} on Monday as ta
 PLACES = ["DAMASCUS", "ALEPPO", "HOMS", "IDLIB", "DOHA"]
 
 
-class Daemon:
+class Daemon(Process):
+    """`feeds run` with its own state folder and port, on the shared database and folders."""
+
     def __init__(self, env: Env, number: int, **settings: Any) -> None:
         import tomllib
         self.port = free_port()
@@ -52,24 +54,8 @@ class Daemon:
         self.proc = subprocess.Popen([FEEDS_BIN, "--config", str(self.config), "run"],
                                      stdout=self.handle, stderr=subprocess.STDOUT,
                                      cwd=env.root, env={**os.environ, "FEEDS_SECRET": "shared"})
+        self.env = env
         self.url = f"http://127.0.0.1:{self.port}/"
-
-    def up(self) -> bool:
-        try:
-            return httpx.get(self.url + "healthz", timeout=1).status_code in (200, 503)
-        except httpx.HTTPError:
-            return False
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(20)
-        finally:
-            self.handle.close()
 
 
 def new_articles(output: str) -> int:

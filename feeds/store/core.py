@@ -271,8 +271,8 @@ class Store(DeliveryQueries):
                 conn.execute(article_seq.insert().values(article_id=draft.id, seq=seq + 1))
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
-            self._save_topics(conn, draft)
-            self._save_terms(conn, draft, published)
+            self._save_topics(conn, draft, fresh=old is None)
+            self._save_terms(conn, draft, published, fresh=old is None)
             saved.append(SavedArticle(draft.id, "new" if old is None else "updated", published))
         for gone in existing.values():
             conn.execute(articles.delete().where(articles.c.id == gone.id))
@@ -290,20 +290,24 @@ class Store(DeliveryQueries):
                 return newest + timedelta(milliseconds=1)
         return stamp
 
-    def _save_topics(self, conn: Connection, draft: ArticleDraft) -> None:
-        self.replace_topics(conn, draft.id, draft.topics)
+    def _save_topics(self, conn: Connection, draft: ArticleDraft, *, fresh: bool) -> None:
+        self.replace_topics(conn, draft.id, draft.topics, fresh=fresh)
 
     def replace_topics(self, conn: Connection, article_id: str,
-                       topics: Sequence[TopicMatch]) -> None:
-        conn.execute(article_topics.delete().where(article_topics.c.article_id == article_id))
+                       topics: Sequence[TopicMatch], *, fresh: bool = False) -> None:
+        if not fresh:  # a new article has nothing to replace
+            conn.execute(article_topics.delete().where(
+                article_topics.c.article_id == article_id))
         if topics:
             conn.execute(article_topics.insert(), [
                 dict(article_id=article_id, slug=t.slug, score=t.score, threshold=t.threshold,
                      evidence=json.dumps(list(t.evidence))) for t in topics])
 
-    def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime) -> None:
-        old = conn.execute(sa.select(story_terms.c.term)
-                           .where(story_terms.c.article_id == draft.id)).scalars().all()
+    def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime, *,
+                    fresh: bool) -> None:
+        old: Sequence[str] = () if fresh else conn.execute(
+            sa.select(story_terms.c.term)
+            .where(story_terms.c.article_id == draft.id)).scalars().all()
         if old:
             conn.execute(term_counts.update().where(term_counts.c.term.in_(old))
                          .values(articles=term_counts.c.articles - 1))
@@ -314,11 +318,12 @@ class Store(DeliveryQueries):
             if known:
                 conn.execute(term_counts.update().where(term_counts.c.term.in_(known))
                              .values(articles=term_counts.c.articles + 1))
-            fresh = [{"term": t, "articles": 1} for t in new if t not in known]
-            if fresh:
-                conn.execute(term_counts.insert(), fresh)
-        conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
-        conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
+            unseen = [{"term": t, "articles": 1} for t in new if t not in known]
+            if unseen:
+                conn.execute(term_counts.insert(), unseen)
+        if not fresh:
+            conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
+            conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
         conn.execute(signatures.insert().values(article_id=draft.id,
                                                 terms=json.dumps(dict(draft.terms))))
         if draft.terms:
