@@ -26,6 +26,7 @@ from feeds.store.schema import (
     article_seq,
     article_topics,
     articles,
+    file_claims,
     files,
     runs,
     schema_version,
@@ -202,6 +203,33 @@ class Store(DeliveryQueries):
     def file_records(self) -> dict[str, FileRecord]:
         with self.read() as conn:
             return {row.path: _file(row) for row in conn.execute(sa.select(files))}
+
+    def claim_files(self, paths: Sequence[str], owner: str, now: datetime,
+                    lease: timedelta) -> set[str]:
+        """The paths this owner may read now: ones no other daemon has claimed, or whose
+        claim ran out. One statement, no global lock: the primary key decides (PostgreSQL's
+        INSERT … ON CONFLICT DO UPDATE … WHERE). With SQLite one daemon owns the inbox."""
+        if not self.shared() or not paths:
+            return set(paths)
+        from sqlalchemy.dialects.postgresql import insert
+        claimed: set[str] = set()
+        with self.engine.begin() as conn:
+            for start in range(0, len(paths), 1000):
+                stmt = insert(file_claims).values(
+                    [{"path": p, "owner": owner, "until": now + lease}
+                     for p in paths[start:start + 1000]])
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[file_claims.c.path],
+                    set_={"owner": stmt.excluded.owner, "until": stmt.excluded.until},
+                    where=sa.or_(file_claims.c.until < now, file_claims.c.owner == owner))
+                claimed.update(conn.execute(stmt.returning(file_claims.c.path)).scalars())
+        return claimed
+
+    def release_files(self, conn: Connection, paths: Sequence[str], owner: str) -> None:
+        """Drop this owner's claims, in the transaction that recorded the files."""
+        if self.shared() and paths:
+            conn.execute(file_claims.delete().where(file_claims.c.path.in_(list(paths)),
+                                                    file_claims.c.owner == owner))
 
     def file_record_in(self, conn: Connection, path: str) -> FileRecord | None:
         """The file's record as this write transaction sees it (another daemon may have

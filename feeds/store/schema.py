@@ -209,8 +209,22 @@ def _v5_claims(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN claimed_until {kind}"))
 
 
+file_claims = sa.Table(
+    "file_claims", metadata,
+    sa.Column("path", sa.String(1024), primary_key=True),  # inbox-relative, as in files
+    sa.Column("owner", sa.String(120), nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
+)
+
+
+def _v6_file_claims(conn: Connection) -> None:
+    """Which daemon is reading which inbox file, so daemons sharing an inbox do not all parse
+    the same file (several daemons, PostgreSQL)."""
+    file_claims.create(conn)
+
+
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts, _v5_claims]
+    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts, _v5_claims, _v6_file_claims]
 
 
