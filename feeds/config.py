@@ -63,9 +63,6 @@ class PathsConfig(_Table):
 class StoreConfig(_Table):
     url: str = ""  # empty: sqlite:///<state>/feeds.db
     busy_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
-    # how long a daemon holds a digest delivery or a schedule slot it is working on; work a
-    # dead daemon held goes to another one after this long (several daemons, one database)
-    lease_seconds: Annotated[float, Field(gt=0)] = 300.0
 
 
 class IngestConfig(_Table):
@@ -175,6 +172,9 @@ class MailConfig(_Table):
     from_address: str = "feeds@localhost"
     from_name: str = ""
     unsubscribe_mailto: str = ""  # empty: the from address
+    # how often `feeds run` sends deliveries left pending (a temporary failure, or a daemon
+    # sharing the database that died while sending)
+    retry_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
 class ServerConfig(_Table):

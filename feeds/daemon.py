@@ -152,6 +152,7 @@ class Daemon:
         # everything, since what that publish should have written is not known any more
         self.publish_owed = False
         self.overflow = _OverflowRescan(self.events)
+        self._digesting = threading.Lock()  # one digest job at a time in this daemon
 
     # --- building blocks ----------------------------------------------------------------
     def _build(self, config: Config) -> _Services:
@@ -267,8 +268,8 @@ class Daemon:
                 max_instances=1, misfire_grace_time=digest.grace_seconds)
         self.scheduler.add_job(
             partial(self._safely, "leftover deliveries", self._leftovers), "interval",
-            seconds=min(60.0, config.store.lease_seconds / 2), id="leftovers",
-            replace_existing=True, coalesce=True, max_instances=1)
+            seconds=config.mail.retry_seconds, id="leftovers", replace_existing=True,
+            coalesce=True, max_instances=1)
 
     def _digest_now(self, name: str) -> None:
         """Run the schedule's latest due slot, once: the store's claim decides."""
@@ -283,30 +284,36 @@ class Daemon:
 
     def _run_slot(self, config: Config, name: str, slot: str) -> None:
         assert self.store is not None
-        lease = timedelta(seconds=config.store.lease_seconds)
-        if not self.store.claim_slot(name, slot, datetime.now(UTC), lease):
-            return
-        digester = Digester(config, self.store, load_secret(config.paths.state))
-        outbox = open_outbox(config.smtp, config.paths.state)
-        try:
-            digester.run(name, f"{name}@{slot}", outbox)
-        finally:
-            outbox.close()
-            self.store.finish_slot(name, slot, datetime.now(UTC))
+        with self._digesting, self.store.claims() as claims:
+            if not self.store.claim_slot(claims, name, slot, datetime.now(UTC)):
+                return
+            digester = Digester(config, self.store, load_secret(config.paths.state))
+            outbox = open_outbox(config.smtp, config.paths.state)
+            try:
+                digester.run(name, f"{name}@{slot}", outbox)
+            finally:
+                outbox.close()
+                self.store.finish_slot(name, slot, datetime.now(UTC))
 
     def _leftovers(self) -> None:
-        """Finish what a daemon that died left: schedule slots it claimed and never finished,
-        deliveries whose lease ran out; and retry temporary failures."""
+        """Finish what a daemon that died left (slots it never finished, deliveries it held)
+        and retry temporary failures. Skipped while this daemon is sending a digest."""
         with self._services_lock:
             config = self.config
         if self.store is None:
             return
-        lease = timedelta(seconds=config.store.lease_seconds)
-        for name, slot in self.store.unfinished_slots(datetime.now(UTC) - lease):
+        for name, slot in self.store.unfinished_slots():
             if name in config.digests:
-                log.info("digest slot left unfinished, running it schedule=%s slot=%s",
-                         name, slot)
                 self._run_slot(config, name, slot)
+        if not self._digesting.acquire(blocking=False):
+            return
+        try:
+            self._send_pending(config)
+        finally:
+            self._digesting.release()
+
+    def _send_pending(self, config: Config) -> None:
+        assert self.store is not None
         if self.store.pending_count():
             outbox = open_outbox(config.smtp, config.paths.state)
             try:

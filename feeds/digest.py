@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
@@ -209,18 +209,19 @@ class Digester:
 
     def deliver(self, outbox: Outbox, schedule: str | None = None) -> DigestReport:
         """Send every pending delivery (this run's and any left by an earlier one) that no
-        other daemon holds, each at most once in this call: a lease is taken on a few at a
-        time, and a temporary failure waits for a later call."""
+        other daemon holds, each at most once in this call: a few are claimed at a time, and
+        a temporary failure waits for a later call."""
         report = DigestReport()
         people = {s.email: s for s in self.store.subscribers()}
-        lease = timedelta(seconds=self.config.store.lease_seconds)
         after = 0
-        while batch := self.store.claim_deliveries(self.clock(), lease, after_id=after,
-                                                   schedule=schedule):
-            after = batch[-1].id
-            for delivery in batch:
-                self._deliver_one(outbox, delivery, people, report)
-        return report
+        while True:
+            with self.store.claims() as claims:
+                batch = self.store.claim_deliveries(claims, after_id=after, schedule=schedule)
+                if not batch:
+                    return report
+                after = batch[-1].id
+                for delivery in batch:
+                    self._deliver_one(outbox, delivery, people, report)
 
     def _deliver_one(self, outbox: Outbox, delivery: Delivery, people: dict[str, Subscriber],
                      report: DigestReport) -> None:

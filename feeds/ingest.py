@@ -12,9 +12,7 @@ import hashlib
 import json
 import logging
 import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -145,8 +143,6 @@ class Ingestor:
         self.store = store
         self.pipeline = pipeline
         self.clock = clock
-        # who this is when several daemons share one database and inbox (file claims)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # --- reading ------------------------------------------------------------------------
     def _read(self, path: Path, rel: str) -> _Read:
@@ -265,19 +261,20 @@ class Ingestor:
                 continue
             todo.append((path, rel))
         size = self.config.ingest.batch_size
-        lease = timedelta(seconds=self.config.store.lease_seconds)
         for start in range(0, len(todo), size):
             batch = todo[start:start + size]
-            # another daemon sharing the inbox may be reading some of these already
-            mine = self.store.claim_files([rel for _, rel in batch], self.owner, self.clock(),
-                                          lease)
-            if len(mine) < len(batch):
-                log.debug("files claimed by another daemon count=%d", len(batch) - len(mine))
-            reads = self._settled([self._read(path, rel) for path, rel in batch
-                                   if rel in mine], settle)
-            parsed: list[_Parsed | _Read] = [
-                self._parse(r) if r.data is not None else r for r in reads]
-            self._apply(parsed, report, release=sorted(mine))
+            # another daemon sharing the inbox may be reading some of these already; the
+            # claim lasts until this batch is stored
+            with self.store.claims() as claims:
+                mine = self.store.claim_files(claims, [rel for _, rel in batch])
+                if len(mine) < len(batch):
+                    log.debug("files another daemon is reading count=%d",
+                              len(batch) - len(mine))
+                reads = self._settled([self._read(path, rel) for path, rel in batch
+                                       if rel in mine], settle)
+                parsed: list[_Parsed | _Read] = [
+                    self._parse(r) if r.data is not None else r for r in reads]
+                self._apply(parsed, report)
             if progress:
                 progress(len(batch))
         finished = self.clock()
@@ -288,11 +285,9 @@ class Ingestor:
                  (finished - started).total_seconds())
         return report
 
-    def _apply(self, parsed: Sequence[_Parsed | _Read], report: IngestReport, *,
-               release: Sequence[str] = ()) -> None:
+    def _apply(self, parsed: Sequence[_Parsed | _Read], report: IngestReport) -> None:
         now = self.clock()
         with self.store.write() as conn:
-            self.store.release_files(conn, release, self.owner)
             for entry in parsed:
                 read = entry.read if isinstance(entry, _Parsed) else entry
                 if isinstance(entry, _Read):

@@ -561,7 +561,8 @@ def _cluster_run(url: str | None, daemons: int, files: int, readers: int,
         folder = Path(tmp)
         database = url or f"sqlite:///{folder / 'state-0' / 'feeds.db'}"
         tables = {"smtp": {"host": "127.0.0.1", "port": sink_port, "security": "none"},
-                  "store": {"url": database, "lease_seconds": 2.0},
+                  "mail": {"retry_seconds": 0.5},
+                  "store": {"url": database},
                   "digests": {"daily": {"cron": "0 0 1 1 *", "timezone": "UTC"}}}
         config = make_config(folder, **tables)
         store = Store.open(database)

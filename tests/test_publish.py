@@ -9,14 +9,19 @@ import os
 import re
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.errors import PublishError
 from feeds.publish import write_atomic
+from feeds.store.core import MAX_RELATED, _nearest
 from tests.conftest import ROOT, SEEDS, Env, needs_shared
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -239,3 +244,21 @@ def test_the_first_ingest_creates_every_feed_even_empty_ones(env: Env) -> None:
         assert (env.public / "feeds" / f"{slug}.json").exists()
     for slug in ("syria", "gaza", "ukraine-mediation"):
         assert (env.public / "topics" / f"{slug}.html").exists()
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 40)), min_size=1, max_size=80,
+                unique_by=lambda m: m[0]), st.data())
+@settings(max_examples=300, deadline=None)
+def test_related_links_pick_the_nearest_reports_of_a_story(
+        raw: list[tuple[int, int]], data: st.DataObject) -> None:
+    """The windowed search for an entry's related links finds exactly the MAX_RELATED story
+    members nearest in time (ties: smaller id) that a full sort finds."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    members = sorted(((f"{i:07d}", base + timedelta(hours=h)) for i, h in raw),
+                     key=lambda m: (m[1], m[0]))
+    me = data.draw(st.sampled_from(members))
+    row = SimpleNamespace(id=me[0], published=me[1])
+    others = sorted((m for m in members if m != me),
+                    key=lambda m: (abs((m[1] - me[1]).total_seconds()), m[0]))[:MAX_RELATED]
+    expected = [m[0] for m in sorted(others, key=lambda m: (m[1], m[0]))]
+    assert _nearest(row, members) == expected

@@ -6,6 +6,7 @@ transaction `BEGIN IMMEDIATE`); any SQLAlchemy URL works, so PostgreSQL is a URL
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,13 +21,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from feeds.errors import StoreError
 from feeds.models import FileRecord, Item, TopicMatch
+from feeds.store.claims import CLAIM_FILE, Claims, claim_key
 from feeds.store.deliveries import DeliveryQueries
 from feeds.store.schema import (
     MIGRATIONS,
     article_seq,
     article_topics,
     articles,
-    file_claims,
     files,
     runs,
     schema_version,
@@ -82,8 +83,6 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
 # PostgreSQL advisory lock keys (any constant bigint; these spell "feeds" and a purpose).
 WRITER_LOCK = 0x6665656473_01   # held by every write transaction, until it commits
 EXCLUSIVE_LOCKS = {"publish": 0x6665656473_02}
-
-
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get("feeds_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -135,6 +134,14 @@ class Store(DeliveryQueries):
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                                  {"key": WRITER_LOCK})
                 yield conn
+
+    @contextmanager
+    def claims(self) -> Iterator[Claims]:
+        held = Claims(self.engine)
+        try:
+            yield held
+        finally:
+            held.close()
 
     def shared(self) -> bool:
         """Can several daemons use this database at once? (PostgreSQL: yes; SQLite: one
@@ -204,32 +211,11 @@ class Store(DeliveryQueries):
         with self.read() as conn:
             return {row.path: _file(row) for row in conn.execute(sa.select(files))}
 
-    def claim_files(self, paths: Sequence[str], owner: str, now: datetime,
-                    lease: timedelta) -> set[str]:
-        """The paths this owner may read now: ones no other daemon has claimed, or whose
-        claim ran out. One statement, no global lock: the primary key decides (PostgreSQL's
-        INSERT … ON CONFLICT DO UPDATE … WHERE). With SQLite one daemon owns the inbox."""
-        if not self.shared() or not paths:
-            return set(paths)
-        from sqlalchemy.dialects.postgresql import insert
-        claimed: set[str] = set()
-        with self.engine.begin() as conn:
-            for start in range(0, len(paths), 1000):
-                stmt = insert(file_claims).values(
-                    [{"path": p, "owner": owner, "until": now + lease}
-                     for p in paths[start:start + 1000]])
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[file_claims.c.path],
-                    set_={"owner": stmt.excluded.owner, "until": stmt.excluded.until},
-                    where=sa.or_(file_claims.c.until < now, file_claims.c.owner == owner))
-                claimed.update(conn.execute(stmt.returning(file_claims.c.path)).scalars())
-        return claimed
-
-    def release_files(self, conn: Connection, paths: Sequence[str], owner: str) -> None:
-        """Drop this owner's claims, in the transaction that recorded the files."""
-        if self.shared() and paths:
-            conn.execute(file_claims.delete().where(file_claims.c.path.in_(list(paths)),
-                                                    file_claims.c.owner == owner))
+    def claim_files(self, claims: Claims, paths: Sequence[str]) -> set[str]:
+        """The paths this daemon may read now: no other daemon sharing the database is
+        reading them (held until `claims` is closed, or its daemon dies)."""
+        got = claims.take(CLAIM_FILE, {claim_key(p): p for p in paths})
+        return set(got.values())
 
     def file_record_in(self, conn: Connection, path: str) -> FileRecord | None:
         """The file's record as this write transaction sees it (another daemon may have
@@ -509,6 +495,18 @@ MAX_RELATED = 10  # an article links the 10 reports of its story nearest to it i
 
 
 def _nearest(row: Any, members: list[tuple[str, datetime]]) -> list[str]:
+    """The MAX_RELATED other members nearest in time (ties: smaller id), oldest first.
+    `members` is sorted by (published, id), so only a window around the row's place can
+    hold them: MAX_RELATED + 1 on each side, widened over equal times at its edges."""
+    if len(members) > 2 * MAX_RELATED + 3:
+        place = bisect.bisect_left(members, (row.published, row.id),
+                                   key=lambda m: (m[1], m[0]))
+        low, high = max(0, place - MAX_RELATED - 1), min(len(members), place + MAX_RELATED + 2)
+        while low > 0 and members[low - 1][1] == members[low][1]:
+            low -= 1
+        while high < len(members) and members[high][1] == members[high - 1][1]:
+            high += 1
+        members = members[low:high]
     others = [m for m in members if m[0] != row.id]
     if len(others) > MAX_RELATED:
         published = row.published

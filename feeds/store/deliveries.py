@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from feeds.models import Delivery, Subscriber
+from feeds.store.claims import CLAIM_DELIVERY, CLAIM_SLOT, Claims, claim_key
 from feeds.store.schema import (
     article_seq,
     article_topics,
@@ -34,6 +35,9 @@ class DeliveryQueries:
         raise NotImplementedError
 
     def shared(self) -> bool:
+        raise NotImplementedError
+
+    def claims(self) -> AbstractContextManager[Claims]:
         raise NotImplementedError
 
     # --- subscribers --------------------------------------------------------------------
@@ -128,12 +132,13 @@ class DeliveryQueries:
                 .order_by(article_seq.c.seq)).scalars())
 
     # --- digest runs --------------------------------------------------------------------
-    def claim_slot(self, schedule: str, slot: str, now: datetime,
-                   lease: timedelta = timedelta(minutes=5)) -> bool:
-        """True for the first caller only: each scheduled slot runs once across every daemon
-        sharing the database. A slot whose runner died before finishing it (started more
-        than `lease` ago, never finished) can be claimed again; running it again is safe,
-        since planning skips subscribers who already have this run's delivery."""
+    def claim_slot(self, claims: Claims, schedule: str, slot: str, now: datetime) -> bool:
+        """Should this holder run the slot now? Only if no other daemon is running it (the
+        claim) and it has not finished: each slot runs once across every daemon sharing the
+        database. One whose runner died before finishing runs again, which is safe, since
+        planning skips subscribers who already have this run's delivery."""
+        if not claims.take(CLAIM_SLOT, {claim_key(f"{schedule}@{slot}"): slot}):
+            return False
         with self.write() as conn:
             seen = conn.execute(sa.select(digest_runs).where(
                 digest_runs.c.schedule == schedule, digest_runs.c.slot == slot)).first()
@@ -141,20 +146,15 @@ class DeliveryQueries:
                 conn.execute(digest_runs.insert().values(schedule=schedule, slot=slot,
                                                          started=now))
                 return True
-            if seen.finished is not None or seen.started > now - lease:
-                return False
-            conn.execute(digest_runs.update().where(digest_runs.c.schedule == schedule,
-                                                    digest_runs.c.slot == slot)
-                         .values(started=now))
-            return True
+            return seen.finished is None
 
-    def unfinished_slots(self, before: datetime) -> list[tuple[str, str]]:
-        """(schedule, slot) of runs started before `before` and never finished."""
+    def unfinished_slots(self) -> list[tuple[str, str]]:
+        """(schedule, slot) of runs started and never finished (running, or their runner
+        died)."""
         with self.read() as conn:
             return [(str(a), str(b)) for a, b in conn.execute(
                 sa.select(digest_runs.c.schedule, digest_runs.c.slot).where(
-                    digest_runs.c.finished.is_(None), digest_runs.c.started < before))
-                .tuples()]
+                    digest_runs.c.finished.is_(None))).tuples()]
 
     def finish_slot(self, schedule: str, slot: str, now: datetime) -> None:
         with self.write() as conn:
@@ -185,29 +185,30 @@ class DeliveryQueries:
                 conn.execute(deliveries.insert(), rows)
             return len(rows)
 
-    def claim_deliveries(self, now: datetime, lease: timedelta, *, after_id: int = 0,
+    def claim_deliveries(self, claims: Claims, *, after_id: int = 0,
                          schedule: str | None = None, limit: int = 50) -> list[Delivery]:
-        """Take a lease on up to `limit` pending deliveries no one else holds (in id order,
-        past `after_id`). Several daemons calling this never get the same delivery; ones
-        whose holder died come back when its lease runs out.
-
-        Leases matter only where several daemons share the database (PostgreSQL). With
-        SQLite one daemon owns the state folder, so a delivery left pending by a killed
-        process is sent again at once by the next run, not after the lease."""
-        query = (sa.select(deliveries).where(deliveries.c.status == "pending",
-                                             deliveries.c.id > after_id)
-                 .order_by(deliveries.c.id).limit(limit))
-        if self.shared():
-            query = query.where(sa.or_(deliveries.c.claimed_until.is_(None),
-                                       deliveries.c.claimed_until < now))
+        """Up to `limit` pending deliveries past `after_id`, in id order, that no other
+        daemon holds; they stay this holder's until `claims` is closed or its daemon dies."""
+        pending = (sa.select(deliveries.c.id).where(deliveries.c.status == "pending",
+                                                    deliveries.c.id > after_id)
+                   .order_by(deliveries.c.id))
         if schedule is not None:
-            query = query.where(deliveries.c.schedule == schedule)
-        with self.write() as conn:
-            rows = [_delivery(row) for row in conn.execute(query)]
-            if rows:
-                conn.execute(deliveries.update().where(
-                    deliveries.c.id.in_([d.id for d in rows])).values(claimed_until=now + lease))
-        return rows
+            pending = pending.where(deliveries.c.schedule == schedule)
+        with self.read() as conn:
+            ids = list(conn.execute(pending.limit(limit)).scalars())
+            while ids:
+                mine = claims.take(CLAIM_DELIVERY, {i: i for i in ids})
+                # read again now they are ours: another daemon may have sent one meanwhile
+                rows = [_delivery(row) for row in conn.execute(
+                    sa.select(deliveries).where(deliveries.c.id.in_(list(mine)),
+                                                deliveries.c.status == "pending")
+                    .order_by(deliveries.c.id))] if mine else []
+                claims.drop(CLAIM_DELIVERY, set(mine) - {d.id for d in rows})
+                if rows:
+                    return rows
+                ids = list(conn.execute(pending.where(deliveries.c.id > ids[-1])
+                                        .limit(limit)).scalars())
+        return []
 
     def deliveries(self, subscriber: str | None = None) -> list[Delivery]:
         query = sa.select(deliveries).order_by(deliveries.c.id)
@@ -219,8 +220,7 @@ class DeliveryQueries:
     def mark_sent(self, delivery: Delivery, now: datetime) -> None:
         with self.write() as conn:
             conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
-                status="sent", finished=now, attempts=deliveries.c.attempts + 1, error=None,
-                claimed_until=None))
+                status="sent", finished=now, attempts=deliveries.c.attempts + 1, error=None))
             conn.execute(subscribers.update().where(subscribers.c.email == delivery.subscriber)
                          .values(hard_failures=0, watermark=sa.case(  # the greater one
                              (subscribers.c.watermark < delivery.watermark, delivery.watermark),
@@ -233,8 +233,7 @@ class DeliveryQueries:
         with self.write() as conn:
             conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
                 status="failed" if permanent else "pending", error=error[:1000],
-                attempts=deliveries.c.attempts + 1, finished=now if permanent else None,
-                claimed_until=None))
+                attempts=deliveries.c.attempts + 1, finished=now if permanent else None))
             if permanent:
                 conn.execute(subscribers.update().where(
                     subscribers.c.email == delivery.subscriber).values(

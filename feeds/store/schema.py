@@ -130,8 +130,6 @@ deliveries = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("finished", UTCDateTime),
-    # a daemon's lease on a pending delivery while it sends it (migration 5)
-    sa.Column("claimed_until", UTCDateTime),
     sa.UniqueConstraint("subscriber", "schedule", "run"),
 )
 
@@ -200,31 +198,8 @@ def _v4_term_counts(conn: Connection) -> None:
         conn.execute(term_counts.insert(), [{"term": t, "articles": n} for t, n in rows])
 
 
-def _v5_claims(conn: Connection) -> None:
-    """A lease on each pending delivery, so several daemons never send the same message and
-    the ones a dead daemon held are sent by another once its lease runs out."""
-    have = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
-    if "claimed_until" not in have:  # databases made before v5 (v2 creates the current table)
-        kind = deliveries.c.claimed_until.type.compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN claimed_until {kind}"))
-
-
-file_claims = sa.Table(
-    "file_claims", metadata,
-    sa.Column("path", sa.String(1024), primary_key=True),  # inbox-relative, as in files
-    sa.Column("owner", sa.String(120), nullable=False),
-    sa.Column("until", UTCDateTime, nullable=False),
-)
-
-
-def _v6_file_claims(conn: Connection) -> None:
-    """Which daemon is reading which inbox file, so daemons sharing an inbox do not all parse
-    the same file (several daemons, PostgreSQL)."""
-    file_claims.create(conn)
-
-
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts, _v5_claims, _v6_file_claims]
+    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts]
 
 
