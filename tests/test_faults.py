@@ -209,7 +209,7 @@ def test_slow_clients_are_cut_off_and_do_not_hold_up_others(server: Process) -> 
     for _ in range(20):  # an ordinary reader is served promptly all the while
         began = time.monotonic()
         assert httpx.get(server.url + "feeds/syria.atom", timeout=2).status_code == 200
-        assert time.monotonic() - began < 0.5
+        assert time.monotonic() - began < 1.0
     for thread in threads:
         thread.join(15)
     # every slow client was hung up on near idle_timeout_seconds (1 s), long before it was done
