@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -286,13 +286,18 @@ class Publisher:
             # A full page changes only when it is new or one of its articles was edited.
             missing = {p for p in pages if not (self.public / self._archive_path(spec, p)).exists()}
             pages = missing | self._pages_holding(spec, changed, full_pages)
-        for page in sorted(pages):
-            page_items = self.store.items(topic=topic, limit=size, offset=(page - 1) * size,
-                                          order="created", oldest_first=True)
-            page_items.reverse()
-            self._write(self._archive_path(spec, page), self.atom(
-                spec, page_items, archive_page=page,
-                prev_archive=self._archive_url(spec, page - 1) if page > 1 else None), report)
+        for first, count in _runs(sorted(pages), ARCHIVE_READ_PAGES):
+            # consecutive pages are read together: one OFFSET query per run, not per page,
+            # so a first publish of a big store is not quadratic in its size
+            run = self.store.items(topic=topic, limit=size * count, offset=(first - 1) * size,
+                                   order="created", oldest_first=True)
+            for page in range(first, first + count):
+                page_items = run[(page - first) * size:(page - first + 1) * size]
+                page_items.reverse()
+                self._write(self._archive_path(spec, page), self.atom(
+                    spec, page_items, archive_page=page,
+                    prev_archive=self._archive_url(spec, page - 1) if page > 1 else None),
+                    report)
 
     @staticmethod
     def _archive_path(spec: FeedSpec, page: int) -> Path:
@@ -476,6 +481,21 @@ class Publisher:
             }
             self._write(Path("articles") / f"{item.id}.html",
                         self._page("article.html", article=view), report)
+
+
+ARCHIVE_READ_PAGES = 20  # archive pages read with one query (memory: 20 x feeds.entries items)
+
+
+def _runs(pages: Sequence[int], longest: int) -> Iterator[tuple[int, int]]:
+    """Sorted page numbers as (first, count) runs of consecutive pages, at most `longest`."""
+    index = 0
+    while index < len(pages):
+        count = 1
+        while (index + count < len(pages) and count < longest
+               and pages[index + count] == pages[index] + count):
+            count += 1
+        yield pages[index], count
+        index += count
 
 
 def _by(item: Item) -> str:

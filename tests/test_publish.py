@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.errors import PublishError
-from feeds.publish import write_atomic
+from feeds.publish import _runs, write_atomic
 from feeds.store.core import MAX_RELATED, _nearest
 from tests.conftest import ROOT, SEEDS, Env, needs_shared
 
@@ -262,3 +262,11 @@ def test_related_links_pick_the_nearest_reports_of_a_story(
                     key=lambda m: (abs((m[1] - me[1]).total_seconds()), m[0]))[:MAX_RELATED]
     expected = [m[0] for m in sorted(others, key=lambda m: (m[1], m[0]))]
     assert _nearest(row, members) == expected
+
+
+@given(st.lists(st.integers(1, 200), unique=True).map(sorted), st.integers(1, 25))
+def test_archive_pages_are_read_in_runs_that_cover_each_page_once(
+        pages: list[int], longest: int) -> None:
+    runs = list(_runs(pages, longest))
+    assert [first + n for first, count in runs for n in range(count)] == pages
+    assert all(1 <= count <= longest for _, count in runs)
