@@ -45,8 +45,7 @@ class Context:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        store = Store.open(self.config.database_url,
-                           busy_timeout=self.config.store.busy_timeout_seconds)
+        store = Store.for_config(self.config)
         try:
             yield store
         finally:

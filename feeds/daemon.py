@@ -16,7 +16,8 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -33,7 +34,7 @@ from feeds.config import Config, DigestConfig, load_config
 from feeds.digest import Digester
 from feeds.errors import FeedsError
 from feeds.ingest import Ingestor, IngestReport, Pipeline
-from feeds.mail import open_outbox
+from feeds.mail import Outbox, open_outbox
 from feeds.publish import Publisher
 from feeds.serve import Server, Site, url_of
 from feeds.store import Store
@@ -221,8 +222,10 @@ class Daemon:
 
     def _publish(self, publisher: Publisher, changed: set[str] | None = None,
                  topics: set[str] | None = None) -> None:
-        owed, self.publish_owed = self.publish_owed, True
-        if owed or changed is None:
+        """Publish what changed, or everything when asked to or when a publish failed."""
+        full = changed is None or self.publish_owed
+        self.publish_owed = True  # until this publish succeeds
+        if full:
             publisher.publish()
         else:
             publisher.publish(changed=changed, topics=topics)
@@ -231,8 +234,7 @@ class Daemon:
     # --- lifecycle ----------------------------------------------------------------------
     def start_background(self) -> None:
         config = self.config
-        self.store = Store.open(config.database_url,
-                           busy_timeout=config.store.busy_timeout_seconds)
+        self.store = Store.for_config(config)
         self.services = self._build(config)
         config.paths.inbox.mkdir(parents=True, exist_ok=True)
         # Scan, then rebuild everything once: templates or the config may have changed since
@@ -287,13 +289,20 @@ class Daemon:
         with self._digesting, self.store.claims() as claims:
             if not self.store.claim_slot(claims, name, slot, datetime.now(UTC)):
                 return
-            digester = Digester(config, self.store, load_secret(config.paths.state))
-            outbox = open_outbox(config.smtp, config.paths.state)
             try:
-                digester.run(name, f"{name}@{slot}", outbox)
+                with self._digester(config) as (digester, outbox):
+                    digester.run(name, f"{name}@{slot}", outbox)
             finally:
-                outbox.close()
                 self.store.finish_slot(name, slot, datetime.now(UTC))
+
+    @contextmanager
+    def _digester(self, config: Config) -> Iterator[tuple[Digester, Outbox]]:
+        assert self.store is not None
+        outbox = open_outbox(config.smtp, config.paths.state)
+        try:
+            yield Digester(config, self.store, load_secret(config.paths.state)), outbox
+        finally:
+            outbox.close()
 
     def _leftovers(self) -> None:
         """Finish what a daemon that died left (slots it never finished, deliveries it held)
@@ -315,12 +324,8 @@ class Daemon:
     def _send_pending(self, config: Config) -> None:
         assert self.store is not None
         if self.store.pending_count():
-            outbox = open_outbox(config.smtp, config.paths.state)
-            try:
-                report = Digester(config, self.store, load_secret(config.paths.state)) \
-                    .deliver(outbox)
-            finally:
-                outbox.close()
+            with self._digester(config) as (digester, outbox):
+                report = digester.deliver(outbox)
             if report.sent or report.failed or report.retrying:
                 log.info("leftover deliveries sent=%d failed=%d retrying=%d", report.sent,
                          report.failed, report.retrying)
@@ -420,8 +425,7 @@ def run_daemon(config_path: Path, config: Config) -> None:
 
 def run_server(config: Config) -> None:
     """`feeds serve`: HTTP only, until SIGINT/SIGTERM."""
-    store = Store.open(config.database_url,
-                           busy_timeout=config.store.busy_timeout_seconds)
+    store = Store.for_config(config)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

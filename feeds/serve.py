@@ -352,9 +352,9 @@ class Server:
     async def start(self) -> int:
         # aiohttp's keep-alive timer also runs while request headers are still arriving, so
         # it bounds slow ("slowloris") clients as well as idle ones
+        idle = self.site.config.server.idle_timeout_seconds
         self._runner = web.AppRunner(self.site.app(), access_log=None, handle_signals=False,
-                                     keepalive_timeout=self.site.config.server.
-                                     idle_timeout_seconds)
+                                     keepalive_timeout=idle)
         await self._runner.setup()
         tcp = web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
                           shutdown_timeout=5.0)

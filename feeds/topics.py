@@ -97,12 +97,12 @@ def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
     density = min(1.0, rules.reference_words / words)
     total = 0.0
     evidence: list[str] = []
-    for term, weight, pattern in rules.terms:
-        if pattern.key not in text.everything:
-            continue
-        in_title = pattern.count(text.title)
-        in_lead = pattern.count(text.lead)
-        in_rest = pattern.count(text.rest)
+    for term, weight, matcher in rules.terms:
+        if matcher.key not in text.everything:
+            continue  # the cheap test first: most terms are absent from most articles
+        in_title = matcher.count(text.title)
+        in_lead = matcher.count(text.lead)
+        in_rest = matcher.count(text.rest)
         count = in_title + in_lead + in_rest
         if not count:
             continue

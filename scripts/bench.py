@@ -69,7 +69,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def make_config(folder: Path, **tables: Any) -> Config:
+def make_config(folder: Path, filename: str = "config.toml", **tables: Any) -> Config:
     import tomllib
     data = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
     data["paths"] = {"inbox": "inbox", "public": "public", "state": "state"}
@@ -78,8 +78,8 @@ def make_config(folder: Path, **tables: Any) -> Config:
         data[name] = {**data.get(name, {}), **values}
     (folder / "inbox").mkdir(parents=True, exist_ok=True)
     text = _toml(data)
-    (folder / "config.toml").write_text(text, encoding="utf-8")
-    return parse_config(data, path=folder / "config.toml")
+    (folder / filename).write_text(text, encoding="utf-8")
+    return parse_config(data, path=folder / filename)
 
 
 def _toml(data: dict[str, Any], prefix: str = "") -> str:
@@ -210,7 +210,7 @@ def bench_feed_build(quick: bool) -> None:
     from feedgen.feed import FeedGenerator
     with tempfile.TemporaryDirectory() as tmp:
         config = make_config(Path(tmp))
-        store = Store.open(config.database_url)
+        store = Store.for_config(config)
         publisher = Publisher(config, store)
         spec = publisher.specs[1]
         items = synthetic_items(50)
@@ -260,7 +260,7 @@ def fill_store(config: Config, count: int) -> Store:
     from dataclasses import replace
 
     from feeds.models import entry_id
-    store = Store.open(config.database_url)
+    store = Store.for_config(config)
     pipeline = Pipeline(config)
     ingestor = Ingestor(config, store, pipeline)
     pool = [ingestor.drafts_for(f"pool/{n}.txt", [parse_text(s.text)[0]])[0]
@@ -577,11 +577,9 @@ def _cluster_run(url: str | None, daemons: int, files: int, readers: int,
         try:
             for n in range(daemons):
                 port = free_port()
-                data = {**tables, "server": {"host": "127.0.0.1", "port": port}}
-                make_config(folder, **data)
-                text = (folder / "config.toml").read_text(encoding="utf-8").replace(
-                    '"state" = "state"', f'"state" = "state-{n}"')
-                (folder / f"config-{n}.toml").write_text(text, encoding="utf-8")
+                make_config(folder, f"config-{n}.toml", **tables,
+                            paths={"state": f"state-{n}"},
+                            server={"host": "127.0.0.1", "port": port})
                 procs.append(subprocess.Popen(
                     [FEEDS, "--config", str(folder / f"config-{n}.toml"), "--log-level",
                      "warning", "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

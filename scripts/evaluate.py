@@ -67,7 +67,7 @@ def evaluate_stories(args: argparse.Namespace) -> None:
             path.write_text(row["text"], encoding="utf-8")
             os.utime(path, (stamp, stamp))  # the set has no dates: one day for all
             truth[f"{row['id']}.txt#0"] = row["cluster"]
-        store = Store.open(config.database_url)
+        store = Store.for_config(config)
         pipeline = Pipeline(config)
         started = time.perf_counter()
         for name in sorted(truth):  # one at a time: grouping is incremental

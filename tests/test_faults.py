@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -265,8 +265,9 @@ def pollers_during_backfill(env: Env, files: int, clients: int) -> None:
         for thread in threads:
             thread.start()
         drop_stories(env, range(files), prefix="backfill")
-        done: Callable[[], bool] = lambda: env.status()["counts"]["articles"] == files  # noqa: E731
-        assert wait_for(done, files / 5 + 60, interval=1.0), process.output()
+        def all_stored() -> bool:
+            return bool(env.status()["counts"]["articles"] == files)
+        assert wait_for(all_stored, files / 5 + 60, interval=1.0), process.output()
         stop.set()
         for thread in threads:
             thread.join(30)

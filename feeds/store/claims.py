@@ -12,6 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+# Every PostgreSQL advisory lock key feeds uses, in one place so none can collide.
+# One-part keys (any constant bigint; these spell "feeds" and a purpose):
+WRITER_LOCK = 0x6665656473_01   # held by every write transaction, until it commits
+EXCLUSIVE_LOCKS = {"publish": 0x6665656473_02}
 # Two-part keys (class, object) for claims: which daemon works on which file, delivery, slot.
 CLAIM_FILE, CLAIM_DELIVERY, CLAIM_SLOT = 0x66656501, 0x66656502, 0x66656503
 
@@ -43,10 +47,11 @@ class Claims:
         return got
 
     def drop(self, kind: int, keys: Iterable[int]) -> None:
-        if self.conn is not None:
-            for key in keys:
-                self.conn.execute(sa.text("SELECT pg_advisory_unlock(:kind, :key)"),
-                                  {"kind": kind, "key": key})
+        keys = list(keys)
+        if self.conn is not None and keys:
+            self.conn.execute(sa.text(
+                "SELECT pg_advisory_unlock(:kind, k) FROM unnest(CAST(:keys AS int[])) AS k"),
+                {"keys": keys, "kind": kind})
             self.conn.commit()
 
     def close(self) -> None:

@@ -19,9 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from feeds.config import Config
 from feeds.errors import StoreError
 from feeds.models import FileRecord, Item, TopicMatch
-from feeds.store.claims import CLAIM_FILE, Claims, claim_key
+from feeds.store.claims import CLAIM_FILE, EXCLUSIVE_LOCKS, WRITER_LOCK, Claims, claim_key
 from feeds.store.deliveries import DeliveryQueries
 from feeds.store.schema import (
     MIGRATIONS,
@@ -80,9 +81,6 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-# PostgreSQL advisory lock keys (any constant bigint; these spell "feeds" and a purpose).
-WRITER_LOCK = 0x6665656473_01   # held by every write transaction, until it commits
-EXCLUSIVE_LOCKS = {"publish": 0x6665656473_02}
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get("feeds_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -94,6 +92,11 @@ class Store(DeliveryQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock = threading.Lock()
+
+    @classmethod
+    def for_config(cls, config: Config) -> Store:
+        """The store `config` names ([store] url, busy timeout), schema brought up to date."""
+        return cls.open(config.database_url, busy_timeout=config.store.busy_timeout_seconds)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 15.0) -> Store:

@@ -34,9 +34,6 @@ class DeliveryQueries:
     def read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def shared(self) -> bool:
-        raise NotImplementedError
-
     def claims(self) -> AbstractContextManager[Claims]:
         raise NotImplementedError
 
