@@ -420,7 +420,8 @@ def digest_send(obj: Context, schedule: str | None, dry_run: bool) -> None:
 def digest_preview(obj: Context, email: str, out: Path | None) -> None:
     """Render a subscriber's next digest from real data; sends and records nothing."""
     with obj.store() as store:
-        message = _digester(obj.config, store).preview(email)
+        outgoing = _digester(obj.config, store).preview(email)
+    message = outgoing.parsed()
     if out is None:
         text = message.get_body(("plain",))
         click.echo(f"Subject: {message['Subject']}\n")
@@ -430,5 +431,5 @@ def digest_preview(obj: Context, email: str, out: Path | None) -> None:
         html = message.get_body(("html",))
         out.write_text(html.get_content() if html is not None else "", encoding="utf-8")
     else:
-        out.write_bytes(message.as_bytes())
+        out.write_bytes(outgoing.data)
     click.echo(f"preview: {out}")

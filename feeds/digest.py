@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +25,7 @@ import css_inline
 from feeds.config import Config, DigestConfig
 from feeds.errors import DeliveryError, FeedsError
 from feeds.mail import Outbox
+from feeds.message import MessageTemplate, Outgoing, Personal
 from feeds.models import Delivery, Item, Subscriber
 from feeds.render import environment
 from feeds.store import Store
@@ -35,7 +34,6 @@ from feeds.tokens import sign
 log = logging.getLogger(__name__)
 
 _LINE_BREAKS = re.compile(r"[\r\n\x00-\x1f\x7f]+")
-_UNSUBSCRIBE = "https://unsubscribe.invalid/TOKEN"  # replaced per subscriber after rendering
 RETRY_DELAYS = (0.2, 0.8)  # seconds between attempts at a temporary failure, within a run
 
 
@@ -82,8 +80,9 @@ class Digester:
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
         self.host = urlsplit(config.site.base_url).hostname or "localhost"
-        self._bodies: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self._bodies: dict[tuple[Any, ...], MessageTemplate] = {}
         self._sections: dict[tuple[Any, ...], list[DigestSection]] = {}
+        self._placeholders = Personal.placeholders()
 
     # --- choosing items -----------------------------------------------------------------
     def sections(self, subscriber: Subscriber, item_ids: Sequence[str]) -> list[DigestSection]:
@@ -137,42 +136,57 @@ class Digester:
 
     # --- rendering ----------------------------------------------------------------------
     def render(self, subscriber: Subscriber, sections: Sequence[DigestSection],
-               schedule_name: str, message_id: str) -> EmailMessage:
-        schedule = self._schedule(schedule_name)
+               schedule_name: str, message_id: str) -> Outgoing:
+        """The finished message for one subscriber. Each distinct digest is rendered and
+        flattened once, with placeholders for what differs per reader (address, date,
+        Message-ID, unsubscribe link); each reader's copy replaces them in the bytes. When a
+        value or a body cannot go in that way (a non-ASCII address, a line too long for 8-bit
+        transfer), the message is built for that reader alone, with the same result."""
         count = sum(len(s.entries) for s in sections)
         key = (schedule_name, tuple((s.slug, s.entries) for s in sections))
-        if key not in self._bodies:  # render each distinct digest once
-            context = {"site": self.config.site, "sections": sections, "count": count,
-                       "schedule": schedule_name, "unsubscribe_url": _UNSUBSCRIBE,
-                       "preheader": "; ".join(e.title for s in sections for e in s.entries)[:140]}
-            html = css_inline.inline(
-                self.templates.get_template("digest.html.j2").render(context))
-            text = self.templates.get_template("digest.txt.j2").render(context)
+        template = self._bodies.get(key)
+        if template is None:  # render each distinct digest once
             if len(self._bodies) > 256:
                 self._bodies.clear()
-            self._bodies[key] = (html, text)
-        html, text = self._bodies[key]
-        url = f"{self.config.site.base_url}unsubscribe/{sign(self.secret, subscriber.email)}"
+            template = self._bodies[key] = self._template(sections, schedule_name, count)
+        now = self.clock()
+        values = Personal(to=subscriber.email, date=format_datetime(now),
+                          message_id=message_id, url=self._unsubscribe_url(subscriber.email))
+        data = template.fill(values)
+        if data is None:
+            data = template.build(values).as_bytes()
+        return Outgoing(self.config.mail.from_address, subscriber.email, data)
+
+    def _unsubscribe_url(self, email: str) -> str:
+        return f"{self.config.site.base_url}unsubscribe/{sign(self.secret, email)}"
+
+    def _template(self, sections: Sequence[DigestSection], schedule_name: str,
+                  count: int) -> MessageTemplate:
+        schedule = self._schedule(schedule_name)
+        context = {"site": self.config.site, "sections": sections, "count": count,
+                   "schedule": schedule_name, "unsubscribe_url": self._placeholders.url,
+                   "preheader": "; ".join(e.title for s in sections for e in s.entries)[:140]}
+        html = css_inline.inline(self.templates.get_template("digest.html.j2").render(context))
+        text = self.templates.get_template("digest.txt.j2").render(context)
         mail = self.config.mail
         stories = f"{count} {'story' if count == 1 else 'stories'}"
         subject = schedule.subject.format(site=self.config.site.title, count=count,
-                                          stories=stories,
-                                          schedule=schedule_name,
+                                          stories=stories, schedule=schedule_name,
                                           date=self.clock().strftime("%d %B %Y"))
-        message = EmailMessage(policy=SMTP)
-        message["From"] = formataddr((header_text(mail.from_name), mail.from_address))
-        message["To"] = subscriber.email
-        message["Subject"] = header_text(subject)
-        message["Date"] = format_datetime(self.clock())
-        message["Message-ID"] = message_id
-        message["List-Id"] = (f"{header_text(self.config.site.title)} {schedule_name} digest "
-                              f"<{schedule_name}.{self.host}>")
         mailto = mail.unsubscribe_mailto or mail.from_address
-        message["List-Unsubscribe"] = f"<{url}>, <mailto:{mailto}?subject=unsubscribe>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(text.replace(_UNSUBSCRIBE, url))
-        message.add_alternative(html.replace(_UNSUBSCRIBE, url), subtype="html")
-        return message
+        return MessageTemplate(
+            headers=(
+                ("From", formataddr((header_text(mail.from_name), mail.from_address))),
+                ("To", self._placeholders.to),
+                ("Subject", header_text(subject)),
+                ("Date", self._placeholders.date),
+                ("Message-ID", self._placeholders.message_id),
+                ("List-Id", f"{header_text(self.config.site.title)} {schedule_name} digest "
+                            f"<{schedule_name}.{self.host}>"),
+                ("List-Unsubscribe",
+                 f"<{self._placeholders.url}>, <mailto:{mailto}?subject=unsubscribe>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
+            text=text, html=html, placeholders=self._placeholders)
 
     # --- runs ---------------------------------------------------------------------------
     def plan(self, schedule_name: str, run: str, *, dry_run: bool = False) -> DigestReport:
@@ -235,7 +249,7 @@ class Digester:
                               delivery.schedule, delivery.message_id)
         self._send(outbox, delivery, message, report)
 
-    def _send(self, outbox: Outbox, delivery: Delivery, message: EmailMessage,
+    def _send(self, outbox: Outbox, delivery: Delivery, message: Outgoing,
               report: DigestReport) -> None:
         for attempt in range(len(RETRY_DELAYS) + 1):
             try:
@@ -273,7 +287,7 @@ class Digester:
                  report.failed, report.retrying, report.skipped, dry_run)
         return report
 
-    def preview(self, email: str) -> EmailMessage:
+    def preview(self, email: str) -> Outgoing:
         subscriber = self.store.subscriber(email)
         if subscriber is None:
             raise FeedsError(f"no subscriber {email}", hint="see `feeds subscribers list`")

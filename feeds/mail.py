@@ -1,6 +1,7 @@
 """Delivering finished messages: over SMTP (STARTTLS or implicit TLS, one reused connection,
 an optional rate limit) or, without [smtp], into a Maildir outbox any mail client can open.
-The only SMTP code in feeds; it never builds messages."""
+The only SMTP code in feeds; it never builds messages (feeds/message.py does). 8-bit messages
+go with BODY=8BITMIME, or re-encoded as quoted-printable to a server without it."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ import mailbox
 import smtplib
 import ssl
 import time
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
 from feeds.config import SMTPConfig
 from feeds.errors import DeliveryError
+from feeds.message import Outgoing, seven_bit
 
 log = logging.getLogger(__name__)
 
 
 class Outbox(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Outgoing) -> None: ...
     def close(self) -> None: ...
 
 
@@ -32,9 +33,9 @@ class MaildirOutbox:
         self.path = path
         self.box = mailbox.Maildir(str(path), create=True)
 
-    def send(self, message: EmailMessage) -> None:
-        try:
-            self.box.add(message)
+    def send(self, message: Outgoing) -> None:
+        try:  # a Maildir file has the system's line ends
+            self.box.add(message.data.replace(b"\r\n", b"\n"))
         except OSError as exc:
             raise DeliveryError(f"cannot write to the outbox {self.path}: {exc.strerror}") \
                 from exc
@@ -64,7 +65,7 @@ class SMTPOutbox:
             smtp.login(cfg.user, cfg.password())
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         rate = self.config.rate_per_second
         if rate > 0:
             wait = self._last + 1.0 / rate - time.monotonic()
@@ -73,7 +74,15 @@ class SMTPOutbox:
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            self._smtp.send_message(message)
+            smtp = self._smtp
+            smtp.ehlo_or_helo_if_needed()
+            data, options = message.data, []
+            if message.eight_bit:
+                if smtp.has_extn("8bitmime"):
+                    options.append("BODY=8BITMIME")
+                else:
+                    data = seven_bit(data)
+            smtp.sendmail(message.sender, [message.recipient], data, mail_options=options)
             self._last = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()

@@ -240,6 +240,7 @@ class SMTPRecorder:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
         self.recipients: list[str] = []
+        self.mail_options: list[list[str]] = []
         self.replies: list[str] = []
         self.block: Callable[[], None] | None = None
 
@@ -255,14 +256,25 @@ class SMTPRecorder:
             await asyncio.get_running_loop().run_in_executor(None, self.block)
         self.messages.append(envelope.original_content or envelope.content)
         self.recipients.extend(envelope.rcpt_tos)
+        self.mail_options.append(list(envelope.mail_options))
         return "250 OK"
 
 
 @pytest.fixture
 def smtp() -> Any:
+    yield from _smtp_server()
+
+
+@pytest.fixture
+def smtp_7bit() -> Any:
+    """A server that does not offer 8BITMIME (it decodes what it receives as text)."""
+    yield from _smtp_server(decode_data=True)
+
+
+def _smtp_server(**options: Any) -> Any:
     from aiosmtpd.controller import Controller
     recorder = SMTPRecorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     recorder.port = controller.port  # type: ignore[attr-defined]
     yield recorder

@@ -287,3 +287,33 @@ def test_daemon_catches_up_a_missed_slot_once(env: Env) -> None:
         assert wait_for(lambda: outbox.exists() and any(outbox.iterdir()), 10), daemon.output()
         assert daemon.stop() == 0
     assert len(list((env.state / "outbox" / "new").iterdir())) == 1
+
+
+def _decoded(message: EmailMessage) -> tuple[str, str]:
+    return (message.get_body(("plain",)).get_content(),  # type: ignore[union-attr]
+            message.get_body(("html",)).get_content())  # type: ignore[union-attr]
+
+
+def test_eight_bit_text_goes_as_8bitmime_or_quoted_printable(env: Env, smtp: SMTPRecorder,
+                                                             smtp_7bit: SMTPRecorder) -> None:
+    """Digests with non-ASCII text go 8-bit (BODY=8BITMIME) to a server that offers it, and
+    quoted-printable to one that does not; both readers see the same text."""
+    subscribe(env, "reader@example.org", "gaza")
+    load_samples(env, "doha-truce-talks.txt")
+    texts = []
+    for server in (smtp, smtp_7bit):
+        with_smtp(env, server)
+        env.sql("update subscribers set watermark = 0")
+        env.feeds("digest", "send")
+        [raw] = server.messages
+        [message] = messages(server)
+        encodings = {p["Content-Transfer-Encoding"] for p in message.iter_parts()}
+        if server is smtp:
+            assert not raw.isascii() and encodings == {"8bit"}
+            assert "BODY=8BITMIME" in server.mail_options[0]
+        else:
+            assert raw.isascii() and encodings == {"quoted-printable"}
+            assert not any(o.startswith("BODY=") for o in server.mail_options[0])
+        texts.append(_decoded(message))
+    assert texts[0] == texts[1]
+    assert not texts[0][0].isascii()  # the sample's curly quotes and dashes came through

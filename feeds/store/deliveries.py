@@ -26,6 +26,16 @@ from feeds.store.schema import (
 
 PAUSE_AFTER_HARD_FAILURES = 3
 
+# Marking a delivery sent runs once per message: its two statements are built once.
+_MARK_SENT = deliveries.update().where(deliveries.c.id == sa.bindparam("delivery")).values(
+    status="sent", finished=sa.bindparam("now"), attempts=deliveries.c.attempts + 1,
+    error=None)
+_MOVE_WATERMARK = subscribers.update().where(
+    subscribers.c.email == sa.bindparam("subscriber")).values(
+    hard_failures=0, watermark=sa.case(  # the greater one
+        (subscribers.c.watermark < sa.bindparam("watermark"), sa.bindparam("watermark")),
+        else_=subscribers.c.watermark))
+
 
 class DeliveryQueries:
     def write(self) -> AbstractContextManager[Connection]:
@@ -216,12 +226,9 @@ class DeliveryQueries:
 
     def mark_sent(self, delivery: Delivery, now: datetime) -> None:
         with self.write() as conn:
-            conn.execute(deliveries.update().where(deliveries.c.id == delivery.id).values(
-                status="sent", finished=now, attempts=deliveries.c.attempts + 1, error=None))
-            conn.execute(subscribers.update().where(subscribers.c.email == delivery.subscriber)
-                         .values(hard_failures=0, watermark=sa.case(  # the greater one
-                             (subscribers.c.watermark < delivery.watermark, delivery.watermark),
-                             else_=subscribers.c.watermark)))
+            conn.execute(_MARK_SENT, {"delivery": delivery.id, "now": now})
+            conn.execute(_MOVE_WATERMARK, {"subscriber": delivery.subscriber,
+                                           "watermark": delivery.watermark})
 
     def record_failure(self, delivery: Delivery, error: str, *, permanent: bool,
                        now: datetime) -> None:

@@ -1,0 +1,73 @@
+"""A digest flattened once and filled in per reader reads exactly like one built per reader."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.digest import header_text
+from feeds.message import LINE_LIMIT, MessageTemplate, Personal
+
+PLACEHOLDERS = Personal.placeholders()
+LOCAL = st.text("abcdefghijklmnopqrstuvwxyz0123456789.+_-", min_size=1, max_size=40)
+BODY = st.text(st.characters(blacklist_categories=("Cs",)), max_size=400)
+
+
+def template(text: str, html: str, subject: str = "Digest") -> MessageTemplate:
+    p = PLACEHOLDERS
+    return MessageTemplate(
+        headers=(("From", "feeds <feeds@example.org>"), ("To", p.to), ("Subject", subject),
+                 ("Date", p.date), ("Message-ID", p.message_id),
+                 ("List-Unsubscribe", f"<{p.url}>, <mailto:feeds@example.org>")),
+        text=f"{text}\nUnsubscribe: {p.url}\n",
+        html=f"<p>{html}</p><a href=\"{p.url}\">unsubscribe</a>", placeholders=p)
+
+
+def reader(local: str, token: str = "abc.DEF_123") -> Personal:
+    return Personal(to=f"{local}@example.org", date="Mon, 30 Nov 2026 07:00:00 +0000",
+                    message_id=f"<{local}.1@example.org>",
+                    url=f"https://news.example.org/unsubscribe/{token}")
+
+
+def read(data: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    message: EmailMessage = email.message_from_bytes(  # type: ignore[assignment]
+        data, policy=email.policy.default)
+    headers = [(k, str(v)) for k, v in message.items() if k != "Content-Type"]
+    parts = [(p.get_content_type(), str(p["Content-Transfer-Encoding"]), p.get_content())
+             for p in message.iter_parts()]
+    return headers, parts
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=BODY, html=BODY, subject=st.text(max_size=80), local=LOCAL)
+def test_filled_copies_read_like_built_ones(text: str, html: str, subject: str,
+                                            local: str) -> None:
+    made = template(text, html, header_text(subject) or "x")  # as the digest cleans it
+    values = reader(local)
+    filled = made.fill(values)
+    built = made.build(values).as_bytes()
+    if filled is not None:
+        assert read(filled) == read(built)
+        assert all(len(line) <= LINE_LIMIT for line in filled.split(b"\r\n"))
+
+
+def test_the_fast_way_is_taken_for_ordinary_digests_and_refused_where_inexact() -> None:
+    made = template("Gaza truce talks resume in Doha — “cautious optimism”", "Idlib")
+    assert made.fill(reader("ada")) is not None
+    # values a header would quote or encode are built in full
+    plain = reader("x")
+    assert made.fill(Personal("José@example.org", plain.date, plain.message_id,
+                              plain.url)) is None
+    assert made.fill(reader("x", token="a b")) is None
+    # a line too long for 8-bit transfer: the email package encodes it, so no filling
+    long = template("word " * 300, "x")
+    assert long.fill(reader("ada")) is None
+    [text, _] = read(long.build(reader("ada")).as_bytes())[1]
+    assert text[1] in ("quoted-printable", "base64")
+    # a link that would push its line past the limit
+    edge = template("x", "y" * (LINE_LIMIT - 60))
+    assert edge.fill(reader("ada", token="t" * 200)) is None
