@@ -33,7 +33,7 @@ from feeds.tokens import sign
 
 log = logging.getLogger(__name__)
 
-_LINE_BREAKS = re.compile(r"[\r\n\x00-\x1f\x7f]+")
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, C1, line/paragraph separators
 RETRY_DELAYS = (0.2, 0.8)  # seconds between attempts at a temporary failure, within a run
 
 

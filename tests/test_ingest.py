@@ -173,6 +173,13 @@ def test_multi_story_file_shrinking_removes_the_dropped_story(env: Env) -> None:
     path.write_text(STORY, encoding="utf-8")
     env.feeds("ingest", "--no-publish")
     assert rows(env, "select key from articles") == [("pair.txt#0",)]
+    path.write_text(STORY.replace("harbour", "port"), encoding="utf-8")  # an edit
+    env.feeds("ingest", "--no-publish")
+    # the document frequencies story grouping reads still count exactly the stored articles
+    counted = rows(env, "select term, articles from term_counts where articles > 0 "
+                        "order by term")
+    derived = rows(env, "select term, count(*) from story_terms group by term order by term")
+    assert counted == derived and ("port",) in [(t,) for t, _ in derived]
 
 
 def test_missing_inbox_is_a_clear_error(env: Env) -> None:

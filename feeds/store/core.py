@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from feeds.config import Config
@@ -281,17 +283,19 @@ class Store(DeliveryQueries):
                 content_hash=draft.content_hash, published=published, updated=stamp,
             )
             if old is None:
-                conn.execute(articles.insert().values(id=draft.id, key=draft.key, created=now,
-                                                      **values))
+                # plain parameters, not .values(): the statement is built once and cached
+                conn.execute(articles.insert(), {"id": draft.id, "key": draft.key,
+                                                 "created": now, **values})
                 # One writer at a time, so sequence numbers follow commit order.
                 seq = conn.execute(sa.select(sa.func.max(article_seq.c.seq))).scalar() or 0
-                conn.execute(article_seq.insert().values(article_id=draft.id, seq=seq + 1))
+                conn.execute(article_seq.insert(), {"article_id": draft.id, "seq": seq + 1})
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
             self._save_topics(conn, draft, fresh=old is None)
             self._save_terms(conn, draft, published, fresh=old is None)
             saved.append(SavedArticle(draft.id, "new" if old is None else "updated", published))
         for gone in existing.values():
+            self._forget_terms(conn, gone.id)
             conn.execute(articles.delete().where(articles.c.id == gone.id))
         return saved
 
@@ -322,32 +326,26 @@ class Store(DeliveryQueries):
 
     def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime, *,
                     fresh: bool) -> None:
-        old: Sequence[str] = () if fresh else conn.execute(
-            sa.select(story_terms.c.term)
-            .where(story_terms.c.article_id == draft.id)).scalars().all()
-        if old:
-            conn.execute(term_counts.update().where(term_counts.c.term.in_(old))
-                         .values(articles=term_counts.c.articles - 1))
-        new = [term for term, _weight in draft.terms]
-        if new:
-            known = set(conn.execute(sa.select(term_counts.c.term)
-                                     .where(term_counts.c.term.in_(new))).scalars())
-            if known:
-                conn.execute(term_counts.update().where(term_counts.c.term.in_(known))
-                             .values(articles=term_counts.c.articles + 1))
-            unseen = [{"term": t, "articles": 1} for t in new if t not in known]
-            if unseen:
-                conn.execute(term_counts.insert(), unseen)
+        if not fresh:
+            self._forget_terms(conn, draft.id)
+        if draft.terms:  # one upsert per term: counted once more, or new with 1
+            conn.execute(_count_terms(conn), [{"term": term} for term, _weight in draft.terms])
         if not fresh:
             conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
             conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
-        conn.execute(signatures.insert().values(article_id=draft.id,
-                                                terms=json.dumps(dict(draft.terms))))
+        conn.execute(signatures.insert(), {"article_id": draft.id,
+                                           "terms": json.dumps(dict(draft.terms))})
         if draft.terms:
             conn.execute(story_terms.insert(), [
                 dict(term=term, article_id=draft.id, weight=weight, published=published,
                      dated=draft.published is not None)
                 for term, weight in draft.terms])
+
+    def _forget_terms(self, conn: Connection, article_id: str) -> None:
+        """The article's terms no longer count in the document frequencies."""
+        conn.execute(term_counts.update().where(term_counts.c.term.in_(
+            sa.select(story_terms.c.term).where(story_terms.c.article_id == article_id)))
+            .values(articles=term_counts.c.articles - 1))
 
     def set_story(self, conn: Connection, article_id: str, story_id: str) -> None:
         conn.execute(articles.update().where(articles.c.id == article_id)
@@ -492,6 +490,15 @@ class Store(DeliveryQueries):
             }
         result.update({f"topic:{slug}": int(n) for slug, n in topic_counts.items()})
         return result
+
+
+def _count_terms(conn: Connection) -> Any:
+    """INSERT ... ON CONFLICT (term) DO UPDATE articles + 1, in the connection's dialect."""
+    dialect = conn.dialect.name
+    insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(term_counts)
+    return insert.values(term=sa.bindparam("term"), articles=1).on_conflict_do_update(
+        index_elements=[term_counts.c.term],
+        set_={"articles": term_counts.c.articles + 1})
 
 
 MAX_RELATED = 10  # an article links the 10 reports of its story nearest to it in time
