@@ -270,3 +270,26 @@ def test_archive_pages_are_read_in_runs_that_cover_each_page_once(
     runs = list(_runs(pages, longest))
     assert [first + n for first, count in runs for n in range(count)] == pages
     assert all(1 <= count <= longest for _, count in runs)
+
+
+@pytest.mark.parametrize("edited", [1, 10])  # one by one, and many at once (one numbered pass)
+def test_an_edit_rewrites_exactly_the_archive_pages_holding_it(env: Env, edited: int) -> None:
+    env.write_config(feeds={"entries": 3}, ingest={"settle_seconds": 0.0})
+    for n in range(1, 21):
+        env.drop(f"s{n}.txt", story(f"Story number {n} from Syria", f"Town{n}", n))
+    env.feeds("ingest")
+    archive = env.public / "feeds" / "syria"
+    before = {p.name: p.read_bytes() for p in archive.iterdir()}
+    assert len(before) == 6  # 20 stories: 6 full pages of 3, 2 in the current feed
+    changed = range(2, 2 + 2 * edited, 2)[:edited]
+    for n in changed:
+        env.drop(f"s{n}.txt", story(f"Story number {n} from Syria, revised", f"Town{n}", n))
+    env.feeds("ingest")
+    after = {p.name: p.read_bytes() for p in archive.iterdir()}
+    revised = {name for name, data in after.items() if b"revised" in data}
+    rewritten = {name for name in after if after[name] != before[name]}
+    assert revised == rewritten
+    everything = [*after.values(), (env.public / "feeds" / "syria.atom").read_bytes()]
+    for n in changed:  # each edit is in the feed or on its page (the newest page overlaps it)
+        assert any(f"Story number {n} from Syria, revised</title>".encode() in data
+                   for data in everything), n

@@ -408,8 +408,11 @@ class Store(DeliveryQueries):
             query = query.where(articles.c.id.in_(_in_topic(topic)))
         if ids is not None:
             query = query.where(articles.c.id.in_(list(ids)))
-        first = articles.c.created if order == "created" else articles.c.published
-        columns = (first, articles.c.updated, articles.c.id)
+        # Stored order is (created, id): an article's place never moves, not even when it
+        # is edited (articles stored in one batch share `created`), so a full archive page
+        # changes only when one of its own articles does.
+        columns = ((articles.c.created, articles.c.id) if order == "created"
+                   else (articles.c.published, articles.c.updated, articles.c.id))
         query = query.order_by(*(columns if oldest_first else (c.desc() for c in columns)))
         if limit is not None:
             query = query.limit(limit).offset(offset)
@@ -434,11 +437,24 @@ class Store(DeliveryQueries):
                 for row in rows]
 
     def positions(self, ids: Iterable[str], topic: str | None = None) -> dict[str, int]:
-        """Each article's 0-based place in the order articles were stored (within a topic)."""
+        """Each article's 0-based place in the order articles were stored (within a topic).
+        A few articles are counted one by one; many (a backfill) in one numbered pass."""
+        ids = list(ids)
         out: dict[str, int] = {}
         with self.read() as conn:
-            query = sa.select(articles.c.id, articles.c.created).where(
-                articles.c.id.in_(list(ids)))
+            if len(ids) > 8:
+                place = sa.func.row_number().over(
+                    order_by=(articles.c.created, articles.c.id)).label("place")
+                numbered = sa.select(articles.c.id, place)
+                if topic is not None:
+                    numbered = numbered.where(articles.c.id.in_(_in_topic(topic)))
+                inner = numbered.subquery()
+                wanted = set(ids)
+                for row in conn.execute(sa.select(inner.c.id, inner.c.place)):
+                    if row.id in wanted:
+                        out[row.id] = int(row.place) - 1
+                return out
+            query = sa.select(articles.c.id, articles.c.created).where(articles.c.id.in_(ids))
             if topic is not None:
                 query = query.where(articles.c.id.in_(_in_topic(topic)))
             for row in conn.execute(query).all():
