@@ -241,7 +241,10 @@ class Ingestor:
         started = self.clock()
         inbox = self.config.paths.inbox
         chosen = list(scan(inbox)) if paths is None else [Path(p) for p in paths]
-        known = self.store.file_records()
+        # a few paths (the watcher's case) read only their own records, not the whole table
+        known = self.store.file_records(
+            None if paths is None or len(chosen) > 500
+            else [relative_name(p, inbox) for p in chosen])
         report = IngestReport()
         todo: list[tuple[Path, str]] = []
         for path in chosen:

@@ -233,6 +233,8 @@ class Publisher:
         changed_ids = None if changed is None else set(changed)
         if changed_ids is not None and not changed_ids and (self.public / "index.html").exists():
             return report
+        # article pages first: a feed never links to a page not written yet
+        self._write_articles(changed_ids, report)
         current: dict[str, list[Item]] = {}
         wanted = None if topics is None or changed_ids is None else {ALL, *topics}
         for spec in self.specs:
@@ -254,7 +256,6 @@ class Publisher:
             self._topic_view(spec, current[spec.slug][:5], titles)
             for spec in self.specs[1:]]), report)
         self._write(Path("feeds.opml"), self._opml(), report)
-        self._write_articles(changed_ids, report)
         if self.hub is not None:
             self.hub.notify(report.changed_feeds)
         report.seconds = time.perf_counter() - clock

@@ -442,28 +442,42 @@ def bench_latency(quick: bool) -> None:
                 pipeline.classify(article)
             one.append(time.perf_counter() - started)
         pipeline.close()
-        latencies = []
+        pages: list[float] = []  # until the article's page is served
+        latencies = []  # until the feed a reader polls lists it
         with process(FEEDS, "--config", str(folder / "config.toml"), "--log-level", "warning",
                      "run"), httpx.Client(timeout=2) as client:
             wait_http(f"http://127.0.0.1:{port}/healthz")
+            feed, etag = f"http://127.0.0.1:{port}/feeds/all.atom", ""
             for n in range(count):
                 source = _one(folder / "inbox", n + 1000)
                 hidden = source.with_name(f".{source.name}.part")
                 source.rename(hidden)  # written under a temporary name, then renamed
-                page = (f"http://127.0.0.1:{port}/articles/"
-                        f"{article_id(article_key(f'new-{n + 1000}.txt', 0))}.html")
+                new_id = article_id(article_key(f"new-{n + 1000}.txt", 0))
+                page = f"http://127.0.0.1:{port}/articles/{new_id}.html"
                 started = time.perf_counter()
                 os.rename(hidden, source)
-                while client.get(page).status_code != 200:
-                    if time.perf_counter() - started > 5:
-                        break
+                # polled like a reader, 2 ms apart (a client polling flat out would take the
+                # daemon's CPU from the work it waits for); pages are published before feeds
+                while client.get(page).status_code != 200 and time.perf_counter() - started < 5:
+                    time.sleep(0.002)
+                pages.append(time.perf_counter() - started)
+                while time.perf_counter() - started < 5:
+                    response = client.get(feed, headers={"If-None-Match": etag} if etag else {})
+                    if response.status_code == 200:
+                        etag = response.headers.get("ETag", "")
+                        if new_id in response.text:
+                            break
+                    time.sleep(0.002)
                 latencies.append(time.perf_counter() - started)
                 time.sleep(0.02)
     p50, p95 = pct(latencies, 50), pct(latencies, 95)
     anchor = pct(raw, 95) + pct(one, 95)
-    row(f"rename into inbox -> served, {count} files", f"p50 {p50 * 1000:.1f} ms, "
-        f"p95 {p95 * 1000:.1f} ms", f"inotify p95 {pct(raw, 95) * 1000:.2f} ms + pipeline p95 "
-        f"{pct(one, 95) * 1000:.1f} ms", p95 / anchor, "p95 <= 50 ms", p95 <= 0.050)
+    row(f"rename into inbox -> listed in the served feed, {count} files",
+        f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms", f"inotify p95 "
+        f"{pct(raw, 95) * 1000:.2f} ms + pipeline p95 {pct(one, 95) * 1000:.1f} ms",
+        p95 / anchor, "p95 <= 50 ms", p95 <= 0.050,
+        f"(its article page: p50 {pct(pages, 50) * 1000:.1f} ms, "
+        f"p95 {pct(pages, 95) * 1000:.1f} ms)")
 
 
 def pct(values: list[float], q: int) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -78,6 +79,29 @@ def test_second_daemon_on_the_same_state_refuses(daemon: tuple[Env, Process]) ->
     assert result.returncode == 1
     assert f"another feeds daemon (pid {process.proc.pid})" in result.stderr
     assert process.proc.poll() is None
+
+
+def test_a_feed_never_links_to_a_page_not_yet_served(daemon: tuple[Env, Process]) -> None:
+    """Readers follow an entry's link as soon as they see it: article pages are published
+    before the feeds that list them. Polled like a reader (conditional GET) during a burst."""
+    env, process = daemon
+    for n in range(120):
+        part = env.inbox / f".linked-{n}.txt.part"
+        part.write_text(STORY.format(title=f"Linked story number {n}"), encoding="utf-8")
+        part.rename(env.inbox / f"linked-{n}.txt")
+    etag, versions, deadline = "", 0, time.monotonic() + 40
+    with httpx.Client(base_url=process.url, timeout=5) as client:
+        while time.monotonic() < deadline:
+            feed = client.get("feeds/all.atom", headers={"If-None-Match": etag} if etag else {})
+            if feed.status_code == 200:
+                etag, versions = feed.headers["ETag"], versions + 1
+                links = re.findall(r'<link href="[^"]+/(articles/[0-9a-f]+\.html)"', feed.text)
+                for link in links:  # every page the feed names is there already
+                    assert client.get(link).status_code == 200, link
+                if feed.text.count("<title>Linked story number") == 50:
+                    break  # the burst fills the feed (50 entries)
+            time.sleep(0.002)
+    assert feed.text.count("<title>Linked story number") == 50 and versions >= 2, versions
 
 
 def test_sighup_reloads_topics_and_refuses_a_bad_config(daemon: tuple[Env, Process]) -> None:

@@ -212,9 +212,15 @@ class Store(DeliveryQueries):
                 conn.execute(schema_version.insert().values(version=number + 1))
 
     # --- files --------------------------------------------------------------------------
-    def file_records(self) -> dict[str, FileRecord]:
+    def file_records(self, paths: Sequence[str] | None = None) -> dict[str, FileRecord]:
+        """Every file's record, or only those of `paths` (a few files: the watcher's case)."""
+        query = sa.select(files)
+        if paths is not None:
+            if not paths:
+                return {}
+            query = query.where(files.c.path.in_(list(paths)))
         with self.read() as conn:
-            return {row.path: _file(row) for row in conn.execute(sa.select(files))}
+            return {row.path: _file(row) for row in conn.execute(query)}
 
     def claim_files(self, claims: Claims, paths: Sequence[str]) -> set[str]:
         """The paths this daemon may read now: no other daemon sharing the database is
