@@ -68,6 +68,16 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Byline:
+    """What a link to another report of the same story shows: its title and who wrote it."""
+
+    id: str
+    title: str
+    author: str | None
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """What the store knows about one inbox file."""
 

@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +35,7 @@ from lxml import etree
 from feeds import __version__
 from feeds.config import Config
 from feeds.errors import PublishError
-from feeds.models import Item
+from feeds.models import Byline, Item
 from feeds.render import environment
 from feeds.store import Store
 
@@ -192,6 +192,8 @@ class Publisher:
         self.specs = self._specs()
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
         self._content: dict[tuple[str, datetime], str] = {}
+        # the items of the last publishes, so the next one decodes only what changed
+        self._seen: dict[str, Item] = {}
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
 
     def close(self) -> None:
@@ -234,19 +236,20 @@ class Publisher:
         if changed_ids is not None and not changed_ids and (self.public / "index.html").exists():
             return report
         # article pages first: a feed never links to a page not written yet
-        self._write_articles(changed_ids, report)
+        siblings = self._write_articles(changed_ids, report)
         current: dict[str, list[Item]] = {}
+        titles: dict[str, Byline] = {}
         wanted = None if topics is None or changed_ids is None else {ALL, *topics}
-        for spec in self.specs:
+        for spec in self.specs:  # each feed goes out as soon as it is read ("all" first)
             topic = None if spec.slug == ALL else spec.slug
-            items = self.store.items(topic=topic, limit=self.config.feeds.entries,
-                                     order="created")
+            items = self._items(topic=topic, limit=self.config.feeds.entries,
+                                order="created")
             items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
             current[spec.slug] = items
-        titles = self._related(i for items in current.values() for i in items)
-        for spec in self.specs:
+            titles.update(self._related(items, known=titles))
             if self._touched(spec, wanted, Path("feeds") / f"{spec.slug}.atom"):
-                self._write_feed(spec, current[spec.slug], report, changed_ids, titles)
+                self._write_feed(spec, items, report, changed_ids, titles)
+        self._write_siblings(siblings, report)  # their "also reported by" lists
         for spec in self.specs[1:]:
             if self._touched(spec, wanted, Path("topics") / f"{spec.slug}.html"):
                 self._write(Path("topics") / f"{spec.slug}.html", self._page(
@@ -279,7 +282,7 @@ class Publisher:
 
     # --- feeds --------------------------------------------------------------------------
     def _write_feed(self, spec: FeedSpec, items: list[Item], report: PublishReport,
-                    changed: set[str] | None, related: dict[str, Item]) -> None:
+                    changed: set[str] | None, related: dict[str, Byline]) -> None:
         size = self.config.feeds.entries
         topic = None if spec.slug == ALL else spec.slug
         total = self.store.count_items(topic)
@@ -297,7 +300,7 @@ class Publisher:
         for first, count in _runs(sorted(pages), ARCHIVE_READ_PAGES):
             # consecutive pages are read together: one OFFSET query per run, not per page,
             # so a first publish of a big store is not quadratic in its size
-            run = self.store.items(topic=topic, limit=size * count, offset=(first - 1) * size,
+            run = self._items(topic=topic, limit=size * count, offset=(first - 1) * size,
                                    order="created", oldest_first=True)
             for page in range(first, first + count):
                 page_items = run[(page - first) * size:(page - first + 1) * size]
@@ -324,7 +327,7 @@ class Publisher:
         return uuid.uuid5(_FEED_NAMESPACE, f"feed:{spec.slug}").urn
 
     def atom(self, spec: FeedSpec, items: Sequence[Item], *, prev_archive: str | None = None,
-             archive_page: int | None = None, related: dict[str, Item] | None = None) -> bytes:
+             archive_page: int | None = None, related: dict[str, Byline] | None = None) -> bytes:
         site = self.config.site
         fg = FeedGenerator()
         fg.register_extension("history", _ArchiveMarker if archive_page else _NoArchive,
@@ -439,39 +442,54 @@ class Publisher:
         html = self.templates.get_template(template).render(values)
         return html.encode("utf-8")
 
-    def _related(self, items: Iterable[Item]) -> dict[str, Item]:
-        """The other reports of these items' stories, fetched once per publish."""
-        wanted = {other for item in items for other in item.related}
-        return {i.id: i for i in self.store.items(ids=wanted)} if wanted else {}
+    def _items(self, **query: Any) -> list[Item]:
+        """Store.items, reusing the text of items read before that have not changed."""
+        found = self.store.items(reuse=self._seen, **query)
+        if len(self._seen) > 2000:
+            self._seen.clear()
+        self._seen.update((item.id, item) for item in found)
+        return found
 
-    def _item_view(self, item: Item, others: dict[str, Item]) -> dict[str, Any]:
+    def _related(self, items: Iterable[Item],
+                 known: Mapping[str, Byline] | None = None) -> dict[str, Byline]:
+        """The other reports of these items' stories (those not `known` already)."""
+        wanted = {other for item in items for other in item.related} - set(known or ())
+        return self.store.bylines(wanted)
+
+    def _item_view(self, item: Item, others: dict[str, Byline]) -> dict[str, Any]:
         return {"url": self.article_url(item.id), "title": item.title, "summary": item.summary,
                 "published": item.published, "by": _by(item),
                 "others": [_by(others[o]) or others[o].title for o in item.related
                            if o in others]}
 
     def _topic_view(self, spec: FeedSpec, items: Sequence[Item],
-                    others: dict[str, Item]) -> dict[str, Any]:
+                    others: dict[str, Byline]) -> dict[str, Any]:
         return {"slug": spec.slug, "title": spec.title.split(": ", 1)[-1],
                 "description": spec.description, "page_url": spec.page_url,
                 "atom_url": spec.atom_url, "json_url": spec.json_url,
                 "entries": [self._item_view(i, others) for i in items]}
 
-    def _write_articles(self, changed: set[str] | None, report: PublishReport) -> None:
+    def _write_articles(self, changed: set[str] | None, report: PublishReport) -> set[str]:
+        """The pages of the changed articles (all of them when None); returns the other
+        reports of their stories, whose pages list them and are rewritten after the feeds."""
         specs = {s.slug: s for s in self.specs}
         batch = 500
         if changed is None:
             offset = 0
             while True:
-                items = self.store.items(limit=batch, offset=offset, order="created")
+                items = self._items(limit=batch, offset=offset, order="created")
                 if not items:
                     break
                 self._render_articles(items, specs, report)
                 offset += batch
-            return
-        items = self.store.items(ids=changed)
-        siblings = {o for i in items for o in i.related} - changed
-        self._render_articles(items + self.store.items(ids=siblings), specs, report)
+            return set()
+        items = self._items(ids=changed)
+        self._render_articles(items, specs, report)
+        return {o for i in items for o in i.related} - changed
+
+    def _write_siblings(self, ids: set[str], report: PublishReport) -> None:
+        if ids:
+            self._render_articles(self._items(ids=ids), {s.slug: s for s in self.specs}, report)
 
     def _render_articles(self, items: Sequence[Item], specs: dict[str, FeedSpec],
                          report: PublishReport) -> None:
@@ -506,7 +524,7 @@ def _runs(pages: Sequence[int], longest: int) -> Iterator[tuple[int, int]]:
         index += count
 
 
-def _by(item: Item) -> str:
+def _by(item: Item | Byline) -> str:
     if item.author and item.source:
         return f"{item.author}, {item.source}"
     return item.author or item.source or ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from feeds.config import Config
 from feeds.errors import StoreError
-from feeds.models import FileRecord, Item, TopicMatch
+from feeds.models import Byline, FileRecord, Item, TopicMatch
 from feeds.store.claims import CLAIM_FILE, EXCLUSIVE_LOCKS, WRITER_LOCK, Claims, claim_key
 from feeds.store.deliveries import DeliveryQueries
 from feeds.store.schema import (
@@ -403,13 +403,16 @@ class Store(DeliveryQueries):
 
     def items(self, *, topic: str | None = None, limit: int | None = None, offset: int = 0,
               ids: Iterable[str] | None = None, oldest_first: bool = False,
-              order: str = "published") -> list[Item]:
+              order: str = "published", reuse: Mapping[str, Item] | None = None
+              ) -> list[Item]:
         """Stored articles with their topics and story siblings, newest first.
 
         `order` is "published" (the article's date) or "created" (when it was first stored:
         the order feeds and their archive pages follow, so full pages never change).
+        `reuse`: items read before; the text of one whose `updated` is unchanged is taken
+        from it instead of read and decoded again (topics and siblings are always read).
         """
-        query = sa.select(articles)
+        query = sa.select(*(c for c in articles.c if c.name not in _TEXT))
         if topic is not None:
             query = query.where(articles.c.id.in_(_in_topic(topic)))
         if ids is not None:
@@ -439,8 +442,26 @@ class Store(DeliveryQueries):
                                       .where(articles.c.story_id.in_(stories))
                                       .order_by(articles.c.published, articles.c.id)):
                     siblings.setdefault(s.story_id, []).append((s.id, s.published))
-        return [_item(row, topics.get(row.id, []), _nearest(row, siblings.get(row.story_id, [])))
-                for row in rows]
+            reuse = reuse or {}
+            texts = {row.id: (old.body, old.captions) for row in rows
+                     if (old := reuse.get(row.id)) is not None and old.updated == row.updated}
+            unread = [row.id for row in rows if row.id not in texts]
+            for t in (conn.execute(sa.select(articles.c.id, *(articles.c[c] for c in _TEXT))
+                                   .where(articles.c.id.in_(unread))) if unread else ()):
+                texts[t.id] = (tuple(json.loads(t.body)), tuple(json.loads(t.captions)))
+        return [_item(row, texts[row.id], topics.get(row.id, []),
+                      _nearest(row, siblings.get(row.story_id, []))) for row in rows]
+
+    def bylines(self, ids: Iterable[str]) -> dict[str, Byline]:
+        """Title, author and source of these articles (what links to them show)."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        with self.read() as conn:
+            return {row.id: Byline(row.id, row.title, row.author, row.source)
+                    for row in conn.execute(sa.select(
+                        articles.c.id, articles.c.title, articles.c.author, articles.c.source)
+                        .where(articles.c.id.in_(ids)))}
 
     def positions(self, ids: Iterable[str], topic: str | None = None) -> dict[str, int]:
         """Each article's 0-based place in the order articles were stored (within a topic).
@@ -558,12 +579,17 @@ def _file(row: Any) -> FileRecord:
                       articles=row.articles, seen=row.last_seen)
 
 
-def _item(row: Any, topics: list[TopicMatch], related: list[str]) -> Item:
+_TEXT = ("body", "captions")  # the bulky columns Store.items can take from earlier reads
+
+
+def _item(row: Any, text: tuple[tuple[str, ...], tuple[str, ...]], topics: list[TopicMatch],
+          related: list[str]) -> Item:
+    body, captions = text
     return Item(
         id=row.id, key=row.key, entry_id=row.entry_id, title=row.title,
-        body=tuple(json.loads(row.body)), author=row.author, source=row.source,
+        body=body, author=row.author, source=row.source,
         dateline=row.dateline, published=row.published, updated=row.updated,
-        summary=row.summary, captions=tuple(json.loads(row.captions)),
+        summary=row.summary, captions=captions,
         standfirst=row.standfirst, url=row.url, story_id=row.story_id, topics=tuple(topics),
         related=tuple(related),
     )
