@@ -295,7 +295,12 @@ class Publisher:
         pages = set(range(1, full_pages + 1))
         if changed is not None:
             # A full page changes only when it is new or one of its articles was edited.
-            missing = {p for p in pages if not (self.public / self._archive_path(spec, p)).exists()}
+            folder = self.public / self._archive_path(spec, 1).parent
+            try:  # one directory listing, not a stat per page
+                present = set(os.listdir(folder))
+            except FileNotFoundError:
+                present = set()
+            missing = {p for p in pages if self._archive_path(spec, p).name not in present}
             pages = missing | self._pages_holding(spec, changed, full_pages)
         for first, count in _runs(sorted(pages), ARCHIVE_READ_PAGES):
             # consecutive pages are read together: one OFFSET query per run, not per page,

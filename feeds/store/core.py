@@ -414,7 +414,8 @@ class Store(DeliveryQueries):
         """
         query = sa.select(*(c for c in articles.c if c.name not in _TEXT))
         if topic is not None:
-            query = query.where(articles.c.id.in_(_in_topic(topic)))
+            query = query.where(self._topic_filter(topic, None if limit is None
+                                                   else offset + limit))
         if ids is not None:
             query = query.where(articles.c.id.in_(list(ids)))
         # Stored order is (created, id): an article's place never moves, not even when it
@@ -463,6 +464,20 @@ class Store(DeliveryQueries):
                         articles.c.id, articles.c.title, articles.c.author, articles.c.source)
                         .where(articles.c.id.in_(ids)))}
 
+    def _topic_filter(self, topic: str, needed: int | None) -> Any:
+        """Articles in `topic`. For the first `needed` of a big topic, walk the articles in
+        stored order and test each (stops early); otherwise list the topic's articles and sort
+        them: both cost about the same when k² = total × needed (k: the topic's size)."""
+        if needed is not None:
+            with self.read() as conn:
+                size = int(conn.execute(sa.select(sa.func.count()).select_from(article_topics)
+                                        .where(article_topics.c.slug == topic)).scalar() or 0)
+                total = self.article_count(conn)
+            if size * size > total * needed:
+                return sa.exists().where(article_topics.c.article_id == articles.c.id,
+                                         article_topics.c.slug == topic)
+        return articles.c.id.in_(_in_topic(topic))
+
     def positions(self, ids: Iterable[str], topic: str | None = None) -> dict[str, int]:
         """Each article's 0-based place in the order articles were stored (within a topic).
         A few articles are counted one by one; many (a backfill) in one numbered pass."""
@@ -481,16 +496,23 @@ class Store(DeliveryQueries):
                     if row.id in wanted:
                         out[row.id] = int(row.place) - 1
                 return out
+            # counted from the end: edited and new articles are mostly recent, so few come
+            # after them, while all the others come before
             query = sa.select(articles.c.id, articles.c.created).where(articles.c.id.in_(ids))
+            size = self.article_count(conn)
             if topic is not None:
                 query = query.where(articles.c.id.in_(_in_topic(topic)))
+                size = int(conn.execute(sa.select(sa.func.count()).select_from(article_topics)
+                                        .where(article_topics.c.slug == topic)).scalar() or 0)
             for row in conn.execute(query).all():
-                before = sa.select(sa.func.count()).select_from(articles).where(sa.or_(
-                    articles.c.created < row.created,
-                    sa.and_(articles.c.created == row.created, articles.c.id < row.id)))
+                after = sa.select(sa.func.count()).select_from(articles).where(sa.or_(
+                    articles.c.created > row.created,
+                    sa.and_(articles.c.created == row.created, articles.c.id > row.id)))
                 if topic is not None:
-                    before = before.where(articles.c.id.in_(_in_topic(topic)))
-                out[row.id] = int(conn.execute(before).scalar() or 0)
+                    after = after.where(sa.exists().where(
+                        article_topics.c.article_id == articles.c.id,
+                        article_topics.c.slug == topic))
+                out[row.id] = size - 1 - int(conn.execute(after).scalar() or 0)
         return out
 
     def count_items(self, topic: str | None = None) -> int:
