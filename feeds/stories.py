@@ -69,14 +69,25 @@ def retrieval_terms(terms: Mapping[str, float], df: Mapping[str, int], total: in
     return ranked[:count]
 
 
+def _weighted(terms: Mapping[str, float], df: Mapping[str, int], total: int
+              ) -> tuple[dict[str, float], float]:
+    """The signature with each term weighted by its idf, and the vector's length."""
+    vector = {t: w * idf(df, total, t) for t, w in terms.items()}
+    return vector, math.sqrt(sum(v * v for v in vector.values()))
+
+
+def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]) -> float:
+    (va, na), (vb, nb) = a, b
+    if len(vb) < len(va):
+        va, vb = vb, va
+    dot = sum(v * vb.get(t, 0.0) for t, v in va.items())
+    return dot / (na * nb) if na and nb else 0.0
+
+
 def similarity(a: Mapping[str, float], b: Mapping[str, float], df: Mapping[str, int],
                total: int) -> float:
     """Cosine of the two signatures, each term weighted by its idf."""
-    va = {t: w * idf(df, total, t) for t, w in a.items()}
-    vb = {t: w * idf(df, total, t) for t, w in b.items()}
-    dot = sum(v * vb.get(t, 0.0) for t, v in va.items())
-    norm = math.sqrt(sum(v * v for v in va.values())) * math.sqrt(sum(v * v for v in vb.values()))
-    return dot / norm if norm else 0.0
+    return _cosine(_weighted(a, df, total), _weighted(b, df, total))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +102,9 @@ def choose_story(terms: Mapping[str, float],
                  df: Mapping[str, int], total: int, threshold: float) -> StoryChoice:
     """Pick the story of the most similar candidate (id -> (terms, story id))."""
     best: tuple[float, str, str] | None = None
+    mine = _weighted(terms, df, total)  # once, not once per candidate
     for candidate_id, (other, story_id) in sorted(candidates.items()):
-        value = similarity(terms, other, df, total)
+        value = _cosine(mine, _weighted(other, df, total))
         if best is None or value > best[0]:
             best = (value, candidate_id, story_id)
     if best is None or best[0] < threshold:
