@@ -152,10 +152,8 @@ class Digester:
         now = self.clock()
         values = Personal(to=subscriber.email, date=format_datetime(now),
                           message_id=message_id, url=self._unsubscribe_url(subscriber.email))
-        data = template.fill(values)
-        if data is None:
-            data = template.build(values).as_bytes()
-        return Outgoing(self.config.mail.from_address, subscriber.email, data)
+        return Outgoing(self.config.mail.from_address, subscriber.email,
+                        template.copy_for(values))
 
     def _unsubscribe_url(self, email: str) -> str:
         return f"{self.config.site.base_url}unsubscribe/{sign(self.secret, email)}"

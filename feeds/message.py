@@ -14,7 +14,7 @@ from __future__ import annotations
 import email
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -99,6 +99,11 @@ class MessageTemplate:
         message.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
         return message
 
+    def copy_for(self, values: Personal) -> bytes:
+        """The reader's message: filled in where that is exact, else built in full."""
+        filled = self.fill(values)
+        return filled if filled is not None else self.build(values).as_bytes()
+
     def fill(self, values: Personal) -> bytes | None:
         """The reader's copy made from the flattened template; None when it cannot be made
         that way (then `build` it)."""
@@ -116,7 +121,7 @@ class MessageTemplate:
         return head + body.replace(*url)
 
     def _put(self, value: str, values: Personal) -> str:
-        for placeholder, real in zip(_fields(self.placeholders), _fields(values), strict=True):
+        for placeholder, real in zip(astuple(self.placeholders), astuple(values), strict=True):
             value = value.replace(placeholder, real)
         return value
 
@@ -140,10 +145,6 @@ class MessageTemplate:
             return None
         longest = max((len(line) for line in data.split(b"\r\n") if url in line), default=0)
         return head, body, LINE_LIMIT - longest
-
-
-def _fields(values: Personal) -> tuple[str, str, str, str]:
-    return values.to, values.date, values.message_id, values.url
 
 
 def seven_bit(data: bytes) -> bytes:

@@ -190,6 +190,7 @@ class Publisher:
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
         self.specs = self._specs()
+        self.spec_of = {spec.slug: spec for spec in self.specs}
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
         self._content: dict[tuple[str, datetime], str] = {}
         # the items of the last publishes, so the next one decodes only what changed
@@ -306,7 +307,7 @@ class Publisher:
             # consecutive pages are read together: one OFFSET query per run, not per page,
             # so a first publish of a big store is not quadratic in its size
             run = self._items(topic=topic, limit=size * count, offset=(first - 1) * size,
-                                   order="created", oldest_first=True)
+                              order="created", oldest_first=True)
             for page in range(first, first + count):
                 page_items = run[(page - first) * size:(page - first + 1) * size]
                 page_items.reverse()
@@ -371,8 +372,7 @@ class Publisher:
             parts.author = item.author or item.source or site.author
             for other in item.related:
                 if other in related:
-                    parts.add(self.article_url(other),
-                              _by(related[other]) or related[other].title)
+                    parts.add(self.article_url(other), _link_text(related[other]))
             parts.categories.extend(
                 (match.slug, self.topic_titles[match.slug], f"{self.base}topics/")
                 for match in item.topics if match.slug in self.topic_titles)
@@ -464,8 +464,7 @@ class Publisher:
     def _item_view(self, item: Item, others: dict[str, Byline]) -> dict[str, Any]:
         return {"url": self.article_url(item.id), "title": item.title, "summary": item.summary,
                 "published": item.published, "by": _by(item),
-                "others": [_by(others[o]) or others[o].title for o in item.related
-                           if o in others]}
+                "others": [_link_text(others[o]) for o in item.related if o in others]}
 
     def _topic_view(self, spec: FeedSpec, items: Sequence[Item],
                     others: dict[str, Byline]) -> dict[str, Any]:
@@ -477,7 +476,6 @@ class Publisher:
     def _write_articles(self, changed: set[str] | None, report: PublishReport) -> set[str]:
         """The pages of the changed articles (all of them when None); returns the other
         reports of their stories, whose pages list them and are rewritten after the feeds."""
-        specs = {s.slug: s for s in self.specs}
         batch = 500
         if changed is None:
             offset = 0
@@ -485,19 +483,18 @@ class Publisher:
                 items = self._items(limit=batch, offset=offset, order="created")
                 if not items:
                     break
-                self._render_articles(items, specs, report)
+                self._render_articles(items, report)
                 offset += batch
             return set()
         items = self._items(ids=changed)
-        self._render_articles(items, specs, report)
+        self._render_articles(items, report)
         return {o for i in items for o in i.related} - changed
 
     def _write_siblings(self, ids: set[str], report: PublishReport) -> None:
         if ids:
-            self._render_articles(self._items(ids=ids), {s.slug: s for s in self.specs}, report)
+            self._render_articles(self._items(ids=ids), report)
 
-    def _render_articles(self, items: Sequence[Item], specs: dict[str, FeedSpec],
-                         report: PublishReport) -> None:
+    def _render_articles(self, items: Sequence[Item], report: PublishReport) -> None:
         related = self._related(items)
         for item in items:
             view = {
@@ -505,8 +502,8 @@ class Publisher:
                 "standfirst": item.standfirst, "published": item.published, "by": _by(item),
                 "dateline": item.dateline, "summary": item.summary, "captions": item.captions,
                 "body": item.body, "original_url": item.url if _is_http(item.url) else None,
-                "topics": [self._topic_view(specs[m.slug], [], {}) for m in item.topics
-                           if m.slug in specs],
+                "topics": [self._topic_view(self.spec_of[m.slug], [], {}) for m in item.topics
+                           if m.slug in self.spec_of],
                 "related": [{"url": self.article_url(o), "title": related[o].title,
                              "by": _by(related[o])} for o in item.related if o in related],
             }
@@ -527,6 +524,11 @@ def _runs(pages: Sequence[int], longest: int) -> Iterator[tuple[int, int]]:
             count += 1
         yield pages[index], count
         index += count
+
+
+def _link_text(other: Byline) -> str:
+    """How a link to another report of the story reads: who wrote it, else its title."""
+    return _by(other) or other.title
 
 
 def _by(item: Item | Byline) -> str:

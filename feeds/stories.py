@@ -84,12 +84,6 @@ def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]
     return dot / (na * nb) if na and nb else 0.0
 
 
-def similarity(a: Mapping[str, float], b: Mapping[str, float], df: Mapping[str, int],
-               total: int) -> float:
-    """Cosine of the two signatures, each term weighted by its idf."""
-    return _cosine(_weighted(a, df, total), _weighted(b, df, total))
-
-
 @dataclass(frozen=True, slots=True)
 class StoryChoice:
     story_id: str | None  # None: start a new story

@@ -50,8 +50,13 @@ def test_filled_copies_read_like_built_ones(text: str, html: str, subject: str,
     values = reader(local)
     filled = made.fill(values)
     built = made.build(values).as_bytes()
+    longest = max(len(line) for body in (made.text, made.html)
+                  for line in body.encode().splitlines() or [b""])
+    if longest <= LINE_LIMIT - 100:  # room for the link: the fast way must be taken
+        assert filled is not None
     if filled is not None:
         assert read(filled) == read(built)
+        assert made.copy_for(values) == filled
         assert all(len(line) <= LINE_LIMIT for line in filled.split(b"\r\n"))
 
 

@@ -94,6 +94,7 @@ class Store(DeliveryQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock = threading.Lock()
+        self._count_terms = _count_terms(engine.dialect.name)  # built once: a hot statement
 
     @classmethod
     def for_config(cls, config: Config) -> Store:
@@ -335,7 +336,7 @@ class Store(DeliveryQueries):
         if not fresh:
             self._forget_terms(conn, draft.id)
         if draft.terms:  # one upsert per term: counted once more, or new with 1
-            conn.execute(_count_terms(conn), [{"term": term} for term, _weight in draft.terms])
+            conn.execute(self._count_terms, [{"term": term} for term, _weight in draft.terms])
         if not fresh:
             conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
             conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
@@ -413,9 +414,6 @@ class Store(DeliveryQueries):
         from it instead of read and decoded again (topics and siblings are always read).
         """
         query = sa.select(*(c for c in articles.c if c.name not in _TEXT))
-        if topic is not None:
-            query = query.where(self._topic_filter(topic, None if limit is None
-                                                   else offset + limit))
         if ids is not None:
             query = query.where(articles.c.id.in_(list(ids)))
         # Stored order is (created, id): an article's place never moves, not even when it
@@ -427,6 +425,9 @@ class Store(DeliveryQueries):
         if limit is not None:
             query = query.limit(limit).offset(offset)
         with self.read() as conn:
+            if topic is not None:
+                query = query.where(self._topic_filter(
+                    conn, topic, None if limit is None else offset + limit))
             rows = conn.execute(query).all()
             found = [row.id for row in rows]
             topics: dict[str, list[TopicMatch]] = {}
@@ -464,18 +465,14 @@ class Store(DeliveryQueries):
                         articles.c.id, articles.c.title, articles.c.author, articles.c.source)
                         .where(articles.c.id.in_(ids)))}
 
-    def _topic_filter(self, topic: str, needed: int | None) -> Any:
+    def _topic_filter(self, conn: Connection, topic: str, needed: int | None) -> Any:
         """Articles in `topic`. For the first `needed` of a big topic, walk the articles in
         stored order and test each (stops early); otherwise list the topic's articles and sort
         them: both cost about the same when k² = total × needed (k: the topic's size)."""
         if needed is not None:
-            with self.read() as conn:
-                size = int(conn.execute(sa.select(sa.func.count()).select_from(article_topics)
-                                        .where(article_topics.c.slug == topic)).scalar() or 0)
-                total = self.article_count(conn)
-            if size * size > total * needed:
-                return sa.exists().where(article_topics.c.article_id == articles.c.id,
-                                         article_topics.c.slug == topic)
+            size = _topic_size(conn, topic)
+            if size * size > self.article_count(conn) * needed:
+                return _in_topic_exists(topic)
         return articles.c.id.in_(_in_topic(topic))
 
     def positions(self, ids: Iterable[str], topic: str | None = None) -> dict[str, int]:
@@ -499,29 +496,21 @@ class Store(DeliveryQueries):
             # counted from the end: edited and new articles are mostly recent, so few come
             # after them, while all the others come before
             query = sa.select(articles.c.id, articles.c.created).where(articles.c.id.in_(ids))
-            size = self.article_count(conn)
+            size = self.article_count(conn) if topic is None else _topic_size(conn, topic)
             if topic is not None:
                 query = query.where(articles.c.id.in_(_in_topic(topic)))
-                size = int(conn.execute(sa.select(sa.func.count()).select_from(article_topics)
-                                        .where(article_topics.c.slug == topic)).scalar() or 0)
             for row in conn.execute(query).all():
                 after = sa.select(sa.func.count()).select_from(articles).where(sa.or_(
                     articles.c.created > row.created,
                     sa.and_(articles.c.created == row.created, articles.c.id > row.id)))
                 if topic is not None:
-                    after = after.where(sa.exists().where(
-                        article_topics.c.article_id == articles.c.id,
-                        article_topics.c.slug == topic))
+                    after = after.where(_in_topic_exists(topic))
                 out[row.id] = size - 1 - int(conn.execute(after).scalar() or 0)
         return out
 
     def count_items(self, topic: str | None = None) -> int:
-        query = sa.select(sa.func.count()).select_from(articles)
-        if topic is not None:
-            query = sa.select(sa.func.count()).select_from(article_topics).where(
-                article_topics.c.slug == topic)
         with self.read() as conn:
-            return int(conn.execute(query).scalar() or 0)
+            return self.article_count(conn) if topic is None else _topic_size(conn, topic)
 
     # --- runs and status ----------------------------------------------------------------
     def record_run(self, kind: str, started: datetime, finished: datetime, ok: bool,
@@ -557,9 +546,8 @@ class Store(DeliveryQueries):
         return result
 
 
-def _count_terms(conn: Connection) -> Any:
-    """INSERT ... ON CONFLICT (term) DO UPDATE articles + 1, in the connection's dialect."""
-    dialect = conn.dialect.name
+def _count_terms(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (term) DO UPDATE articles + 1, in the database's dialect."""
     insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(term_counts)
     return insert.values(term=sa.bindparam("term"), articles=1).on_conflict_do_update(
         index_elements=[term_counts.c.term],
@@ -593,6 +581,18 @@ def _nearest(row: Any, members: list[tuple[str, datetime]]) -> list[str]:
 
 def _in_topic(topic: str) -> sa.Select[tuple[str]]:
     return sa.select(article_topics.c.article_id).where(article_topics.c.slug == topic)
+
+
+def _in_topic_exists(topic: str) -> Any:
+    """The article (of the outer query) is in `topic`: tested row by row, for scans that
+    stop early, where listing the whole topic would not."""
+    return sa.exists().where(article_topics.c.article_id == articles.c.id,
+                             article_topics.c.slug == topic)
+
+
+def _topic_size(conn: Connection, topic: str) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(article_topics)
+                            .where(article_topics.c.slug == topic)).scalar() or 0)
 
 
 def _file(row: Any) -> FileRecord:
