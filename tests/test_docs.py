@@ -63,3 +63,43 @@ def test_config_toml_sets_every_table_it_documents() -> None:
                   "stories", "feeds", "topics.syria", "topics.gaza", "topics.ukraine-mediation",
                   "digests.daily", "mail", "server", "websub"):
         assert re.search(rf"^\[{re.escape(table)}\]$", text, re.M), table
+
+
+# Imports every feeds module with a guard that refuses any third-party module whose
+# distribution is not pinned in requirements.lock (what `scripts/run` installs).
+_GUARD = """
+import importlib, importlib.metadata as md, pkgutil, sys
+allowed = set(sys.argv[1].split(","))
+owners = md.packages_distributions()
+
+def norm(name):
+    return name.lower().replace("_", "-").replace(".", "-")
+
+class Guard:
+    def find_spec(self, name, path=None, target=None):
+        if "." in name or name in sys.stdlib_module_names:
+            return None
+        dists = {norm(d) for d in owners.get(name, [])}
+        if dists and not dists & allowed:
+            raise ImportError(f"{name} ({', '.join(sorted(dists))}) is not in requirements.lock")
+        return None
+
+sys.meta_path.insert(0, Guard())
+import feeds
+for module in pkgutil.walk_packages(feeds.__path__, "feeds."):
+    importlib.import_module(module.name)
+print("ok")
+"""
+
+
+def test_the_runtime_lock_holds_everything_feeds_imports() -> None:
+    """`scripts/run` installs requirements.lock alone (no dev tools): a library imported but
+    not pinned there (blingfire's undeclared numpy once) breaks a fresh clone."""
+    import subprocess
+    import sys
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {re.sub(r"[_.]", "-", m.lower()) for m in re.findall(r"^([\w.-]+)==", lock, re.M)}
+    pinned.add("feeds")
+    result = subprocess.run([sys.executable, "-c", _GUARD, ",".join(sorted(pinned))],
+                            capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
