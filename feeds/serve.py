@@ -13,6 +13,7 @@ import asyncio
 import gzip
 import hashlib
 import logging
+import os
 import posixpath
 import time
 from collections import Counter
@@ -22,7 +23,6 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -56,21 +56,34 @@ class Resource:
     last_modified: datetime
     content_type: str
     stamp: tuple[int, int, int]  # (mtime_ns, size, inode): the file this was read from
+    path: str
+    headers: dict[str, str]  # the validators and caching headers of the identity body
+    gzip_headers: dict[str, str] | None  # the same for the gzipped body
+
+
+def _stamp_of(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 class PublicFiles:
-    """public/ held in memory; a changed file (new stat) is read again on its next request."""
+    """public/ held in memory; a changed file (new stat) is read again on its next request.
 
-    def __init__(self, root: Path) -> None:
+    A request for a path already served costs one dictionary look-up and one stat(); only a
+    path not seen before (or whose file changed) is resolved and read again."""
+
+    def __init__(self, root: Path, max_age: int = 0) -> None:
         self.root = root.resolve()
-        self._cache: dict[str, Resource] = {}
+        self.max_age = max_age
+        self._cache: dict[str, Resource] = {}  # by file path
+        self._by_url: dict[str, Resource] = {}  # by canonical URL path: the fast path
 
-    def resolve(self, url_path: str) -> Path | None:
-        """The file a URL path names, or None when it is not a servable file under root."""
-        decoded = unquote(url_path)
-        if "\x00" in decoded or "\\" in decoded:
+    def _locate(self, url_path: str) -> tuple[Path, bool] | None:
+        """The file a (decoded) URL path names, and whether the path is already canonical;
+        None when it is not a servable file under root."""
+        if "\x00" in url_path or "\\" in url_path:
             return None
-        normal = posixpath.normpath("/" + decoded.lstrip("/"))
+        normal = posixpath.normpath("/" + url_path.lstrip("/"))
+        canonical = normal == url_path
         if normal == "/":
             normal = "/index.html"
         parts = normal.lstrip("/").split("/")
@@ -82,17 +95,37 @@ class PublicFiles:
             real.relative_to(self.root)
         except (OSError, ValueError):
             return None
-        return real if real.is_file() else None
+        return (real, canonical) if real.is_file() else None
+
+    def resolve(self, url_path: str) -> Path | None:
+        """The file a decoded URL path names, or None when it is not a servable file."""
+        located = self._locate(url_path)
+        return located[0] if located else None
 
     def get(self, url_path: str) -> Resource | None:
-        path = self.resolve(url_path)
-        if path is None:
+        known = self._by_url.get(url_path)
+        if known is not None:
+            try:
+                if _stamp_of(os.stat(known.path)) == known.stamp:
+                    return known
+            except OSError:
+                pass
+            del self._by_url[url_path]  # gone or changed: resolve it again
+        located = self._locate(url_path)
+        if located is None:
             return None
+        path, canonical = located
+        resource = self._read(path)
+        if resource is not None and canonical:  # other spellings of a path are not kept
+            self._by_url[url_path] = resource
+        return resource
+
+    def _read(self, path: Path) -> Resource | None:
         try:
             st = path.stat()
         except OSError:
             return None
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        stamp = _stamp_of(st)
         key = str(path)
         cached = self._cache.get(key)
         if cached is not None and cached.stamp == stamp:
@@ -106,10 +139,17 @@ class PublicFiles:
         if suffix in _COMPRESSIBLE and len(body) > 256:
             packed = gzip.compress(body, compresslevel=6, mtime=0)
             gzipped = packed if len(packed) < len(body) else None
-        digest = hashlib.sha256(body).hexdigest()[:20]
-        resource = Resource(body, gzipped, f'"{digest}"',
-                            datetime.fromtimestamp(st.st_mtime, UTC).replace(microsecond=0),
-                            CONTENT_TYPES.get(suffix, "application/octet-stream"), stamp)
+        etag = f'"{hashlib.sha256(body).hexdigest()[:20]}"'
+        modified = datetime.fromtimestamp(st.st_mtime, UTC).replace(microsecond=0)
+        headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True),
+                   "Cache-Control": f"public, max-age={self.max_age}"}
+        gzip_headers = None
+        if gzipped is not None:
+            headers["Vary"] = "Accept-Encoding"
+            gzip_headers = {**headers, "ETag": f'"{etag.strip(chr(34))}-gzip"'}
+        resource = Resource(body, gzipped, etag, modified,
+                            CONTENT_TYPES.get(suffix, "application/octet-stream"), stamp, key,
+                            headers, gzip_headers)
         self._cache[key] = resource
         return resource
 
@@ -139,18 +179,12 @@ def _etag_matches(header: str, etag: str) -> bool:
     return False
 
 
-def respond(request: web.Request, resource: Resource, max_age: int) -> web.Response:
+def respond(request: web.Request, resource: Resource) -> web.Response:
     """The one place that decides validators, 304s and compression."""
-    use_gzip = resource.gzipped is not None and _accepts_gzip(
+    use_gzip = resource.gzip_headers is not None and _accepts_gzip(
         request.headers.get("Accept-Encoding", ""))
-    etag = f'"{resource.etag.strip(chr(34))}-gzip"' if use_gzip else resource.etag
-    headers = {
-        "ETag": etag,
-        "Last-Modified": format_datetime(resource.last_modified, usegmt=True),
-        "Cache-Control": f"public, max-age={max_age}",
-    }
-    if resource.gzipped is not None:
-        headers["Vary"] = "Accept-Encoding"
+    headers = resource.gzip_headers if use_gzip else resource.headers
+    assert headers is not None
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
         not_modified = _etag_matches(if_none_match, resource.etag)
@@ -165,11 +199,12 @@ def respond(request: web.Request, resource: Resource, max_age: int) -> web.Respo
                 not_modified = False
     if not_modified:
         return web.Response(status=304, headers=headers)
-    body = resource.gzipped if use_gzip else resource.body
     if use_gzip:
-        headers["Content-Encoding"] = "gzip"
-    assert body is not None
-    return web.Response(body=body, headers={**headers, "Content-Type": resource.content_type})
+        assert resource.gzipped is not None
+        return web.Response(body=resource.gzipped, headers={
+            **headers, "Content-Encoding": "gzip", "Content-Type": resource.content_type})
+    return web.Response(body=resource.body,
+                        headers={**headers, "Content-Type": resource.content_type})
 
 
 class Site:
@@ -179,7 +214,7 @@ class Site:
         self.config = config
         self.store = store
         self.secret = secret
-        self.files = PublicFiles(config.paths.public)
+        self.files = PublicFiles(config.paths.public, config.server.max_age_seconds)
         self.requests: Counter[int] = Counter()
         self.started = time.time()
         assert config.paths.templates is not None
@@ -212,7 +247,7 @@ class Site:
         if resource is None:
             return web.Response(status=404, body=NOT_FOUND,
                                 content_type="text/html", charset="utf-8")
-        return respond(request, resource, self.config.server.max_age_seconds)
+        return respond(request, resource)
 
     # --- unsubscribe (RFC 8058 one-click, plus a page with per-topic choices) ----------------
     def _page(self, status: int, heading: str, message: str, **form: Any) -> web.Response:

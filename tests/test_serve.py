@@ -110,6 +110,22 @@ def test_404_is_a_page(server: tuple[Env, Process, httpx.Client]) -> None:
     assert response.status_code == 404 and b"Not found" in response.content
 
 
+def test_a_served_file_that_changes_or_goes_is_seen_on_the_next_request(
+        server: tuple[Env, Process, httpx.Client]) -> None:
+    env, _, client = server
+    target = env.public / "feeds.opml"
+    first = client.get("feeds.opml")
+    assert first.status_code == 200 and client.get("feeds.opml").content == first.content
+    changed = b'<?xml version="1.0"?>\n<opml version="2.0"><head/><body/></opml>\n'
+    target.write_bytes(changed)  # in place: same inode, new size and mtime
+    response = client.get("feeds.opml")
+    assert response.content == changed and response.headers["etag"] != first.headers["etag"]
+    target.unlink()
+    assert client.get("feeds.opml").status_code == 404
+    # another spelling of a served path is the same file
+    assert client.get("/feeds//syria.atom").content == client.get(ATOM).content
+
+
 def test_healthz_and_metrics(server: tuple[Env, Process, httpx.Client]) -> None:
     _, _, client = server
     health = client.get("healthz")
