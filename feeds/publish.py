@@ -394,8 +394,10 @@ class Publisher:
             parts.append(f"<p><em>{html.escape(item.standfirst, quote=False)}</em></p>")
         parts.extend(f"<figure><figcaption>{html.escape(c, quote=False)}</figcaption></figure>"
                      for c in item.captions)
-        parts.append("<p>" + "</p>\n<p>".join(html.escape(p, quote=False) for p in item.body)
-                     + "</p>")
+        # Parsed text holds no NUL (articles.clean strips it), so NUL can stand for the
+        # paragraph breaks while the whole body is escaped in one call, not one per paragraph.
+        body = html.escape("\x00".join(item.body), quote=False)
+        parts.append("<p>" + body.replace("\x00", "</p>\n<p>") + "</p>")
         content = "\n".join(parts)
         if len(self._content) > 5000:
             self._content.clear()
