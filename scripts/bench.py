@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import html
 import json
 import os
 import platform
@@ -220,29 +221,53 @@ def bench_feed_build(quick: bool) -> None:
             publisher._content.clear()  # cold: no article's content built before
             publisher.atom(spec, items)
 
-        def bare() -> None:
-            fg = FeedGenerator()
-            fg.id("urn:uuid:0")
-            fg.title("bare")
-            fg.author({"name": "x"})
-            fg.link(href="http://127.0.0.1/feed.atom", rel="self")
-            fg.updated(items[-1].updated)
-            for item in reversed(items):
-                entry = fg.add_entry()
-                entry.id(item.entry_id)
-                entry.title(item.title)
-                entry.published(item.published)
-                entry.updated(item.updated)
-                entry.link(href=f"http://127.0.0.1/articles/{item.id}.html")
-                entry.summary(item.summary)
-                entry.content("".join(f"<p>{p}</p>" for p in item.body), type="html")
-            fg.atom_str(pretty=True)
+        def bare(same_document: bool) -> Callable[[], None]:
+            """feedgen's own API on the same items. With `same_document`, the document ours
+            writes (each entry's author and categories, typed links, bodies escaped into
+            HTML); without, the thinner one earlier runs used (no author or categories, and
+            bodies pasted into HTML unescaped, which breaks on any '&' or '<')."""
+            def build() -> None:
+                fg = FeedGenerator()
+                fg.id("urn:uuid:0")
+                fg.title("bare")
+                fg.author({"name": "x"})
+                fg.link(href="http://127.0.0.1/feed.atom", rel="self")
+                if same_document:
+                    fg.subtitle("bare topic")
+                    fg.language("en")
+                    fg.link(href="http://127.0.0.1/topic.html", rel="alternate",
+                            type="text/html")
+                fg.updated(items[-1].updated)
+                for item in reversed(items):
+                    entry = fg.add_entry()
+                    entry.id(item.entry_id)
+                    entry.title(item.title)
+                    entry.published(item.published)
+                    entry.updated(item.updated)
+                    entry.summary(item.summary)
+                    url = f"http://127.0.0.1/articles/{item.id}.html"
+                    if not same_document:
+                        entry.link(href=url)
+                        entry.content("".join(f"<p>{p}</p>" for p in item.body), type="html")
+                        continue
+                    entry.link(href=url, rel="alternate", type="text/html")
+                    entry.author({"name": item.author or item.source or "x"})
+                    for match in item.topics:
+                        entry.category(term=match.slug, label=match.slug,
+                                       scheme="http://127.0.0.1/topics/")
+                    entry.content("".join(f"<p>{html.escape(p, quote=False)}</p>"
+                                          for p in item.body), type="html")
+                fg.atom_str(pretty=True)
+            return build
 
         ours_time = best_of(ours, rounds)
-        bare_time = best_of(bare, rounds)
+        bare_time = best_of(bare(same_document=True), rounds)
+        thin_time = best_of(bare(same_document=False), rounds)
         ratio = ours_time / bare_time
         row("one 50-entry topic feed built", f"{ours_time * 1000:.1f} ms",
-            f"bare feedgen {bare_time * 1000:.1f} ms", ratio, "<= 1.2x", ratio <= 1.2)
+            f"feedgen, same document {bare_time * 1000:.1f} ms", ratio, "<= 1.2x",
+            ratio <= 1.2, f"(a thinner feedgen document: {thin_time * 1000:.1f} ms, "
+            f"{ours_time / thin_time:.2f}x)")
         store.close()
 
 
