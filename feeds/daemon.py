@@ -174,9 +174,15 @@ class Daemon:
     # --- the worker: ingest what the watcher saw, then publish once per batch -------------
     def _work(self) -> None:
         while not self.stopping.is_set():
+            with self._services_lock:
+                services = self.services
+            pending = services is not None and services.publisher.pending
             try:
-                first = self.events.get(timeout=0.2)
+                first = self.events.get(timeout=0.2) if not pending else self.events.get_nowait()
             except queue.Empty:
+                if pending:  # the queue is quiet: write the pages the last publish put off
+                    assert services is not None
+                    self._safely("publish", partial(self._finish, services.publisher))
                 continue
             batch = [first]
             deadline = time.monotonic() + 0.5
@@ -228,7 +234,14 @@ class Daemon:
         if full:
             publisher.publish()
         else:
-            publisher.publish(changed=changed, topics=topics)
+            # pages that list articles give way to a file that has arrived meanwhile
+            publisher.publish(changed=changed, topics=topics,
+                              pause=lambda: not self.events.empty())
+        self.publish_owed = False
+
+    def _finish(self, publisher: Publisher) -> None:
+        self.publish_owed = True  # until the put-off pages are written
+        publisher.finish()
         self.publish_owed = False
 
     # --- lifecycle ----------------------------------------------------------------------

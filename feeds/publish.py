@@ -12,6 +12,7 @@ order they were added, which never change once full (feeds/<slug>/archive-<n>.at
 from __future__ import annotations
 
 import contextlib
+import copy
 import html
 import json
 import logging
@@ -19,7 +20,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import httpx
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -45,6 +47,7 @@ ALL = "all"
 _FEED_NAMESPACE = uuid.UUID("9a3c3b0e-2f7d-4d0e-8f55-7b2f6c1a4e90")
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_PAGE_DELAY = 2.0  # seconds a paused publish may leave topic pages and the front page
 
 
 # --- feedgen extensions: what feedgen 1.0 cannot emit itself --------------------------------
@@ -59,9 +62,6 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         self.categories: list[tuple[str, str, str]] = []  # (term, label, scheme)
         self.links: list[tuple[str, str]] = []
 
-    def add(self, href: str, title: str) -> None:
-        self.links.append((href, title))
-
     def extend_atom(self, entry: Any) -> Any:
         etree.SubElement(etree.SubElement(entry, "author"), "name").text = self.author
         for term, label, scheme in self.categories:
@@ -70,6 +70,20 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
             etree.SubElement(entry, "link", rel="related", type="text/html", href=href,
                              title=title)
         return entry
+
+
+class _BuiltOnce(FeedEntry):  # type: ignore[misc]
+    """A feed entry whose Atom element is built once and copied into each feed that lists
+    it: most entries of a feed are the same from one publish to the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._element: Any = None
+
+    def atom_entry(self, extensions: bool = True) -> Any:
+        if self._element is None:
+            self._element = super().atom_entry(extensions)
+        return copy.deepcopy(self._element)
 
 
 class _ArchiveMarker(BaseExtension):  # type: ignore[misc]
@@ -139,6 +153,20 @@ class PublishReport:
     changed_feeds: list[str] = field(default_factory=list)  # Atom URLs whose bytes changed
 
 
+@dataclass
+class _Pending:
+    """Pages a publish has still to write: these siblings' pages, these topics' pages (None:
+    all of them), and always the front page."""
+    siblings: set[str]
+    topics: set[str] | None
+    since: float = field(default_factory=time.monotonic)  # when they were first put off
+
+    def merge(self, other: _Pending) -> _Pending:
+        topics = None if self.topics is None or other.topics is None \
+            else self.topics | other.topics
+        return _Pending(self.siblings | other.siblings, topics, min(self.since, other.since))
+
+
 class HubNotifier:
     """WebSub: tell the hub which feeds changed (hub.mode=publish), from a background thread,
     retrying with backoff; publishing never waits for the hub."""
@@ -193,9 +221,11 @@ class Publisher:
         self.spec_of = {spec.slug: spec for spec in self.specs}
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
         self._content: dict[tuple[str, datetime], str] = {}
+        self._entries: dict[tuple[Any, ...], _BuiltOnce] = {}  # Atom entries built before
         # the items of the last publishes, so the next one decodes only what changed
         self._seen: dict[str, Item] = {}
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
+        self._pending: _Pending | None = None  # pages a paused publish left
 
     def close(self) -> None:
         """Wait for outstanding hub pings (they retry for a few seconds at most)."""
@@ -220,55 +250,121 @@ class Publisher:
 
     # --- the run ------------------------------------------------------------------------
     def publish(self, changed: Iterable[str] | None = None,
-                topics: Iterable[str] | None = None) -> PublishReport:
+                topics: Iterable[str] | None = None, *,
+                pause: Callable[[], bool] | None = None) -> PublishReport:
         """Everything (changed=None), or what the changed article ids touch. `topics`, when
         known, limits the feeds rebuilt to those topics and "all" (new articles: the topics
         they are in; an edit may have left a topic, so edits pass None). Daemons sharing a
         database and public/ publish one at a time; each writes what the store holds, so
-        the files are the same whoever writes them."""
-        with self.store.exclusive("publish"):
-            return self._publish(changed, topics)
+        the files are the same whoever writes them.
 
-    def _publish(self, changed: Iterable[str] | None,
-                 topics: Iterable[str] | None) -> PublishReport:
+        `pause`: asked between the pages that come after the feeds (story siblings' pages,
+        topic pages, the front page); when it says yes, they are left `pending` for the next
+        publish or `finish()`, so a file that arrives meanwhile is not kept waiting for them.
+        Article pages and feeds are always written in full."""
+        with self.store.exclusive("publish"):
+            return self._publish(changed, topics, pause)
+
+    @property
+    def pending(self) -> bool:
+        """Pages a paused publish left to write."""
+        return self._pending is not None
+
+    def finish(self) -> PublishReport:
+        """Write the pages a paused publish left."""
+        report = PublishReport()
+        with self.store.exclusive("publish"):
+            pages, self._pending = self._pending, None
+            if pages is not None:
+                self._write_pages(pages, {}, {}, report, None)
+        return report
+
+    def _publish(self, changed: Iterable[str] | None, topics: Iterable[str] | None,
+                 pause: Callable[[], bool] | None) -> PublishReport:
         started, clock = datetime.now(UTC), time.perf_counter()
         report = PublishReport()
         changed_ids = None if changed is None else set(changed)
-        if changed_ids is not None and not changed_ids and (self.public / "index.html").exists():
+        wanted = None if topics is None or changed_ids is None else {ALL, *topics}
+        owed, self._pending = self._pending, None
+        if changed_ids is None:
+            owed = None  # everything is written below
+        if (changed_ids is not None and not changed_ids and owed is None
+                and (self.public / "index.html").exists()):
             return report
         # article pages first: a feed never links to a page not written yet
         siblings = self._write_articles(changed_ids, report)
         current: dict[str, list[Item]] = {}
         titles: dict[str, Byline] = {}
-        wanted = None if topics is None or changed_ids is None else {ALL, *topics}
         for spec in self.specs:  # each feed goes out as soon as it is read ("all" first)
-            topic = None if spec.slug == ALL else spec.slug
-            items = self._items(topic=topic, limit=self.config.feeds.entries,
-                                order="created")
-            items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
-            current[spec.slug] = items
-            titles.update(self._related(items, known=titles))
             if self._touched(spec, wanted, Path("feeds") / f"{spec.slug}.atom"):
-                self._write_feed(spec, items, report, changed_ids, titles)
-        self._write_siblings(siblings, report)  # their "also reported by" lists
-        for spec in self.specs[1:]:
-            if self._touched(spec, wanted, Path("topics") / f"{spec.slug}.html"):
-                self._write(Path("topics") / f"{spec.slug}.html", self._page(
-                    "topic.html", topic=self._topic_view(spec, current[spec.slug], titles)),
-                    report)
-        self._write(Path("index.html"), self._page("index.html", topics=[
-            self._topic_view(spec, current[spec.slug][:5], titles)
-            for spec in self.specs[1:]]), report)
-        self._write(Path("feeds.opml"), self._opml(), report)
+                current[spec.slug] = self._feed_items(spec, titles)
+                self._write_feed(spec, current[spec.slug], report, changed_ids, titles)
+        # Then the pages that list articles: they may wait for a file that is arriving.
+        pages = _Pending(siblings, None if wanted is None else set(wanted))
+        if owed is not None:
+            pages = pages.merge(owed)
+        self._write_pages(pages, current, titles, report, pause)
         if self.hub is not None:
             self.hub.notify(report.changed_feeds)
         report.seconds = time.perf_counter() - clock
         self.store.record_run("publish", started, datetime.now(UTC), True,
                               {"written": report.written, "unchanged": report.unchanged,
                                "seconds": round(report.seconds, 3)})
-        log.info("publish finished written=%d unchanged=%d seconds=%.3f", report.written,
-                 report.unchanged, report.seconds)
+        log.info("publish finished written=%d unchanged=%d seconds=%.3f%s", report.written,
+                 report.unchanged, report.seconds, " (pages pending)" if self.pending else "")
         return report
+
+    def _feed_items(self, spec: FeedSpec, titles: dict[str, Byline]) -> list[Item]:
+        """A feed's newest entries, newest first; their stories' other reports go in
+        `titles`."""
+        items = self._items(topic=None if spec.slug == ALL else spec.slug,
+                            limit=self.config.feeds.entries, order="created")
+        items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
+        titles.update(self._related(items, known=titles))
+        return items
+
+    def _write_pages(self, pages: _Pending, current: dict[str, list[Item]],
+                     titles: dict[str, Byline], report: PublishReport,
+                     pause: Callable[[], bool] | None) -> None:
+        """Siblings' pages (their "also reported by" lists), topic pages, the front page
+        and the OPML list, asking `pause` before each; what is left stays pending."""
+        def listed(spec: FeedSpec) -> list[Item]:
+            if spec.slug not in current:
+                current[spec.slug] = self._feed_items(spec, titles)
+            return current[spec.slug]
+
+        def paused() -> bool:
+            # never put off for long: a steady stream of files must not starve these pages
+            if (pause is not None and time.monotonic() - pages.since < MAX_PAGE_DELAY
+                    and pause()):
+                self._pending = pages
+                return True
+            return False
+
+        if pages.siblings:
+            items = self._items(ids=pages.siblings)
+            related = self._related(items)
+            for item in items:
+                if paused():
+                    return
+                self._render_article(item, related, report)
+                pages.siblings.discard(item.id)
+            pages.siblings.clear()  # the rest are no longer stored
+        todo = [spec for spec in self.specs[1:]
+                if self._touched(spec, pages.topics, Path("topics") / f"{spec.slug}.html")]
+        pages.topics = {spec.slug for spec in todo}
+        for spec in todo:
+            if paused():
+                return
+            self._write(Path("topics") / f"{spec.slug}.html", self._page(
+                "topic.html", topic=self._topic_view(spec, listed(spec), titles)), report)
+            pages.topics.discard(spec.slug)
+        if paused():
+            return
+        self._write(Path("index.html"), self._page("index.html", topics=[
+            self._topic_view(spec, listed(spec)[:5], titles) for spec in self.specs[1:]]),
+            report)
+        self._write(Path("feeds.opml"), self._opml(), report)
 
     def _touched(self, spec: FeedSpec, wanted: set[str] | None, output: Path) -> bool:
         """Rebuild this output? Yes when its topic is wanted, and whenever it does not exist."""
@@ -362,24 +458,37 @@ class Publisher:
             related = self._related(items)
         # feedgen prepends each new entry; add oldest first so the document is newest first.
         for item in reversed(items):
-            entry = fg.add_entry()
-            entry.id(item.entry_id)
-            entry.title(item.title)
-            entry.published(item.published)
-            entry.updated(item.updated)
-            entry.link(href=self.article_url(item.id), rel="alternate", type="text/html")
-            parts = entry.history
-            parts.author = item.author or item.source or site.author
-            for other in item.related:
-                if other in related:
-                    parts.add(self.article_url(other), _link_text(related[other]))
-            parts.categories.extend(
-                (match.slug, self.topic_titles[match.slug], f"{self.base}topics/")
-                for match in item.topics if match.slug in self.topic_titles)
-            entry.summary(item.summary or item.title)
-            entry.content(self.content_html(item), type="html")
+            links = tuple((self.article_url(other), _link_text(related[other]))
+                          for other in item.related if other in related)
+            # everything the entry shows: the stored version, its topics, its story's links
+            key = (item.id, item.updated, tuple(m.slug for m in item.topics), links)
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = self._entry(item, links)
+            fg.add_entry(entry)
+        if len(self._entries) > 5000:
+            self._entries.clear()
         document: bytes = fg.atom_str(pretty=True)
         return document
+
+    def _entry(self, item: Item, links: Sequence[tuple[str, str]]) -> _BuiltOnce:
+        entry = _BuiltOnce()
+        # the feeds' entry extension (adding the entry to a feed later keeps this one)
+        entry.register_extension("history", _EntryParts, atom=True, rss=False)
+        entry.id(item.entry_id)
+        entry.title(item.title)
+        entry.published(item.published)
+        entry.updated(item.updated)
+        entry.link(href=self.article_url(item.id), rel="alternate", type="text/html")
+        parts = entry.history
+        parts.author = item.author or item.source or self.config.site.author
+        parts.links.extend(links)
+        parts.categories.extend(
+            (match.slug, self.topic_titles[match.slug], f"{self.base}topics/")
+            for match in item.topics if match.slug in self.topic_titles)
+        entry.summary(item.summary or item.title)
+        entry.content(self.content_html(item), type="html")
+        return entry
 
     def content_html(self, item: Item) -> str:
         """The article as HTML for feeds. Built only from escaped plain text (articles are
@@ -492,25 +601,25 @@ class Publisher:
         self._render_articles(items, report)
         return {o for i in items for o in i.related} - changed
 
-    def _write_siblings(self, ids: set[str], report: PublishReport) -> None:
-        if ids:
-            self._render_articles(self._items(ids=ids), report)
-
     def _render_articles(self, items: Sequence[Item], report: PublishReport) -> None:
         related = self._related(items)
         for item in items:
-            view = {
-                "url": self.article_url(item.id), "title": item.title,
-                "standfirst": item.standfirst, "published": item.published, "by": _by(item),
-                "dateline": item.dateline, "summary": item.summary, "captions": item.captions,
-                "body": item.body, "original_url": item.url if _is_http(item.url) else None,
-                "topics": [self._topic_view(self.spec_of[m.slug], [], {}) for m in item.topics
-                           if m.slug in self.spec_of],
-                "related": [{"url": self.article_url(o), "title": related[o].title,
-                             "by": _by(related[o])} for o in item.related if o in related],
-            }
-            self._write(Path("articles") / f"{item.id}.html",
-                        self._page("article.html", article=view), report)
+            self._render_article(item, related, report)
+
+    def _render_article(self, item: Item, related: Mapping[str, Byline],
+                        report: PublishReport) -> None:
+        view = {
+            "url": self.article_url(item.id), "title": item.title,
+            "standfirst": item.standfirst, "published": item.published, "by": _by(item),
+            "dateline": item.dateline, "summary": item.summary, "captions": item.captions,
+            "body": item.body, "original_url": item.url if _is_http(item.url) else None,
+            "topics": [self._topic_view(self.spec_of[m.slug], [], {}) for m in item.topics
+                       if m.slug in self.spec_of],
+            "related": [{"url": self.article_url(o), "title": related[o].title,
+                         "by": _by(related[o])} for o in item.related if o in related],
+        }
+        self._write(Path("articles") / f"{item.id}.html",
+                    self._page("article.html", article=view), report)
 
 
 ARCHIVE_READ_PAGES = 20  # archive pages read with one query (memory: 20 x feeds.entries items)

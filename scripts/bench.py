@@ -218,7 +218,8 @@ def bench_feed_build(quick: bool) -> None:
         rounds = 10 if quick else 40
 
         def ours() -> None:
-            publisher._content.clear()  # cold: no article's content built before
+            publisher._content.clear()  # cold: no article's content or entry built before
+            publisher._entries.clear()
             publisher.atom(spec, items)
 
         def bare(same_document: bool) -> Callable[[], None]:

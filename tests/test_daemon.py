@@ -104,6 +104,48 @@ def test_a_feed_never_links_to_a_page_not_yet_served(daemon: tuple[Env, Process]
     assert feed.text.count("<title>Linked story number") == 50 and versions >= 2, versions
 
 
+def test_what_the_running_daemon_publishes_is_what_a_full_rebuild_writes(
+        daemon: tuple[Env, Process]) -> None:
+    """The daemon publishes incrementally with one long-lived publisher (feed entries built
+    once and reused; pages that list articles put off while files keep arriving). Files
+    arriving during publishes, same-event reports and edits must still leave public/ exactly
+    as `feeds publish` rebuilds it from scratch."""
+    env, process = daemon
+    gaza = ("{title}\n\nGAZA (Test Wire) - Mediators from Qatar and Egypt said the Gaza truce "
+            "talks would resume in Cairo. Israel and Hamas sent negotiators.\n")
+    for n in range(40):
+        template = gaza if n % 3 == 0 else STORY
+        name = f"burst-{n % 30}.txt"  # the last ten are edits of earlier files
+        part = env.inbox / f".{name}.part"
+        title = f"Burst story {n % 30}" + (" (updated)" if n >= 30 else "")
+        part.write_text(template.format(title=title), encoding="utf-8")
+        part.rename(env.inbox / name)
+        time.sleep(0.012)
+    for n in range(5):  # copies change nothing, so no publish follows to write what was put off
+        (env.inbox / f"copy-{n}.txt").write_bytes((env.inbox / "burst-1.txt").read_bytes())
+        time.sleep(0.004)
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(p.relative_to(env.public)): p.read_bytes()
+                for p in sorted(env.public.rglob("*")) if p.is_file()}
+
+    assert wait_for(lambda: served(process, "Burst story 9 (updated)", "feeds/all.atom"), 20)
+    settled = snapshot()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # quiet: nothing changes for a second
+        time.sleep(1.0)
+        now = snapshot()
+        if now == settled:
+            break
+        settled = now
+    assert process.stop() == 0
+    assert "(pages pending)" in process.output()  # the burst did make publishes give way
+    env.feeds("publish")
+    rebuilt = snapshot()
+    assert sorted(rebuilt) == sorted(settled)
+    assert [name for name in rebuilt if rebuilt[name] != settled[name]] == []
+
+
 def test_sighup_reloads_topics_and_refuses_a_bad_config(daemon: tuple[Env, Process]) -> None:
     env, process = daemon
     env.drop("harbour.txt", "Harbour reopens\n\nThe harbour reopened on Monday after the storm."
