@@ -359,6 +359,11 @@ class Publisher:
             self._write(Path("topics") / f"{spec.slug}.html", self._page(
                 "topic.html", topic=self._topic_view(spec, listed(spec), titles)), report)
             pages.topics.discard(spec.slug)
+        for spec in self.specs[1:]:  # the front page lists every topic: read them first
+            if spec.slug not in current:
+                if paused():
+                    return
+                listed(spec)
         if paused():
             return
         self._write(Path("index.html"), self._page("index.html", topics=[
