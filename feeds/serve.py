@@ -77,6 +77,12 @@ class PublicFiles:
         self._cache: dict[str, Resource] = {}  # by file path
         self._by_url: dict[str, Resource] = {}  # by canonical URL path: the fast path
 
+    def set_max_age(self, max_age: int) -> None:
+        """A reloaded config: headers are built again with the new max-age."""
+        if max_age != self.max_age:
+            self.max_age = max_age
+            self._cache, self._by_url = {}, {}
+
     def _locate(self, url_path: str) -> tuple[Path, bool] | None:
         """The file a (decoded) URL path names, and whether the path is already canonical;
         None when it is not a servable file under root."""
@@ -110,7 +116,7 @@ class PublicFiles:
                     return known
             except OSError:
                 pass
-            del self._by_url[url_path]  # gone or changed: resolve it again
+            self._by_url.pop(url_path, None)  # gone or changed: resolve it again
         located = self._locate(url_path)
         if located is None:
             return None
@@ -211,7 +217,7 @@ class Site:
     """The aiohttp application: public files, health and metrics."""
 
     def __init__(self, config: Config, store: Store, secret: bytes | None = None) -> None:
-        self.config = config
+        self._config = config
         self.store = store
         self.secret = secret
         self.files = PublicFiles(config.paths.public, config.server.max_age_seconds)
@@ -219,6 +225,15 @@ class Site:
         self.started = time.time()
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:  # SIGHUP: a new max-age applies at once
+        self._config = config
+        self.files.set_max_age(config.server.max_age_seconds)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024, middlewares=[self._count])

@@ -151,13 +151,17 @@ def test_sighup_reloads_topics_and_refuses_a_bad_config(daemon: tuple[Env, Proce
     env.drop("harbour.txt", "Harbour reopens\n\nThe harbour reopened on Monday after the storm."
              " Ships docked at the harbour within hours.\n")
     port = process.port
-    env.write_config(server={"host": "127.0.0.1", "port": port},
+    def max_age() -> str:
+        return httpx.get(process.url + "feeds/syria.atom", timeout=5).headers["cache-control"]
+    assert max_age() == "public, max-age=60"
+    env.write_config(server={"host": "127.0.0.1", "port": port, "max_age_seconds": 300},
                      ingest={"settle_seconds": 0.0, "rescan_seconds": 3600},
                      topics={"harbour": {"title": "Harbour", "threshold": 1.0,
                                          "terms": {"harbour": 1.0}}})
     process.proc.send_signal(signal.SIGHUP)
     assert wait_for(lambda: served(process, "Harbour reopens", "feeds/harbour.atom"), 10), \
         process.output()
+    assert max_age() == "public, max-age=300"  # a file already served gets the new header
     env.config.write_text("[server]\nport = 'not a port'\n", encoding="utf-8")
     process.proc.send_signal(signal.SIGHUP)
     assert wait_for(lambda: "reload refused" in process.output(), 5)
