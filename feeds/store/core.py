@@ -128,18 +128,32 @@ class Store(DeliveryQueries):
         self.engine.dispose()
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
         """One write transaction. Writers go one at a time across every process sharing the
         database: SQLite's BEGIN IMMEDIATE does that by itself; on PostgreSQL a transaction
         advisory lock does, so sequence numbers are handed out in commit order and a row
-        read before a write is still current when it is written (several daemons)."""
+        read before a write is still current when it is written (several daemons).
+
+        `durable=False` is for bookkeeping a crash may lose (run records): its commit does
+        not wait for the disk (SQLite: synchronous=NORMAL for it; PostgreSQL: asynchronous
+        commit). It is still atomic, and the next durable commit makes it durable too."""
         with self._write_lock, self.engine.connect() as conn:
             conn = conn.execution_options(feeds_write=True)
-            with conn.begin():
-                if self.shared():
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                                 {"key": WRITER_LOCK})
-                yield conn
+            sqlite = conn.dialect.name == "sqlite"
+            raw: Any = conn.connection.driver_connection  # pragmas outside any transaction
+            if sqlite and not durable:
+                raw.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.begin():
+                    if self.shared():
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": WRITER_LOCK})
+                    if not sqlite and not durable:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    yield conn
+            finally:
+                if sqlite and not durable:
+                    raw.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def claims(self) -> Iterator[Claims]:
@@ -515,7 +529,7 @@ class Store(DeliveryQueries):
     # --- runs and status ----------------------------------------------------------------
     def record_run(self, kind: str, started: datetime, finished: datetime, ok: bool,
                    detail: dict[str, Any]) -> None:
-        with self.write() as conn:
+        with self.write(durable=False) as conn:  # status only: not worth a wait for the disk
             conn.execute(runs.delete().where(runs.c.kind == kind))
             conn.execute(runs.insert().values(kind=kind, started=started, finished=finished,
                                               ok=ok, detail=json.dumps(detail)))
