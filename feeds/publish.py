@@ -342,6 +342,8 @@ class Publisher:
             return False
 
         if pages.siblings:
+            if paused():
+                return
             items = self._items(ids=pages.siblings)
             related = self._related(items)
             for item in items:
