@@ -81,9 +81,10 @@ class _BuiltOnce(FeedEntry):  # type: ignore[misc]
         self._element: Any = None
 
     def atom_entry(self, extensions: bool = True) -> Any:
-        if self._element is None:
+        if self._element is None:  # the first feed takes the element itself
             self._element = super().atom_entry(extensions)
-        return copy.deepcopy(self._element)
+            return self._element
+        return copy.deepcopy(self._element)  # later ones a copy (it stays in the first)
 
 
 class _ArchiveMarker(BaseExtension):  # type: ignore[misc]
@@ -221,7 +222,10 @@ class Publisher:
         self.spec_of = {spec.slug: spec for spec in self.specs}
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
         self._content: dict[tuple[str, datetime], str] = {}
-        self._entries: dict[tuple[Any, ...], _BuiltOnce] = {}  # Atom entries built before
+        # the Atom entries of the current feeds, built before; those no feed used in the
+        # last publish are dropped at its end, so this holds at most the feeds' entries
+        self._entries: dict[tuple[Any, ...], _BuiltOnce] = {}
+        self._used: set[tuple[Any, ...]] = set()
         # the items of the last publishes, so the next one decodes only what changed
         self._seen: dict[str, Item] = {}
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
@@ -299,6 +303,8 @@ class Publisher:
             if self._touched(spec, wanted, Path("feeds") / f"{spec.slug}.atom"):
                 current[spec.slug] = self._feed_items(spec, titles)
                 self._write_feed(spec, current[spec.slug], report, changed_ids, titles)
+        self._entries = {key: self._entries[key] for key in self._used if key in self._entries}
+        self._used = set()
         # Then the pages that list articles: they may wait for a file that is arriving.
         pages = _Pending(siblings, None if wanted is None else set(wanted))
         if owed is not None:
@@ -469,19 +475,20 @@ class Publisher:
                           for other in item.related if other in related)
             # everything the entry shows: the stored version, its topics, its story's links
             key = (item.id, item.updated, tuple(m.slug for m in item.topics), links)
+            if archive_page is not None:  # archive pages are seldom built twice: not kept
+                self._fill(fg.add_entry(), item, links)
+                continue
             entry = self._entries.get(key)
-            if entry is None:
-                entry = self._entries[key] = self._entry(item, links)
-            fg.add_entry(entry)
-        if len(self._entries) > 5000:
-            self._entries.clear()
+            if entry is None:  # adding registers the feed's entry extension on it
+                entry = self._entries[key] = self._fill(fg.add_entry(_BuiltOnce()), item, links)
+            else:
+                fg.add_entry(entry)  # keeps the extension it has
+            self._used.add(key)
         document: bytes = fg.atom_str(pretty=True)
         return document
 
-    def _entry(self, item: Item, links: Sequence[tuple[str, str]]) -> _BuiltOnce:
-        entry = _BuiltOnce()
-        # the feeds' entry extension (adding the entry to a feed later keeps this one)
-        entry.register_extension("history", _EntryParts, atom=True, rss=False)
+    def _fill(self, entry: FeedEntry, item: Item, links: Sequence[tuple[str, str]]) -> Any:
+        """The entry (just added to a feed) filled in from the item."""
         entry.id(item.entry_id)
         entry.title(item.title)
         entry.published(item.published)
