@@ -222,8 +222,8 @@ class Publisher:
         self.spec_of = {spec.slug: spec for spec in self.specs}
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
         self._content: dict[tuple[str, datetime], str] = {}
-        # the Atom entries of the current feeds, built before; those no feed used in the
-        # last publish are dropped at its end, so this holds at most the feeds' entries
+        # the Atom entries of the current feeds, built before; past twice what the feeds
+        # hold, those no feed used in the last publish are dropped
         self._entries: dict[tuple[Any, ...], _BuiltOnce] = {}
         self._used: set[tuple[Any, ...]] = set()
         # the items of the last publishes, so the next one decodes only what changed
@@ -303,7 +303,9 @@ class Publisher:
             if self._touched(spec, wanted, Path("feeds") / f"{spec.slug}.atom"):
                 current[spec.slug] = self._feed_items(spec, titles)
                 self._write_feed(spec, current[spec.slug], report, changed_ids, titles)
-        self._entries = {key: self._entries[key] for key in self._used if key in self._entries}
+        if len(self._entries) > 2 * len(self.specs) * self.config.feeds.entries:
+            self._entries = {key: self._entries[key] for key in self._used
+                             if key in self._entries}
         self._used = set()
         # Then the pages that list articles: they may wait for a file that is arriving.
         pages = _Pending(siblings, None if wanted is None else set(wanted))
