@@ -407,7 +407,7 @@ class Store(DeliveryQueries):
             return {}
         rows = conn.execute(sa.select(term_counts.c.term, term_counts.c.articles)
                             .where(term_counts.c.term.in_(terms)))
-        return {term: int(count) for term, count in rows.tuples()}
+        return {term: int(count) for term, count in rows}
 
     def article_count(self, conn: Connection | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(articles)
@@ -543,10 +543,10 @@ class Store(DeliveryQueries):
     def counts(self) -> dict[str, int]:
         with self.read() as conn:
             by_status: dict[str, int] = dict(conn.execute(sa.select(files.c.status, sa.func.count())
-                                          .group_by(files.c.status)).tuples().all())
+                                          .group_by(files.c.status)).all())
             topic_counts: dict[str, int] = dict(conn.execute(
                 sa.select(article_topics.c.slug, sa.func.count())
-                .group_by(article_topics.c.slug)).tuples().all())
+                .group_by(article_topics.c.slug)).all())
             stories = conn.execute(sa.select(sa.func.count(sa.distinct(articles.c.story_id))))
             result = {
                 "articles": self.article_count(conn),

@@ -108,11 +108,11 @@ class DeliveryQueries:
         with self.read() as conn:
             marks = {str(email): int(mark) for email, mark in conn.execute(
                 sa.select(subscribers.c.email, subscribers.c.watermark)
-                .where(subscribers.c.schedule == schedule)).tuples()}
+                .where(subscribers.c.schedule == schedule))}
             for email, mark in conn.execute(
                     sa.select(deliveries.c.subscriber, sa.func.max(deliveries.c.watermark))
                     .where(deliveries.c.status == "pending", deliveries.c.schedule == schedule)
-                    .group_by(deliveries.c.subscriber)).tuples():
+                    .group_by(deliveries.c.subscriber)):
                 if email in marks and mark is not None:
                     marks[email] = max(marks[email], int(mark))
         return marks
@@ -161,7 +161,7 @@ class DeliveryQueries:
         with self.read() as conn:
             return [(str(a), str(b)) for a, b in conn.execute(
                 sa.select(digest_runs.c.schedule, digest_runs.c.slot).where(
-                    digest_runs.c.finished.is_(None))).tuples()]
+                    digest_runs.c.finished.is_(None)))]
 
     def finish_slot(self, schedule: str, slot: str, now: datetime) -> None:
         with self.write() as conn:
@@ -255,7 +255,7 @@ class DeliveryQueries:
     def delivery_counts(self) -> dict[str, int]:
         with self.read() as conn:
             rows = conn.execute(sa.select(deliveries.c.status, sa.func.count())
-                                .group_by(deliveries.c.status)).tuples().all()
+                                .group_by(deliveries.c.status)).all()
         return {str(status): int(count) for status, count in rows}
 
 

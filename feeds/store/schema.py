@@ -193,7 +193,7 @@ def _v4_term_counts(conn: Connection) -> None:
     per term instead of counting the term's whole postings list."""
     term_counts.create(conn)
     rows = conn.execute(sa.select(story_terms.c.term, sa.func.count())
-                        .group_by(story_terms.c.term)).tuples().all()
+                        .group_by(story_terms.c.term)).all()
     if rows:
         conn.execute(term_counts.insert(), [{"term": t, "articles": n} for t, n in rows])
 
