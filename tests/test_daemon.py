@@ -120,7 +120,7 @@ def test_what_the_running_daemon_publishes_is_what_a_full_rebuild_writes(
         title = f"Burst story {n % 30}" + (" (updated)" if n >= 30 else "")
         part.write_text(template.format(title=title), encoding="utf-8")
         part.rename(env.inbox / name)
-        time.sleep(0.012)
+        time.sleep(0.004)  # files keep arriving while earlier ones are published
     for n in range(5):  # copies change nothing, so no publish follows to write what was put off
         (env.inbox / f"copy-{n}.txt").write_bytes((env.inbox / "burst-1.txt").read_bytes())
         time.sleep(0.004)

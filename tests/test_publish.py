@@ -19,8 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.config import load_config
 from feeds.errors import PublishError
-from feeds.publish import _runs, write_atomic
+from feeds.ingest import Ingestor, Pipeline
+from feeds.models import article_id, article_key
+from feeds.publish import Publisher, _runs, write_atomic
+from feeds.store import Store
 from feeds.store.core import MAX_RELATED, _nearest
 from tests.conftest import ROOT, SEEDS, Env, needs_shared
 
@@ -293,3 +297,33 @@ def test_an_edit_rewrites_exactly_the_archive_pages_holding_it(env: Env, edited:
     for n in changed:  # each edit is in the feed or on its page (the newest page overlaps it)
         assert any(f"Story number {n} from Syria, revised</title>".encode() in data
                    for data in everything), n
+
+
+def test_pages_a_paused_publish_puts_off_are_written_by_finish(env: Env) -> None:
+    """The daemon's publish gives way to arriving files after the feeds: the pages that only
+    list articles wait for `finish()` (or the next publish), and then match a full rebuild."""
+    env.write_config(ingest={"settle_seconds": 0.0})
+    env.drop("first.txt", story("First report from Damascus"))
+    env.feeds("ingest")
+    config = load_config(env.config)
+    store = Store.for_config(config)
+    pipeline = Pipeline(config)
+    try:
+        publisher = Publisher(config, store)
+        env.drop("second.txt", story("Second report from Damascus"))
+        report = Ingestor(config, store, pipeline).run([env.inbox / "second.txt"], settle=0.0)
+        publisher.publish(changed=report.changed, topics=report.topics, pause=lambda: True)
+        first_page = env.public / "articles" / f"{article_id(article_key('first.txt', 0))}.html"
+        put_off = [env.public / "topics" / "syria.html", env.public / "index.html", first_page]
+        assert "Second report" in (env.public / "feeds" / "syria.atom").read_text()
+        assert publisher.pending
+        assert [p.name for p in put_off if "Second report" in p.read_text()] == []
+        publisher.finish()
+        assert not publisher.pending
+        assert [p.name for p in put_off if "Second report" not in p.read_text()] == []
+    finally:
+        pipeline.close()
+        store.close()
+    published = snapshot(env.public)
+    env.feeds("publish")
+    assert snapshot(env.public) == published  # a full rebuild rewrites nothing
