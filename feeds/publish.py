@@ -281,6 +281,8 @@ class Publisher:
             pages, self._pending = self._pending, None
             if pages is not None:
                 self._write_pages(pages, {}, {}, report, None)
+                log.info("publish of put-off pages finished written=%d unchanged=%d",
+                         report.written, report.unchanged)
         return report
 
     def _publish(self, changed: Iterable[str] | None, topics: Iterable[str] | None,
