@@ -230,18 +230,24 @@ class Daemon:
                  topics: set[str] | None = None) -> None:
         """Publish what changed, or everything when asked to or when a publish failed."""
         full = changed is None or self.publish_owed
-        self.publish_owed = True  # until this publish succeeds
-        if full:
-            publisher.publish()
-        else:
-            # pages that list articles give way to a file that has arrived meanwhile
-            publisher.publish(changed=changed, topics=topics,
-                              pause=lambda: not self.events.empty())
-        self.publish_owed = False
+        with self._owing():
+            if full:
+                publisher.publish()
+            else:
+                # pages that list articles give way to a file that has arrived meanwhile
+                publisher.publish(changed=changed, topics=topics,
+                                  pause=lambda: not self.events.empty())
 
     def _finish(self, publisher: Publisher) -> None:
-        self.publish_owed = True  # until the put-off pages are written
-        publisher.finish()
+        """Write the pages the last publish put off."""
+        with self._owing():
+            publisher.finish()
+
+    @contextmanager
+    def _owing(self) -> Iterator[None]:
+        """A publish is owed until this one succeeds (a failed one is redone in full)."""
+        self.publish_owed = True
+        yield
         self.publish_owed = False
 
     # --- lifecycle ----------------------------------------------------------------------

@@ -269,6 +269,12 @@ class Publisher:
         with self.store.exclusive("publish"):
             return self._publish(changed, topics, pause)
 
+    def forget(self) -> None:
+        """Drop what earlier publishes built (entries, content, decoded items)."""
+        self._content.clear()
+        self._entries.clear()
+        self._seen.clear()
+
     @property
     def pending(self) -> bool:
         """Pages a paused publish left to write."""

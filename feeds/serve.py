@@ -103,11 +103,6 @@ class PublicFiles:
             return None
         return (real, canonical) if real.is_file() else None
 
-    def resolve(self, url_path: str) -> Path | None:
-        """The file a decoded URL path names, or None when it is not a servable file."""
-        located = self._locate(url_path)
-        return located[0] if located else None
-
     def get(self, url_path: str) -> Resource | None:
         known = self._by_url.get(url_path)
         if known is not None:

@@ -218,8 +218,7 @@ def bench_feed_build(quick: bool) -> None:
         rounds = 10 if quick else 40
 
         def ours() -> None:
-            publisher._content.clear()  # cold: no article's content or entry built before
-            publisher._entries.clear()
+            publisher.forget()  # cold: no article's content or entry built before
             publisher.atom(spec, items)
 
         def bare(same_document: bool) -> Callable[[], None]:
@@ -282,15 +281,6 @@ def interleaved(funcs: list[Callable[[], None]], rounds: int) -> list[float]:
             func()
             spent.append(time.perf_counter() - started)
     return [statistics.median(spent) for spent in times]
-
-
-def best_of(func: Callable[[], None], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def fill_store(config: Config, count: int) -> Store:
