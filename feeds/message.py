@@ -143,8 +143,10 @@ class MessageTemplate:
         if (head.count(url) != header_text.count(p.url)
                 or body.count(url) != self.text.count(p.url) + self.html.count(p.url)):
             return None
-        longest = max((len(line) for line in data.split(b"\r\n") if url in line), default=0)
-        return head, body, LINE_LIMIT - longest
+        # a line holding the link n times grows n times the link's growth
+        room = min(((LINE_LIMIT - len(line)) // line.count(url)
+                    for line in data.split(b"\r\n") if url in line), default=LINE_LIMIT)
+        return head, body, room
 
 
 def seven_bit(data: bytes) -> bytes:

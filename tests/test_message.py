@@ -76,3 +76,17 @@ def test_the_fast_way_is_taken_for_ordinary_digests_and_refused_where_inexact() 
     # a link that would push its line past the limit
     edge = template("x", "y" * (LINE_LIMIT - 60))
     assert edge.fill(reader("ada", token="t" * 200)) is None
+
+
+def test_a_line_holding_the_link_twice_never_grows_past_the_limit() -> None:
+    p = PLACEHOLDERS
+    twice = MessageTemplate(
+        headers=(("From", "feeds <feeds@example.org>"), ("To", p.to), ("Subject", "Digest"),
+                 ("Date", p.date), ("Message-ID", p.message_id)),
+        text=f"Unsubscribe: {p.url}\n",
+        html=f"<p>{'y' * (LINE_LIMIT - 200)}<a href=\"{p.url}\">{p.url}</a></p>",
+        placeholders=p)
+    values = reader("ada", token="t" * 70)  # fits once on that line, not twice
+    made = twice.copy_for(values)
+    assert all(len(line) <= LINE_LIMIT for line in made.split(b"\r\n"))
+    assert read(made) == read(twice.build(values).as_bytes())
