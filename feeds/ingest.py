@@ -240,15 +240,14 @@ class Ingestor:
         settle = self.config.ingest.settle_seconds if settle is None else settle
         started = self.clock()
         inbox = self.config.paths.inbox
-        chosen = list(scan(inbox)) if paths is None else [Path(p) for p in paths]
+        chosen = [(path, relative_name(path, inbox)) for path in (
+            scan(inbox) if paths is None else map(Path, paths))]
         # a few paths (the watcher's case) read only their own records, not the whole table
         known = self.store.file_records(
-            None if paths is None or len(chosen) > 500
-            else [relative_name(p, inbox) for p in chosen])
+            None if paths is None or len(chosen) > 500 else [rel for _, rel in chosen])
         report = IngestReport()
         todo: list[tuple[Path, str]] = []
-        for path in chosen:
-            rel = relative_name(path, inbox)
+        for path, rel in chosen:
             try:
                 st = path.lstat() if path.is_symlink() else path.stat()
             except OSError:
