@@ -379,7 +379,7 @@ class Daemon:
             old.publisher.close()
         self.config = config
         if self.site is not None:
-            self.site.config = config
+            self.site.reconfigure(config)
         if self.scheduler is not None:
             self._schedule(config)
         self.events.put(RECLASSIFY)

@@ -212,7 +212,7 @@ class Site:
     """The aiohttp application: public files, health and metrics."""
 
     def __init__(self, config: Config, store: Store, secret: bytes | None = None) -> None:
-        self._config = config
+        self.config = config
         self.store = store
         self.secret = secret
         self.files = PublicFiles(config.paths.public, config.server.max_age_seconds)
@@ -221,13 +221,9 @@ class Site:
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
 
-    @property
-    def config(self) -> Config:
-        return self._config
-
-    @config.setter
-    def config(self, config: Config) -> None:  # SIGHUP: a new max-age applies at once
-        self._config = config
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded config (SIGHUP): its max-age applies at once, also to files held."""
+        self.config = config
         self.files.set_max_age(config.server.max_age_seconds)
 
     def app(self) -> web.Application:
