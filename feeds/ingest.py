@@ -398,8 +398,10 @@ class Ingestor:
                       if draft.published is not None else None)
             found = self.store.story_candidates(
                 conn, retrieval_terms(terms, df, total), window, siblings)
-            candidates = self.store.terms_of(conn, found)
-            choice = choose_story(terms, candidates, df, total, self.config.stories.threshold)
+            stories = {story: reports for story, reports in
+                       self.store.story_reports(conn, found).items()
+                       if not any(report in siblings for report, _terms in reports)}
+            choice = choose_story(terms, stories, df, total, self.config.stories.threshold)
             self.store.set_story(conn, draft.id, choice.story_id or draft.id)
             if choice.story_id:
                 log.debug("story joined article_id=%s story_id=%s score=%.2f", draft.id,

@@ -4,7 +4,8 @@ Each article gets a signature: its 100 most telling words with weights (title wo
 lead double, names and places double, repetition sublinear). A new article is compared only with
 articles found through the store's term index by its 20 most telling terms, dated within a time
 window (undated articles are never excluded by time), using the idf-weighted cosine; it joins
-the story of its best match above the threshold, or starts its own. Nothing is recomputed for old
+the story whose every report it resembles (complete link, the least similar report above the
+threshold), or starts its own. Nothing is recomputed for old
 articles, so the cost of one article does not grow with the store.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feeds.language import STOPWORDS
@@ -87,20 +88,29 @@ def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]
 @dataclass(frozen=True, slots=True)
 class StoryChoice:
     story_id: str | None  # None: start a new story
-    score: float
-    matched_with: str | None
+    score: float  # the similarity to the story's least similar report
+    matched_with: str | None  # the story's most similar report
 
 
 def choose_story(terms: Mapping[str, float],
-                 candidates: Mapping[str, tuple[Mapping[str, float], str]],
+                 stories: Mapping[str, Sequence[tuple[str, Mapping[str, float]]]],
                  df: Mapping[str, int], total: int, threshold: float) -> StoryChoice:
-    """Pick the story of the most similar candidate (id -> (terms, story id))."""
-    best: tuple[float, str, str] | None = None
-    mine = _weighted(terms, df, total)  # once, not once per candidate
-    for candidate_id, (other, story_id) in sorted(candidates.items()):
-        value = _cosine(mine, _weighted(other, df, total))
-        if best is None or value > best[0]:
-            best = (value, candidate_id, story_id)
-    if best is None or best[0] < threshold:
-        return StoryChoice(None, best[0] if best else 0.0, best[1] if best else None)
-    return StoryChoice(best[2], best[0], best[1])
+    """Pick the story (id -> its reports as (id, terms)) whose least similar report is the
+    most similar, if that reaches the threshold (complete link). Measuring against every
+    report, not just the closest one, keeps a story to one event: with the closest alone,
+    each follow-up that resembles the last report joins, and a topic's coverage over days
+    chains into one story."""
+    best: StoryChoice | None = None
+    mine = _weighted(terms, df, total)  # once, not once per report
+    for story_id, reports in sorted(stories.items()):
+        scored = sorted((_cosine(mine, _weighted(other, df, total)), report_id)
+                        for report_id, other in reports)
+        if not scored:
+            continue
+        choice = StoryChoice(story_id, scored[0][0], scored[-1][1])
+        if best is None or choice.score > best.score:
+            best = choice
+    if best is None or best.score < threshold:
+        return StoryChoice(None, best.score if best else 0.0,
+                           best.matched_with if best else None)
+    return best

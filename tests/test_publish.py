@@ -26,7 +26,7 @@ from feeds.models import article_id, article_key
 from feeds.publish import Publisher, _runs, write_atomic
 from feeds.store import Store
 from feeds.store.core import MAX_RELATED, _nearest
-from tests.conftest import ROOT, SEEDS, Env, needs_shared
+from tests.conftest import DATA, ROOT, SEEDS, Env, needs_shared
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -236,6 +236,31 @@ def test_seed_stories_group_the_same_events_and_only_those(env: Env) -> None:
     assert related[t000] == {page[t001]} and related[t001] == {page[t000]}
     assert related[t002] == {page[t003]} and related[t003] == {page[t002]}
     assert related[t004a] == set() and related[t004b] == set()
+
+
+def test_a_follow_up_like_one_report_but_not_the_others_starts_its_own_story(
+        env: Env) -> None:
+    for path in sorted((DATA / "stories").glob("*.txt")):
+        shutil.copy2(path, env.inbox / path.name)  # one batch, grouped in name order
+    env.feeds("ingest")
+    root = ElementTree.parse(env.public / "feeds" / "all.atom").getroot()
+    page = {}
+    related = {}
+    for entry in root.findall(f"{ATOM}entry"):
+        links = entry.findall(f"{ATOM}link")
+        title = entry.find(f"{ATOM}title").text
+        page[title] = next(ln.get("href") for ln in links if ln.get("rel") is None)
+        related[title] = {ln.get("href") for ln in links if ln.get("rel") == "related"}
+
+    def title(start: str) -> str:
+        return next(t for t in page if t.startswith(start))
+
+    talks, deal = title("Qatar hosts"), title("Truce extended")
+    release, again = title("Red Cross convoy"), title("Gaza truce to last")
+    assert related[talks] == {page[deal], page[again]}
+    assert related[deal] == {page[talks], page[again]}
+    assert related[again] == {page[talks], page[deal]}
+    assert related[release] == set()
 
 
 def test_the_first_ingest_creates_every_feed_even_empty_ones(env: Env) -> None:

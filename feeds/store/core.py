@@ -390,16 +390,24 @@ class Store(DeliveryQueries):
                                        story_terms.c.published.between(*window)))
         return [row.article_id for row in conn.execute(query)]
 
-    def terms_of(self, conn: Connection, ids: Iterable[str]
-                 ) -> dict[str, tuple[dict[str, float], str]]:
-        """id -> (its story signature, its story id)."""
+    def story_reports(self, conn: Connection, ids: Iterable[str]
+                      ) -> dict[str, list[tuple[str, dict[str, float]]]]:
+        """The stories these articles are in: story id -> its reports' (id, signature), the
+        MAX_STORY_REPORTS newest of each."""
         ids = list(ids)
         if not ids:
             return {}
+        stories = sa.select(articles.c.story_id).where(articles.c.id.in_(ids))
         rows = conn.execute(sa.select(articles.c.id, articles.c.story_id, signatures.c.terms)
                             .join(signatures, signatures.c.article_id == articles.c.id)
-                            .where(articles.c.id.in_(ids)))
-        return {row.id: (json.loads(row.terms), row.story_id or row.id) for row in rows}
+                            .where(articles.c.story_id.in_(stories))
+                            .order_by(articles.c.published.desc(), articles.c.id))
+        out: dict[str, list[tuple[str, dict[str, float]]]] = {}
+        for row in rows:
+            reports = out.setdefault(row.story_id, [])
+            if len(reports) < MAX_STORY_REPORTS:
+                reports.append((row.id, json.loads(row.terms)))
+        return out
 
     def document_frequency(self, conn: Connection, terms: Iterable[str]) -> dict[str, int]:
         terms = list(terms)
@@ -568,6 +576,7 @@ def _count_terms(dialect: str) -> Any:
         set_={"articles": term_counts.c.articles + 1})
 
 
+MAX_STORY_REPORTS = 25  # a new report is compared with the 25 newest of a story at most
 MAX_RELATED = 10  # an article links the 10 reports of its story nearest to it in time
 
 
