@@ -13,9 +13,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -380,7 +381,7 @@ class Ingestor:
 
     def _group(self, conn: Any, drafts: Sequence[ArticleDraft],
                saved: Sequence[SavedArticle]) -> None:
-        """Put each new article into the story of its closest match, or its own.
+        """Put each new article into the story whose every report it resembles, or its own.
 
         Candidates come from the term index (the new article's most telling terms), dated
         within the window; articles with no date of their own are never excluded by time.
@@ -398,14 +399,24 @@ class Ingestor:
                       if draft.published is not None else None)
             found = self.store.story_candidates(
                 conn, retrieval_terms(terms, df, total), window, siblings)
-            stories = {story: reports for story, reports in
-                       self.store.story_reports(conn, found).items()
-                       if not any(report in siblings for report, _terms in reports)}
-            choice = choose_story(terms, stories, df, total, self.config.stories.threshold)
+            candidates = self.store.terms_of(conn, found)
+            known = {cid: other for cid, (other, _story) in candidates.items()}
+            choice = choose_story(terms, candidates,
+                                  partial(self._reports, conn, known, set(siblings)), df,
+                                  total, self.config.stories.threshold)
             self.store.set_story(conn, draft.id, choice.story_id or draft.id)
             if choice.story_id:
                 log.debug("story joined article_id=%s story_id=%s score=%.2f", draft.id,
                           choice.story_id, choice.score)
+
+
+    def _reports(self, conn: Any, known: Mapping[str, dict[str, float]], siblings: set[str],
+                 stories: set[str]) -> dict[str, list[tuple[str, dict[str, float]]]]:
+        """The reports of these stories, leaving out any story holding an article of the
+        same file."""
+        return {story: reports for story, reports in
+                self.store.story_reports(conn, stories, known).items()
+                if not any(report in siblings for report, _terms in reports)}
 
 
 def explain_file(pipeline: Pipeline, path: Path, inbox: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from feeds.language import STOPWORDS
@@ -70,11 +70,19 @@ def retrieval_terms(terms: Mapping[str, float], df: Mapping[str, int], total: in
     return ranked[:count]
 
 
-def _weighted(terms: Mapping[str, float], df: Mapping[str, int], total: int
-              ) -> tuple[dict[str, float], float]:
-    """The signature with each term weighted by its idf, and the vector's length."""
-    vector = {t: w * idf(df, total, t) for t, w in terms.items()}
-    return vector, math.sqrt(sum(v * v for v in vector.values()))
+class _Vectors:
+    """Signatures weighted by idf. Terms with no document frequency given count as unseen
+    (the highest idf); the others' idf is computed once, not once per report."""
+
+    def __init__(self, df: Mapping[str, int], total: int, terms: Iterable[str]) -> None:
+        self.unseen = idf({}, total, "")
+        self.idf = {t: idf(df, total, t) for t in {*terms, *df}}
+
+    def __call__(self, terms: Mapping[str, float]) -> tuple[dict[str, float], float]:
+        """The signature with each term weighted by its idf, and the vector's length."""
+        known, unseen = self.idf, self.unseen
+        vector = {t: w * known.get(t, unseen) for t, w in terms.items()}
+        return vector, math.sqrt(sum(v * v for v in vector.values()))
 
 
 def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]) -> float:
@@ -92,25 +100,36 @@ class StoryChoice:
     matched_with: str | None  # the story's most similar report
 
 
+Reports = Mapping[str, Sequence[tuple[str, Mapping[str, float]]]]
+
+
 def choose_story(terms: Mapping[str, float],
-                 stories: Mapping[str, Sequence[tuple[str, Mapping[str, float]]]],
+                 candidates: Mapping[str, tuple[Mapping[str, float], str]],
+                 reports_of: Callable[[set[str]], Reports],
                  df: Mapping[str, int], total: int, threshold: float) -> StoryChoice:
-    """Pick the story (id -> its reports as (id, terms)) whose least similar report is the
-    most similar, if that reaches the threshold (complete link). Measuring against every
-    report, not just the closest one, keeps a story to one event: with the closest alone,
-    each follow-up that resembles the last report joins, and a topic's coverage over days
-    chains into one story."""
+    """Pick a story for a new article with these terms: of the stories of its `candidates`
+    (id -> (terms, story id)) that one reaches, the one whose least similar report is the
+    most similar, if that reaches the threshold (complete link). `reports_of` gives the
+    reports of the stories within reach (story id -> (id, terms)); a story it leaves out is
+    not chosen. Measuring against every report, not just the closest one, keeps a story to
+    one event: with the closest alone, each follow-up that resembles the last report joined,
+    and a topic's coverage over days chained into one story."""
+    weighted = _Vectors(df, total, terms)
+    mine = weighted(terms)  # once, not once per report
+    scores = {cid: _cosine(mine, weighted(other)) for cid, (other, _story) in candidates.items()}
+    best_candidate = max(scores, key=lambda cid: (scores[cid], cid), default=None)
+    reach = {candidates[cid][1] for cid, value in scores.items() if value >= threshold}
     best: StoryChoice | None = None
-    mine = _weighted(terms, df, total)  # once, not once per report
-    for story_id, reports in sorted(stories.items()):
-        scored = sorted((_cosine(mine, _weighted(other, df, total)), report_id)
-                        for report_id, other in reports)
+    for story_id, reports in sorted(reports_of(reach).items() if reach else ()):
+        scored = sorted((scores[rid] if rid in scores else _cosine(mine, weighted(other)), rid)
+                        for rid, other in reports)
         if not scored:
             continue
         choice = StoryChoice(story_id, scored[0][0], scored[-1][1])
         if best is None or choice.score > best.score:
             best = choice
-    if best is None or best.score < threshold:
-        return StoryChoice(None, best.score if best else 0.0,
-                           best.matched_with if best else None)
-    return best
+    if best is not None and best.score >= threshold:
+        return best
+    if best_candidate is None:
+        return StoryChoice(None, 0.0, None)
+    return StoryChoice(None, scores[best_candidate], best_candidate)

@@ -390,24 +390,38 @@ class Store(DeliveryQueries):
                                        story_terms.c.published.between(*window)))
         return [row.article_id for row in conn.execute(query)]
 
-    def story_reports(self, conn: Connection, ids: Iterable[str]
-                      ) -> dict[str, list[tuple[str, dict[str, float]]]]:
-        """The stories these articles are in: story id -> its reports' (id, signature), the
-        MAX_STORY_REPORTS newest of each."""
+    def terms_of(self, conn: Connection, ids: Iterable[str]
+                 ) -> dict[str, tuple[dict[str, float], str]]:
+        """id -> (its story signature, its story id)."""
         ids = list(ids)
         if not ids:
             return {}
-        stories = sa.select(articles.c.story_id).where(articles.c.id.in_(ids))
         rows = conn.execute(sa.select(articles.c.id, articles.c.story_id, signatures.c.terms)
                             .join(signatures, signatures.c.article_id == articles.c.id)
-                            .where(articles.c.story_id.in_(stories))
+                            .where(articles.c.id.in_(ids)))
+        return {row.id: (json.loads(row.terms), row.story_id or row.id) for row in rows}
+
+    def story_reports(self, conn: Connection, story_ids: Iterable[str],
+                      known: Mapping[str, dict[str, float]]
+                      ) -> dict[str, list[tuple[str, dict[str, float]]]]:
+        """Story id -> its reports' (id, signature), the MAX_STORY_REPORTS newest of each;
+        the signatures in `known` are not read again."""
+        story_ids = list(story_ids)
+        if not story_ids:
+            return {}
+        rows = conn.execute(sa.select(articles.c.id, articles.c.story_id, articles.c.published)
+                            .where(articles.c.story_id.in_(story_ids))
                             .order_by(articles.c.published.desc(), articles.c.id))
-        out: dict[str, list[tuple[str, dict[str, float]]]] = {}
+        out: dict[str, list[str]] = {}
         for row in rows:
             reports = out.setdefault(row.story_id, [])
             if len(reports) < MAX_STORY_REPORTS:
-                reports.append((row.id, json.loads(row.terms)))
-        return out
+                reports.append(row.id)
+        unread = [i for ids in out.values() for i in ids if i not in known]
+        read = {row.article_id: json.loads(row.terms) for row in conn.execute(
+            sa.select(signatures).where(signatures.c.article_id.in_(unread)))} if unread else {}
+        return {story: [(i, known[i] if i in known else read[i]) for i in ids if
+                        i in known or i in read] for story, ids in out.items()}
 
     def document_frequency(self, conn: Connection, terms: Iterable[str]) -> dict[str, int]:
         terms = list(terms)
