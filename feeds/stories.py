@@ -82,15 +82,16 @@ class _Vectors:
         """The signature with each term weighted by its idf, and the vector's length."""
         known, unseen = self.idf, self.unseen
         vector = {t: w * known.get(t, unseen) for t, w in terms.items()}
-        return vector, math.sqrt(sum(v * v for v in vector.values()))
+        return vector, math.hypot(*vector.values())
 
 
 def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]) -> float:
+    """Summed over the shared terms only (reports of different events share few); fsum
+    makes the result independent of the order a set gives them in."""
     (va, na), (vb, nb) = a, b
-    if len(vb) < len(va):
-        va, vb = vb, va
-    dot = sum(v * vb.get(t, 0.0) for t, v in va.items())
-    return dot / (na * nb) if na and nb else 0.0
+    if not (na and nb):
+        return 0.0
+    return math.fsum(va[t] * vb[t] for t in va.keys() & vb.keys()) / (na * nb)
 
 
 @dataclass(frozen=True, slots=True)

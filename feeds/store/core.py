@@ -94,7 +94,10 @@ class Store(DeliveryQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock = threading.Lock()
-        self._count_terms = _count_terms(engine.dialect.name)  # built once: a hot statement
+        # the two statements run 100 times per stored article, built once and handed to the
+        # driver as they are (see _Bulk)
+        self._count_terms = _Bulk(engine.dialect, _count_terms(engine.dialect.name))
+        self._post_terms = _Bulk(engine.dialect, story_terms.insert())
 
     @classmethod
     def for_config(cls, config: Config) -> Store:
@@ -243,6 +246,10 @@ class Store(DeliveryQueries):
         got = claims.take(CLAIM_FILE, {claim_key(p): p for p in paths})
         return set(got.values())
 
+    def release_files(self, claims: Claims, paths: Iterable[str]) -> None:
+        """Give up the claims on these paths (their batch is stored)."""
+        claims.drop(CLAIM_FILE, [claim_key(p) for p in paths])
+
     def file_record_in(self, conn: Connection, path: str) -> FileRecord | None:
         """The file's record as this write transaction sees it (another daemon may have
         recorded it since this one listed the inbox)."""
@@ -350,17 +357,17 @@ class Store(DeliveryQueries):
         if not fresh:
             self._forget_terms(conn, draft.id)
         if draft.terms:  # one upsert per term: counted once more, or new with 1
-            conn.execute(self._count_terms, [{"term": term} for term, _weight in draft.terms])
+            self._count_terms.run(conn, [{"term": term} for term, _weight in draft.terms])
         if not fresh:
             conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
             conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
         conn.execute(signatures.insert(), {"article_id": draft.id,
                                            "terms": json.dumps(dict(draft.terms))})
         if draft.terms:
-            conn.execute(story_terms.insert(), [
-                dict(term=term, article_id=draft.id, weight=weight, published=published,
-                     dated=draft.published is not None)
-                for term, weight in draft.terms])
+            values = self._post_terms.values(published=published,
+                                             dated=draft.published is not None)
+            self._post_terms.run(conn, [dict(values, term=term, article_id=draft.id,
+                                             weight=weight) for term, weight in draft.terms])
 
     def _forget_terms(self, conn: Connection, article_id: str) -> None:
         """The article's terms no longer count in the document frequencies."""
@@ -580,6 +587,37 @@ class Store(DeliveryQueries):
             }
         result.update({f"topic:{slug}": int(n) for slug, n in topic_counts.items()})
         return result
+
+
+class _Bulk:
+    """An INSERT run for many rows at once, compiled once and given straight to the driver's
+    executemany. SQLAlchemy would otherwise process every value of every row through its
+    type (a story's 100 term rows each converted the same date); here a value that needs
+    converting is converted once per call by `values()`, with the column type's own
+    conversion, so the database receives exactly what SQLAlchemy would have sent."""
+
+    def __init__(self, dialect: sa.Dialect, statement: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup) if compiled.positional else None)
+        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        self.convert = {name: column.type.dialect_impl(dialect).bind_processor(dialect)
+                        for name, column in statement.table.c.items()}
+
+    def values(self, **values: Any) -> dict[str, Any]:
+        """Values as the driver takes them."""
+        return {name: (convert(value) if (convert := self.convert.get(name)) else value)
+                for name, value in values.items()}
+
+    def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Rows whose values need no conversion (or went through `values()`)."""
+        fixed = self.fixed  # the statement's own values (an upsert's increment)
+        if self.order is not None:
+            conn.exec_driver_sql(self.sql, [tuple(row[k] if k in row else fixed[k]
+                                                  for k in self.order) for row in rows])
+        else:
+            conn.exec_driver_sql(self.sql, [{**fixed, **row} for row in rows])
 
 
 def _count_terms(dialect: str) -> Any:
