@@ -71,6 +71,9 @@ class IngestConfig(_Table):
     rescan_seconds: Annotated[float, Field(gt=0)] = 60.0
     follow_symlinks: bool = False
     batch_size: Annotated[int, Field(gt=0)] = 200
+    # worker processes `feeds ingest` parses a backfill in while it stores; None: one per
+    # CPU beyond the first (at most 4); 0: parse in the command's own process
+    processes: Annotated[int, Field(ge=0, le=64)] | None = None
 
 
 class LLMConfig(_Table):

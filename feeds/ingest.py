@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,7 +29,7 @@ from feeds.articles import is_candidate, parse_file
 from feeds.config import Config
 from feeds.errors import ParseError
 from feeds.models import Article, TopicMatch, article_id, article_key, entry_id
-from feeds.store import ArticleDraft, SavedArticle, Store
+from feeds.store import ArticleDraft, Claims, SavedArticle, Store
 from feeds.stories import choose_story, retrieval_terms, signature
 from feeds.summarize import LLMSummarizer, extractive_summary
 from feeds.topics import Rules, classify, compile_rules, explain
@@ -137,13 +140,113 @@ def _outside(path: Path, inbox: Path) -> bool:
     return False
 
 
+def drafts_for(pipeline: Pipeline, rel: str, articles: Sequence[Article]
+               ) -> tuple[ArticleDraft, ...]:
+    """What the stages make of a file's articles, ready to store."""
+    drafts = []
+    for index, article in enumerate(articles):
+        key = article_key(rel, index)
+        summary = pipeline.summarize(article)
+        topics = tuple(pipeline.classify(article))
+        content = json.dumps([article.title, article.body, article.author, article.source,
+                              article.dateline, article.standfirst, article.url,
+                              article.captions, article.published and
+                              article.published.isoformat(), summary,
+                              [(t.slug, t.score) for t in topics]], ensure_ascii=False)
+        drafts.append(ArticleDraft(
+            id=article_id(key), key=key, path=rel, idx=index, entry_id=entry_id(key),
+            title=article.title, author=article.author, source=article.source,
+            dateline=article.dateline, standfirst=article.standfirst, url=article.url,
+            body=article.body, captions=article.captions, summary=summary,
+            content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
+            published=article.published, topics=topics,
+            terms=tuple(signature(article).items()),
+        ))
+    return tuple(drafts)
+
+
+def parse_reads(pipeline: Pipeline, reads: Sequence[_Read]) -> list[_Parsed | _Read]:
+    """Parse what was read; a file that could not be read stays as it is. The bytes are
+    not kept: from here on only the file's name, size and hash are needed."""
+    out: list[_Parsed | _Read] = []
+    for read in reads:
+        if read.data is None:
+            out.append(read)
+            continue
+        sha = hashlib.sha256(read.data).hexdigest()
+        try:
+            articles = parse_file(read.rel, read.data)
+        except ParseError as exc:
+            out.append(_Parsed(replace(read, data=None), sha, reason=exc.reason))
+            continue
+        except Exception as exc:  # a parser bug must not stop the run; record it
+            log.exception("parser crashed path=%s", read.rel)
+            out.append(_Parsed(replace(read, data=None), sha,
+                               reason=f"internal parser error: {type(exc).__name__}"))
+            continue
+        out.append(_Parsed(replace(read, data=None), sha,
+                           drafts=drafts_for(pipeline, read.rel, articles)))
+    return out
+
+
+def _parse_elsewhere(config: Config, reads: Sequence[_Read]) -> list[_Parsed | _Read]:
+    """parse_reads in a worker process, with a pipeline of its own."""
+    pipeline = Pipeline(config)
+    try:
+        return parse_reads(pipeline, reads)
+    finally:
+        pipeline.close()
+
+
+class _Parsers:
+    """Where batches are parsed: here, or in worker processes while this process stores the
+    batch before (a backfill, on a machine with a CPU to spare). Either way the batches are
+    stored in the same order, so the stories come out the same.
+
+    Workers are forked: a spawned worker would import the caller's main module again,
+    which a script without a `__main__` guard does not survive. Forking is safe only in a
+    process with no other threads, so only a caller that knows it has none (the `feeds
+    ingest` command) asks for workers; the daemon parses in its own process."""
+
+    CHUNK = 50  # files per task: a batch is shared by the workers
+
+    def __init__(self, config: Config, pipeline: Pipeline, workers: int) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork")) if workers else None
+        if workers:
+            log.info("parsing in worker processes count=%d", workers)
+
+    @property
+    def ahead(self) -> int:
+        """Batches parsed ahead of the one being stored."""
+        return 0 if self._pool is None else 1
+
+    def submit(self, reads: list[_Read]) -> Callable[[], list[_Parsed | _Read]]:
+        """Start parsing; the returned call gives the result (waiting for it)."""
+        if self._pool is None:
+            done = parse_reads(self.pipeline, reads)
+            return lambda: done
+        tasks = [self._pool.submit(_parse_elsewhere, self.config, reads[n:n + self.CHUNK])
+                 for n in range(0, len(reads), self.CHUNK)]
+        return lambda: [parsed for task in tasks for parsed in task.result()]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
 class Ingestor:
     def __init__(self, config: Config, store: Store, pipeline: Pipeline, *,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, may_fork: bool = False) -> None:
+        """`may_fork`: the caller has no other threads, so a big run may parse in worker
+        processes (ingest.processes)."""
         self.config = config
         self.store = store
         self.pipeline = pipeline
         self.clock = clock
+        self.may_fork = may_fork
 
     # --- reading ------------------------------------------------------------------------
     def _read(self, path: Path, rel: str) -> _Read:
@@ -196,38 +299,7 @@ class Ingestor:
 
     # --- parsing ------------------------------------------------------------------------
     def drafts_for(self, rel: str, articles: Sequence[Article]) -> tuple[ArticleDraft, ...]:
-        drafts = []
-        for index, article in enumerate(articles):
-            key = article_key(rel, index)
-            summary = self.pipeline.summarize(article)
-            topics = tuple(self.pipeline.classify(article))
-            content = json.dumps([article.title, article.body, article.author, article.source,
-                                  article.dateline, article.standfirst, article.url,
-                                  article.captions, article.published and
-                                  article.published.isoformat(), summary,
-                                  [(t.slug, t.score) for t in topics]], ensure_ascii=False)
-            drafts.append(ArticleDraft(
-                id=article_id(key), key=key, path=rel, idx=index, entry_id=entry_id(key),
-                title=article.title, author=article.author, source=article.source,
-                dateline=article.dateline, standfirst=article.standfirst, url=article.url,
-                body=article.body, captions=article.captions, summary=summary,
-                content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
-                published=article.published, topics=topics,
-                terms=tuple(signature(article).items()),
-            ))
-        return tuple(drafts)
-
-    def _parse(self, read: _Read) -> _Parsed:
-        assert read.data is not None
-        sha = hashlib.sha256(read.data).hexdigest()
-        try:
-            articles = parse_file(read.rel, read.data)
-        except ParseError as exc:
-            return _Parsed(read, sha, reason=exc.reason)
-        except Exception as exc:  # a parser bug must not stop the run; record it
-            log.exception("parser crashed path=%s", read.rel)
-            return _Parsed(read, sha, reason=f"internal parser error: {type(exc).__name__}")
-        return _Parsed(read, sha, drafts=self.drafts_for(read.rel, articles))
+        return drafts_for(self.pipeline, rel, articles)
 
     # --- the run ------------------------------------------------------------------------
     def run(self, paths: Iterable[Path] | None = None, *,
@@ -264,22 +336,28 @@ class Ingestor:
                 continue
             todo.append((path, rel))
         size = self.config.ingest.batch_size
-        for start in range(0, len(todo), size):
-            batch = todo[start:start + size]
-            # another daemon sharing the inbox may be reading some of these already; the
-            # claim lasts until this batch is stored
+        batches = [todo[start:start + size] for start in range(0, len(todo), size)]
+        parsers = _Parsers(self.config, self.pipeline, self._workers(len(batches)))
+        # Another daemon sharing the inbox may be reading some of these already: a batch's
+        # claims last until it is stored. With workers, the next batch is being parsed
+        # while one is stored.
+        ahead: deque[tuple[int, set[str], Callable[[], list[_Parsed | _Read]]]] = deque()
+        try:
             with self.store.claims() as claims:
-                mine = self.store.claim_files(claims, [rel for _, rel in batch])
-                if len(mine) < len(batch):
-                    log.debug("files another daemon is reading count=%d",
-                              len(batch) - len(mine))
-                reads = self._settled([self._read(path, rel) for path, rel in batch
-                                       if rel in mine], settle)
-                parsed: list[_Parsed | _Read] = [
-                    self._parse(r) if r.data is not None else r for r in reads]
-                self._apply(parsed, report)
-            if progress:
-                progress(len(batch))
+                for batch in batches:
+                    mine = self.store.claim_files(claims, [rel for _, rel in batch])
+                    if len(mine) < len(batch):
+                        log.debug("files another daemon is reading count=%d",
+                                  len(batch) - len(mine))
+                    reads = self._settled([self._read(path, rel) for path, rel in batch
+                                           if rel in mine], settle)
+                    ahead.append((len(batch), mine, parsers.submit(reads)))
+                    while len(ahead) > parsers.ahead:
+                        self._store_batch(claims, *ahead.popleft(), report, progress)
+                while ahead:
+                    self._store_batch(claims, *ahead.popleft(), report, progress)
+        finally:
+            parsers.close()
         finished = self.clock()
         self.store.record_run("ingest", started, finished, not report.failed, report.as_dict())
         log.info("ingest finished new=%d updated=%d unchanged=%d failed=%d duplicates=%d "
@@ -287,6 +365,24 @@ class Ingestor:
                  len(report.failed), len(report.duplicates), len(report.deferred),
                  (finished - started).total_seconds())
         return report
+
+    def _workers(self, batches: int) -> int:
+        """Worker processes for parsing: none for a single batch (starting them costs more
+        than they save)."""
+        wanted = self.config.ingest.processes if self.may_fork else 0
+        if wanted is None:
+            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+                else os.cpu_count() or 1
+            wanted = min(4, cpus - 1)
+        return wanted if batches > 1 else 0
+
+    def _store_batch(self, claims: Claims, files: int, mine: set[str],
+                     parsed: Callable[[], list[_Parsed | _Read]], report: IngestReport,
+                     progress: Callable[[int], None] | None) -> None:
+        self._apply(parsed(), report)
+        self.store.release_files(claims, mine)
+        if progress:
+            progress(files)
 
     def _apply(self, parsed: Sequence[_Parsed | _Read], report: IngestReport) -> None:
         now = self.clock()

@@ -155,7 +155,7 @@ class Env:
             self.write_config()
         else:
             import shutil
-            shutil.rmtree(self.state)
+            shutil.rmtree(self.state, ignore_errors=True)
 
     def database_is_sound(self) -> None:
         if not POSTGRES:

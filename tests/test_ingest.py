@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from tests.conftest import SEEDS, Env, needs_shared, sqlite_only
+from tests.conftest import DATA, SEEDS, Env, needs_shared, sqlite_only
 
 STORY = ("Harbour reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) - The harbour "
          "reopened on Monday after two weeks of repairs. Officials said ships would dock "
@@ -196,3 +196,36 @@ def test_database_is_wal_sqlite_with_schema_version(env: Env) -> None:
     assert rows(env, "pragma journal_mode") == [("wal",)]
     assert rows(env, "select version from schema_version")[0][0] >= 1
     assert rows(env, "pragma integrity_check") == [("ok",)]
+
+
+def test_a_backfill_parsed_in_worker_processes_stores_what_one_process_stores(
+        env: Env) -> None:
+    """`feeds ingest` may parse a backfill in worker processes while it stores the batch
+    before; articles, topics, stories, failures and duplicates come out the same."""
+    for path in sorted((DATA / "stories").glob("*.txt")):  # one story, and one that is not
+        shutil.copy2(path, env.inbox / path.name)
+    for n in range(8):
+        env.drop(f"harbour-{n}.txt", STORY.replace("LISBON", f"PORT {n}")
+                 .replace("two weeks", f"{n + 2} weeks"))
+    env.drop("harbour-copy.txt", (env.inbox / "harbour-1.txt").read_bytes())
+    env.drop("broken.txt", b"\x00\x01\x02 not text")
+
+    def backfill(processes: int) -> tuple[object, ...]:
+        env.fresh_database()
+        env.write_config(ingest={"settle_seconds": 0.0, "batch_size": 3,
+                                 "processes": processes})
+        result = env.feeds("--log-level", "info", "ingest", "--no-publish")
+        assert ("parsing in worker processes count=2" in result.stderr) == (processes == 2)
+        return (result.stdout,
+                env.sql("select key, title, summary, content_hash, story_id from articles "
+                        "order by key"),
+                env.sql("select article_id, slug, score from article_topics "
+                        "order by article_id, slug"),
+                env.sql("select path, status, reason, duplicate_of from files order by path"))
+
+    here, workers = backfill(0), backfill(2)
+    assert workers == here
+    assert "12 new" in here[0] and "failed: broken.txt" in here[0]
+    assert "duplicate: harbour-copy.txt" in here[0]
+    # the Doha talks (3 reports), the release, the harbour (8 versions of one report)
+    assert len({story for *_rest, story in here[1]}) == 3
