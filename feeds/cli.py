@@ -109,8 +109,8 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
     with obj.store() as store:
         pipeline = Pipeline(config)
         try:
-            # this command runs no other threads: a backfill may parse in worker processes
-            report = Ingestor(config, store, pipeline, may_fork=True).run(
+            # a backfill may parse in worker processes (they import this command again)
+            report = Ingestor(config, store, pipeline, workers_allowed=True).run(
                 list(paths) if paths else None, progress=_progress())
         finally:
             pipeline.close()

@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -198,15 +199,25 @@ def _parse_elsewhere(config: Config, reads: Sequence[_Read]) -> list[_Parsed | _
         pipeline.close()
 
 
+def _leave_with(parent: int) -> None:
+    """In a parse worker: exit once the process that started it is gone. A killed `feeds
+    ingest` cannot stop its workers, and they would wait for work forever."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class _Parsers:
     """Where batches are parsed: here, or in worker processes while this process stores the
     batch before (a backfill, on a machine with a CPU to spare). Either way the batches are
     stored in the same order, so the stories come out the same.
 
-    Workers are forked: a spawned worker would import the caller's main module again,
-    which a script without a `__main__` guard does not survive. Forking is safe only in a
-    process with no other threads, so only a caller that knows it has none (the `feeds
-    ingest` command) asks for workers; the daemon parses in its own process."""
+    Workers are spawned, not forked: a forked worker would keep copies of this process's
+    database connections, and so its claims, alive after this process was killed. A spawned
+    worker imports the caller's main module again, which a script without a `__main__` guard
+    does not survive, so only the `feeds` command asks for workers (`workers_allowed`)."""
 
     CHUNK = 50  # files per task: a batch is shared by the workers
 
@@ -214,7 +225,8 @@ class _Parsers:
         self.config = config
         self.pipeline = pipeline
         self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork")) if workers else None
+            workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_leave_with, initargs=(os.getpid(),)) if workers else None
         if workers:
             log.info("parsing in worker processes count=%d", workers)
 
@@ -239,14 +251,14 @@ class _Parsers:
 
 class Ingestor:
     def __init__(self, config: Config, store: Store, pipeline: Pipeline, *,
-                 clock: Clock = utcnow, may_fork: bool = False) -> None:
-        """`may_fork`: the caller has no other threads, so a big run may parse in worker
-        processes (ingest.processes)."""
+                 clock: Clock = utcnow, workers_allowed: bool = False) -> None:
+        """`workers_allowed`: a big run may parse in worker processes (ingest.processes);
+        only for a caller whose main module can be imported again (the `feeds` command)."""
         self.config = config
         self.store = store
         self.pipeline = pipeline
         self.clock = clock
-        self.may_fork = may_fork
+        self.workers_allowed = workers_allowed
 
     # --- reading ------------------------------------------------------------------------
     def _read(self, path: Path, rel: str) -> _Read:
@@ -369,7 +381,7 @@ class Ingestor:
     def _workers(self, batches: int) -> int:
         """Worker processes for parsing: none for a single batch (starting them costs more
         than they save)."""
-        wanted = self.config.ingest.processes if self.may_fork else 0
+        wanted = self.config.ingest.processes if self.workers_allowed else 0
         if wanted is None:
             cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
                 else os.cpu_count() or 1

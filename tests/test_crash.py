@@ -12,7 +12,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from tests.conftest import FEEDS_BIN, POSTGRES, Env, SMTPRecorder
+from tests.conftest import FEEDS_BIN, POSTGRES, Env, SMTPRecorder, wait_for
 
 TRIALS = 3
 SLOW_TRIALS = 50
@@ -141,3 +141,40 @@ def test_sigkill_during_ingest_and_publish(tmp_path: Path, seed: int) -> None:
 @pytest.mark.parametrize("seed", range(TRIALS, TRIALS + SLOW_TRIALS))
 def test_sigkill_during_ingest_and_publish_many(tmp_path: Path, seed: int) -> None:
     trial(Env(tmp_path), seed)
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Live processes whose parent is `pid`: pid -> command line."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_text()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] \
+            != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_killed_backfill_leaves_no_worker_processes_and_loses_nothing(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    env.write_config(ingest={"settle_seconds": 0.0, "batch_size": 20, "processes": 1})
+    fill(env, 400, 1)
+    proc = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), "--log-level", "error",
+                             "ingest"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: any("spawn_main" in c for c in _children(proc.pid).values()), 30)
+    helpers = _children(proc.pid)  # the parse worker and multiprocessing's resource tracker
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert wait_for(lambda: not any(_alive(pid) for pid in helpers), 5), helpers
+    env.feeds("ingest")  # nothing the killed run held (PostgreSQL: its claims) stays held
+    assert database_is_sound(env) == 400
