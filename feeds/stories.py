@@ -2,18 +2,18 @@
 
 Each article gets a signature: its 100 most telling words with weights (title words triple, the
 lead double, names and places double, repetition sublinear). A new article is compared only with
-articles found through the store's term index by its 20 most telling terms, dated within a time
-window (undated articles are never excluded by time), using the idf-weighted cosine; it joins
-the story whose every report it resembles (complete link, the least similar report above the
-threshold), or starts its own. Nothing is recomputed for old
-articles, so the cost of one article does not grow with the store.
+the 10 articles sharing most of its 20 most telling terms in the store's term index, dated
+within a time window (undated articles are never excluded by time), using the idf-weighted
+cosine; it joins the story whose every report it resembles (complete link, the least similar
+report above the threshold), or starts its own. Nothing is recomputed for old articles, so the
+cost of one article does not grow with the store.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from feeds.language import STOPWORDS
@@ -70,28 +70,31 @@ def retrieval_terms(terms: Mapping[str, float], df: Mapping[str, int], total: in
     return ranked[:count]
 
 
-class _Vectors:
-    """Signatures weighted by idf. Terms with no document frequency given count as unseen
-    (the highest idf); the others' idf is computed once, not once per report."""
+class _Similarity:
+    """The idf-weighted cosine between one article's signature and others'. Terms with no
+    document frequency given count as unseen (the highest idf), so another signature's
+    length needs a pass in Python over the terms with a known idf only: the rest are its
+    raw length (math.hypot, in C) less those, scaled by the one unseen idf. Sums use fsum,
+    so results do not depend on the order a set gives terms in."""
 
-    def __init__(self, df: Mapping[str, int], total: int, terms: Iterable[str]) -> None:
+    def __init__(self, terms: Mapping[str, float], df: Mapping[str, int], total: int) -> None:
         self.unseen = idf({}, total, "")
         self.idf = {t: idf(df, total, t) for t in {*terms, *df}}
+        self.mine = {t: w * self.idf[t] for t, w in terms.items()}
+        self.length = math.hypot(*self.mine.values())
 
-    def __call__(self, terms: Mapping[str, float]) -> tuple[dict[str, float], float]:
-        """The signature with each term weighted by its idf, and the vector's length."""
-        known, unseen = self.idf, self.unseen
-        vector = {t: w * known.get(t, unseen) for t, w in terms.items()}
-        return vector, math.hypot(*vector.values())
-
-
-def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]) -> float:
-    """Summed over the shared terms only (reports of different events share few); fsum
-    makes the result independent of the order a set gives them in."""
-    (va, na), (vb, nb) = a, b
-    if not (na and nb):
-        return 0.0
-    return math.fsum(va[t] * vb[t] for t in va.keys() & vb.keys()) / (na * nb)
+    def __call__(self, other: Mapping[str, float]) -> float:
+        known = self.idf
+        shared = other.keys() & known.keys()
+        raw = math.hypot(*other.values())
+        rest = max(0.0, raw * raw - math.fsum(other[t] * other[t] for t in shared))
+        length = math.sqrt(self.unseen * self.unseen * rest
+                           + math.fsum((other[t] * known[t]) ** 2 for t in shared))
+        if not (length and self.length):
+            return 0.0
+        mine = self.mine
+        dot = math.fsum(mine[t] * other[t] * known[t] for t in shared if t in mine)
+        return dot / (self.length * length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +118,13 @@ def choose_story(terms: Mapping[str, float],
     not chosen. Measuring against every report, not just the closest one, keeps a story to
     one event: with the closest alone, each follow-up that resembles the last report joined,
     and a topic's coverage over days chained into one story."""
-    weighted = _Vectors(df, total, terms)
-    mine = weighted(terms)  # once, not once per report
-    scores = {cid: _cosine(mine, weighted(other)) for cid, (other, _story) in candidates.items()}
+    similarity = _Similarity(terms, df, total)
+    scores = {cid: similarity(other) for cid, (other, _story) in candidates.items()}
     best_candidate = max(scores, key=lambda cid: (scores[cid], cid), default=None)
     reach = {candidates[cid][1] for cid, value in scores.items() if value >= threshold}
     best: StoryChoice | None = None
     for story_id, reports in sorted(reports_of(reach).items() if reach else ()):
-        scored = sorted((scores[rid] if rid in scores else _cosine(mine, weighted(other)), rid)
+        scored = sorted((scores[rid] if rid in scores else similarity(other), rid)
                         for rid, other in reports)
         if not scored:
             continue

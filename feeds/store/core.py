@@ -381,7 +381,7 @@ class Store(DeliveryQueries):
 
     def story_candidates(self, conn: Connection, terms: Iterable[str],
                          window: tuple[datetime, datetime] | None, exclude: Iterable[str],
-                         limit: int = 20) -> list[str]:
+                         limit: int = 10) -> list[str]:
         """Articles sharing the most of `terms`, dated within `window` (or undated)."""
         terms = list(terms)
         if not terms:
