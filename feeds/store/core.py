@@ -590,34 +590,37 @@ class Store(DeliveryQueries):
 
 
 class _Bulk:
-    """An INSERT run for many rows at once, compiled once and given straight to the driver's
-    executemany. SQLAlchemy would otherwise process every value of every row through its
-    type (a story's 100 term rows each converted the same date); here a value that needs
-    converting is converted once per call by `values()`, with the column type's own
-    conversion, so the database receives exactly what SQLAlchemy would have sent."""
+    """An INSERT run for many rows at once. On SQLite it is compiled once and given straight
+    to the driver's executemany: SQLAlchemy would otherwise process every value of every row
+    through its type (a story's 100 term rows each converted the same date); here a value
+    that needs converting is converted once per call by `values()`, with the column type's
+    own conversion, so the database receives exactly what SQLAlchemy would have sent. Other
+    databases get SQLAlchemy's own executemany, which folds the rows into multi-row
+    INSERTs (one row per statement would be slower there)."""
 
     def __init__(self, dialect: sa.Dialect, statement: Any) -> None:
+        self.statement = statement
+        self.direct = dialect.name == "sqlite"
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
-        self.order: tuple[str, ...] | None = (
-            tuple(compiled.positiontup) if compiled.positional else None)
+        self.order = tuple(compiled.positiontup or ())
         self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
         self.convert = {name: column.type.dialect_impl(dialect).bind_processor(dialect)
-                        for name, column in statement.table.c.items()}
+                        for name, column in statement.table.c.items()} if self.direct else {}
 
     def values(self, **values: Any) -> dict[str, Any]:
-        """Values as the driver takes them."""
+        """Values as the rows given to run() hold them."""
         return {name: (convert(value) if (convert := self.convert.get(name)) else value)
                 for name, value in values.items()}
 
     def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Rows whose values need no conversion (or went through `values()`)."""
+        """Rows whose values need no conversion, or went through `values()`."""
+        if not self.direct:
+            conn.execute(self.statement, rows)
+            return
         fixed = self.fixed  # the statement's own values (an upsert's increment)
-        if self.order is not None:
-            conn.exec_driver_sql(self.sql, [tuple(row[k] if k in row else fixed[k]
-                                                  for k in self.order) for row in rows])
-        else:
-            conn.exec_driver_sql(self.sql, [{**fixed, **row} for row in rows])
+        conn.exec_driver_sql(self.sql, [tuple(row[k] if k in row else fixed[k]
+                                              for k in self.order) for row in rows])
 
 
 def _count_terms(dialect: str) -> Any:
