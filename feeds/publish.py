@@ -610,7 +610,7 @@ class Publisher:
 
     def _write_articles(self, changed: set[str] | None, report: PublishReport) -> set[str]:
         """The pages of the changed articles (all of them when None); returns the other
-        reports of their stories, whose pages list them and are rewritten after the feeds."""
+        reports whose pages list them (see Store.neighbours), rewritten after the feeds."""
         batch = 500
         if changed is None:
             offset = 0
@@ -623,7 +623,7 @@ class Publisher:
             return set()
         items = self._items(ids=changed)
         self._render_articles(items, report)
-        return {o for i in items for o in i.related} - changed
+        return self.store.neighbours(changed)
 
     def _render_articles(self, items: Sequence[Item], report: PublishReport) -> None:
         related = self._related(items)

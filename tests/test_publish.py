@@ -352,3 +352,28 @@ def test_pages_a_paused_publish_puts_off_are_written_by_finish(env: Env) -> None
     published = snapshot(env.public)
     env.feeds("publish")
     assert snapshot(env.public) == published  # a full rebuild rewrites nothing
+
+
+def test_a_report_whose_related_list_gains_the_new_one_is_rewritten_too(env: Env) -> None:
+    """Related links are each report's 10 nearest in time, which is not symmetric: here the
+    new report's 10 nearest leave out the first report, yet the first report's 10 nearest
+    now include it, so its page changes too."""
+    body = ("The harbour at Port Kessa reopened after the storm, the port authority said. "
+            "Ships queued outside Port Kessa harbour for three days before the reopening.")
+
+    def report(name: str, hour: int) -> None:
+        env.drop(f"{name}.md", f'+++\ntitle = "Port Kessa harbour reopens ({name})"\n'
+                 f'date = 2026-03-02T00:00:00Z\n+++\n\n{body}\n'.replace(
+                     "00:00:00", f"{hour:02d}:00:00"))
+
+    report("first", 0)
+    for n in range(10):
+        report(f"later-{n}", 11 + n)
+    env.feeds("ingest")
+    report("new", 10)  # nearer to the ten later ones than to the first
+    env.feeds("ingest")
+    incremental = {p.name: p.read_bytes() for p in (env.public / "articles").iterdir()}
+    env.feeds("publish")
+    rebuilt = {p.name: p.read_bytes() for p in (env.public / "articles").iterdir()}
+    assert [name for name in rebuilt if rebuilt[name] != incremental.get(name)] == []
+    assert len({*rebuilt}) == 12

@@ -497,6 +497,28 @@ class Store(DeliveryQueries):
         return [_item(row, texts[row.id], topics.get(row.id, []),
                       _nearest(row, siblings.get(row.story_id, []))) for row in rows]
 
+    def neighbours(self, ids: Iterable[str]) -> set[str]:
+        """The other articles whose related reports (the MAX_RELATED of their story nearest in
+        time) include one of these. Nearness is not symmetric: a report can be among the
+        nearest of one that is not among its own nearest."""
+        ids = set(ids)
+        if not ids:
+            return set()
+        stories: dict[str, list[Any]] = {}
+        with self.read() as conn:
+            for row in conn.execute(
+                    sa.select(articles.c.id, articles.c.story_id, articles.c.published)
+                    .where(articles.c.story_id.in_(sa.select(articles.c.story_id)
+                                                   .where(articles.c.id.in_(list(ids)))))
+                    .order_by(articles.c.published, articles.c.id)):
+                stories.setdefault(row.story_id, []).append(row)
+        found: set[str] = set()
+        for rows in stories.values():
+            members = [(row.id, row.published) for row in rows]
+            found.update(row.id for row in rows
+                         if row.id not in ids and not ids.isdisjoint(_nearest(row, members)))
+        return found
+
     def bylines(self, ids: Iterable[str]) -> dict[str, Byline]:
         """Title, author and source of these articles (what links to them show)."""
         ids = list(ids)
