@@ -377,3 +377,37 @@ def test_a_report_whose_related_list_gains_the_new_one_is_rewritten_too(env: Env
     rebuilt = {p.name: p.read_bytes() for p in (env.public / "articles").iterdir()}
     assert [name for name in rebuilt if rebuilt[name] != incremental.get(name)] == []
     assert len({*rebuilt}) == 12
+
+
+FILLERS = [
+    "Storm closes mountain roads\n\nHeavy snow closed three mountain passes on Monday and "
+    "the weather service warned of avalanches above 2,000 metres.\n",
+    "Budget vote delayed again\n\nThe city council postponed its budget vote for a second "
+    "week after members disagreed over bus fares and library hours.\n",
+    "Museum reopens its east wing\n\nThe national museum reopened its east wing after a "
+    "two-year restoration of the painted ceilings and the marble staircase.\n",
+    "Cup final goes to penalties\n\nThe river club won the cup final on penalties after a "
+    "goalless match in front of forty thousand supporters.\n",
+]
+
+
+def test_a_full_archive_page_stays_the_same_when_a_later_report_joins_its_story(
+        env: Env) -> None:
+    """Full archive pages never change unless one of their own articles is edited, so their
+    entries carry no story links (those grow as later reports join); the current feed does."""
+    env.write_config(feeds={"entries": 2}, ingest={"settle_seconds": 0.0})
+    shutil.copy2(DATA / "stories" / "1-talks.txt", env.inbox / "talks.txt")
+    env.feeds("ingest")
+    for n, text in enumerate(FILLERS):
+        env.drop(f"filler-{n}.txt", text)
+    env.feeds("ingest")
+    first = env.public / "feeds" / "all" / "archive-1.atom"
+    before = first.read_bytes()
+    assert b"Qatar hosts new round" in before
+    shutil.copy2(DATA / "stories" / "4-deal-again.txt", env.inbox / "deal.txt")
+    env.feeds("ingest")
+    current = (env.public / "feeds" / "all.atom").read_bytes()
+    assert b'rel="related"' in current  # the new report links the talks report
+    assert first.read_bytes() == before
+    env.feeds("publish")  # a full rebuild writes the same
+    assert first.read_bytes() == before
