@@ -114,8 +114,9 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
                 list(paths) if paths else None, progress=_progress())
         finally:
             pipeline.close()
-        if not no_publish:
-            _publish(config, store, changed=report.changed, topics=report.topics)
+        if not no_publish:  # a removed article shifts archive pages: then publish in full
+            _publish(config, store, changed=None if report.removed else report.changed,
+                     topics=report.topics)
     click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "
                f"unchanged articles; {len(report.failed)} failed, {len(report.duplicates)} "
                f"duplicate, {len(report.deferred)} still being written")

@@ -200,11 +200,13 @@ class Daemon:
         names = set(batch)
         changed: set[str] = set()
         topics: set[str] | None = set()
+        removed = False  # an article left a file: it leaves the feeds, archives shift
 
         def absorb(report: IngestReport) -> None:
-            nonlocal topics
+            nonlocal topics, removed
             changed.update(report.changed)
             topics = None if topics is None or report.topics is None else topics | report.topics
+            removed = removed or report.removed > 0
 
         if RECLASSIFY in names:
             services.ingestor.reclassify()
@@ -223,7 +225,9 @@ class Daemon:
         unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
         if unsettled:
             absorb(services.ingestor.run(unsettled))
-        if changed or self.publish_owed:
+        if removed:
+            self._publish(services.publisher)
+        elif changed or self.publish_owed:
             self._publish(services.publisher, changed, topics)
 
     def _publish(self, publisher: Publisher, changed: set[str] | None = None,

@@ -88,13 +88,17 @@ class IngestReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # article ids new or updated
+    # articles a file no longer holds (a story dropped, the file now a copy of another): they
+    # leave the feeds and shift the archive pages after them, so a full publish follows
+    removed: int = 0
     # The topics of the new articles; None once an article was edited (it may have left one).
     topics: set[str] | None = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {"new": self.new, "updated": self.updated, "unchanged": self.unchanged,
                 "files_read": self.files_read, "failed": len(self.failed),
-                "duplicates": len(self.duplicates), "deferred": len(self.deferred)}
+                "duplicates": len(self.duplicates), "deferred": len(self.deferred),
+                "removed": self.removed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +426,7 @@ class Ingestor:
                     continue
                 original = self.store.original_for(conn, entry.sha256, read.rel)
                 if original is not None:
-                    self.store.save_articles(conn, read.rel, [], now, now)
+                    report.removed += len(self.store.save_articles(conn, read.rel, [], now, now))
                     self.store.record_file(
                         conn, path=read.rel, sha256=entry.sha256, size=read.size,
                         mtime_ns=read.mtime_ns, status="duplicate",
@@ -442,6 +446,8 @@ class Ingestor:
                     continue
                 mtime = datetime.fromtimestamp(read.mtime_ns / 1e9, UTC)
                 saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime)
+                report.removed += len(saved) - len(entry.drafts)
+                saved = saved[:len(entry.drafts)]
                 self.store.record_file(
                     conn, path=read.rel, sha256=entry.sha256, size=read.size,
                     mtime_ns=read.mtime_ns, status="ok", reason=None, duplicate_of=None,

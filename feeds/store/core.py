@@ -67,7 +67,7 @@ class ArticleDraft:
 @dataclass(frozen=True, slots=True)
 class SavedArticle:
     id: str
-    change: str  # "new" | "updated" | "unchanged"
+    change: str  # "new" | "updated" | "unchanged" | "removed" (the file no longer has it)
     published: datetime | None = None
 
 
@@ -286,7 +286,8 @@ class Store(DeliveryQueries):
     # --- articles -----------------------------------------------------------------------
     def save_articles(self, conn: Connection, path: str, drafts: Sequence[ArticleDraft],
                       now: datetime, fallback_published: datetime) -> list[SavedArticle]:
-        """Insert or update a file's articles; ones past the new count are removed.
+        """Insert or update a file's articles; ones past the new count are removed (listed
+        last, as "removed").
 
         An article without a date of its own keeps the date it was first stored with, so
         editing an undated file does not move it in the feeds.
@@ -325,6 +326,7 @@ class Store(DeliveryQueries):
         for gone in existing.values():
             self._forget_terms(conn, gone.id)
             conn.execute(articles.delete().where(articles.c.id == gone.id))
+            saved.append(SavedArticle(gone.id, "removed"))
         return saved
 
     def _next_updated(self, conn: Connection, now: datetime) -> datetime:
