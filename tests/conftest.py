@@ -90,6 +90,16 @@ def dump_toml(data: dict[str, Any], prefix: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+# One file with two stories, for tests of a file that later drops its second story (the
+# first one, alone, reads exactly as it did in the pair).
+HARBOUR = ("Harbour reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) - The harbour "
+           "reopened on Monday after two weeks of repairs. Officials said ships would dock "
+           "within hours.\n\nA backlog of vessels should clear by the end of the week.\n")
+AIRPORT = ("Airport terminal plan approved\n\nThe airport said on Tuesday that a new terminal "
+           "would open next year, with room for more flights and shops. Officials said "
+           "construction was on schedule and on budget so far.\n")
+TWO_STORIES = HARBOUR + "\n\n\n\n" + AIRPORT
+
 class Env:
     """A temp installation: config.toml, inbox/, public/, state/ in one folder."""
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from feeds.models import article_id, article_key
-from tests.conftest import Env, Process, wait_for
+from tests.conftest import HARBOUR, TWO_STORIES, Env, Process, wait_for
 
 STORY = ("{title}\n\nDAMASCUS (Test Wire) - Officials in Syria said on Monday that talks in "
          "Damascus would resume next week. The Syrian delegation is expected on Tuesday.\n")
@@ -211,15 +211,8 @@ def test_a_burst_of_files_is_ingested_in_batches_with_few_publishes(
 def test_a_story_dropped_from_a_file_leaves_the_served_feed(
         daemon: tuple[Env, Process]) -> None:
     env, process = daemon
-    harbour = ("Harbour reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) - The "
-               "harbour reopened on Monday after two weeks of repairs. Officials said ships "
-               "would dock within hours.\n\nA backlog of vessels should clear by the end of "
-               "the week.\n")
-    airport = ("Airport terminal plan approved\n\nThe airport said on Tuesday that a new "
-               "terminal would open next year, with room for more flights and shops. Officials "
-               "said construction was on schedule and on budget so far.\n")
-    path = env.drop("pair.txt", harbour + "\n\n\n\n" + airport)
+    path = env.drop("pair.txt", TWO_STORIES)
     assert wait_for(lambda: served(process, "Airport terminal plan", "feeds/all.atom"), 10)
-    path.write_text(harbour, encoding="utf-8")  # its first story is unchanged
+    path.write_text(HARBOUR, encoding="utf-8")  # its first story is unchanged
     assert wait_for(lambda: not served(process, "Airport terminal plan", "feeds/all.atom"), 10)
     assert served(process, "Harbour reopens", "feeds/all.atom")

@@ -26,7 +26,7 @@ from feeds.models import article_id, article_key
 from feeds.publish import Publisher, _runs, write_atomic
 from feeds.store import Store
 from feeds.store.core import MAX_RELATED, _nearest
-from tests.conftest import DATA, ROOT, SEEDS, Env, needs_shared
+from tests.conftest import DATA, HARBOUR, ROOT, SEEDS, TWO_STORIES, Env, needs_shared
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -416,22 +416,15 @@ def test_a_full_archive_page_stays_the_same_when_a_later_report_joins_its_story(
 def test_a_story_dropped_from_a_file_leaves_the_feeds_at_once(env: Env) -> None:
     """A file that loses one of its stories (or becomes a copy of another file) loses those
     articles: the feeds stop listing them at once, as a full rebuild would."""
-    harbour = ("Harbour reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) - The "
-               "harbour reopened on Monday after two weeks of repairs. Officials said ships "
-               "would dock within hours.\n\nA backlog of vessels should clear by the end of "
-               "the week.\n")
-    airport = ("Second story about the airport today\n\nThe airport said on Tuesday that a "
-               "new terminal would open next year, with room for more flights and shops. "
-               "Officials said construction was on schedule and on budget so far.\n")
-    path = env.drop("pair.txt", harbour + "\n\n\n\n" + airport)
+    path = env.drop("pair.txt", TWO_STORIES)
     other = env.drop("other.txt", FILLERS[2])
     env.feeds("ingest")
-    assert b"airport today" in (env.public / "feeds" / "all.atom").read_bytes()
-    path.write_text(harbour, encoding="utf-8")  # the airport story is dropped
+    assert b"Airport terminal plan" in (env.public / "feeds" / "all.atom").read_bytes()
+    path.write_text(HARBOUR, encoding="utf-8")  # the airport story is dropped
     assert "0 new, 0 updated, 2 unchanged" in env.feeds("ingest").stdout
     feeds = env.public / "feeds"
-    assert b"airport today" not in (feeds / "all.atom").read_bytes()
-    other.write_text(harbour, encoding="utf-8")  # now a copy of pair.txt: its article goes
+    assert b"Airport terminal plan" not in (feeds / "all.atom").read_bytes()
+    other.write_text(HARBOUR, encoding="utf-8")  # now a copy of pair.txt: its article goes
     assert "1 duplicate" in env.feeds("ingest").stdout
     incremental = {p.name: p.read_bytes() for p in feeds.glob("*.*")}
     assert b"Museum reopens" not in incremental["all.atom"]
