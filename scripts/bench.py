@@ -36,6 +36,7 @@ from feeds.publish import Publisher
 from feeds.store import Store
 from feeds.summarize import extractive_summary
 from scripts.corpus import stories
+from scripts.evaluate import pairwise
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = str(ROOT / ".venv" / "bin" / "feeds")
@@ -372,30 +373,13 @@ def bench_backfill(quick: bool) -> None:
         found = {item.key.rsplit("#", 1)[0]: item.story_id or item.id for item in store.items()}
         store.close()
     events = {s.name: s.event for s in stories(count)}
-    precision, recall, f1 = pairwise_scores(events, found)
+    precision, recall, f1 = pairwise(events, found)
     rate = count / ours
     row(f"backfill {count:,} articles (feeds ingest, publish included)", f"{rate:,.0f} articles/s",
         f"read+hash loop {count / anchor:,.0f} files/s", anchor / ours, ">= 300 articles/s",
         rate >= 300, f"(the corpus's {len(set(events.values())):,} events became "
         f"{len(set(found.values())):,} stories: pairwise precision {precision:.2f}, "
         f"recall {recall:.2f}, F1 {f1:.2f})")
-
-
-def pairwise_scores(truth: dict[str, int], found: dict[str, str]) -> tuple[float, float, float]:
-    """Same-event grouping against the generator's events: pairs counted within groups, so
-    it stays linear in the corpus size."""
-    def pairs(groups: dict[Any, list[str]]) -> set[tuple[str, str]]:
-        return {(a, b) for members in groups.values() for a in members for b in members if a < b}
-    by_event: dict[Any, list[str]] = {}
-    by_story: dict[Any, list[str]] = {}
-    for name in truth:
-        by_event.setdefault(truth[name], []).append(name)
-        by_story.setdefault(found[name], []).append(name)
-    true, got = pairs(by_event), pairs(by_story)
-    precision = len(true & got) / len(got) if got else 1.0
-    recall = len(true & got) / len(true) if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
 
 
 def bench_fsyncs(quick: bool) -> None:
@@ -502,11 +486,15 @@ def bench_latency(quick: bool) -> None:
             os.rename(tmp_path, watched / f"raw-{n}.txt")
             notify.read()
             raw.append(time.perf_counter() - started)
-        # anchor 2: the one-article pipeline in process (parse, summarize, classify)
+        # a wire day's worth: some events get a second to fourth report, which join their
+        # story (and rewrite its other reports' pages)
+        arrivals = [s.text for s in stories(count, seed=11)]
+        # anchor 2: the one-article pipeline in process (parse, summarize, classify), on the
+        # same articles
         pipeline = Pipeline(config)
         one = []
-        for n in range(count):
-            data = _one(folder, n).read_bytes()
+        for text in arrivals:
+            data = text.encode("utf-8")
             started = time.perf_counter()
             for article in parse_file("x.txt", data):
                 pipeline.summarize(article)
@@ -519,9 +507,6 @@ def bench_latency(quick: bool) -> None:
                      "run"), httpx.Client(timeout=2) as client:
             wait_http(f"http://127.0.0.1:{port}/healthz")
             feed, etag = f"http://127.0.0.1:{port}/feeds/all.atom", ""
-            # a wire day's worth: some events get a second to fourth report, which join their
-            # story (and rewrite its other reports' pages)
-            arrivals = [s.text for s in stories(count, seed=11)]
             for n in range(count):
                 source = folder / "inbox" / f"new-{n + 1000}.txt"
                 hidden = source.with_name(f".{source.name}.part")
