@@ -313,10 +313,6 @@ class Ingestor:
             out.append(read)
         return out
 
-    # --- parsing ------------------------------------------------------------------------
-    def drafts_for(self, rel: str, articles: Sequence[Article]) -> tuple[ArticleDraft, ...]:
-        return drafts_for(self.pipeline, rel, articles)
-
     # --- the run ------------------------------------------------------------------------
     def run(self, paths: Iterable[Path] | None = None, *,
             progress: Callable[[int], None] | None = None,
@@ -446,8 +442,9 @@ class Ingestor:
                     continue
                 mtime = datetime.fromtimestamp(read.mtime_ns / 1e9, UTC)
                 saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime)
-                report.removed += len(saved) - len(entry.drafts)
-                saved = saved[:len(entry.drafts)]
+                kept = [item for item in saved if item.change != "removed"]
+                report.removed += len(saved) - len(kept)
+                saved = kept
                 self.store.record_file(
                     conn, path=read.rel, sha256=entry.sha256, size=read.size,
                     mtime_ns=read.mtime_ns, status="ok", reason=None, duplicate_of=None,
@@ -522,7 +519,6 @@ class Ingestor:
             if choice.story_id:
                 log.debug("story joined article_id=%s story_id=%s score=%.2f", draft.id,
                           choice.story_id, choice.score)
-
 
     def _reports(self, conn: Any, known: Mapping[str, dict[str, float]], siblings: set[str],
                  stories: set[str]) -> dict[str, list[tuple[str, dict[str, float]]]]:

@@ -30,7 +30,7 @@ import httpx
 
 from feeds.articles.text import parse_text
 from feeds.config import Config, parse_config
-from feeds.ingest import Ingestor, Pipeline
+from feeds.ingest import Pipeline, drafts_for
 from feeds.models import Item, article_id, article_key
 from feeds.publish import Publisher
 from feeds.store import Store
@@ -291,8 +291,7 @@ def fill_store(config: Config, count: int) -> Store:
     from feeds.models import entry_id
     store = Store.for_config(config)
     pipeline = Pipeline(config)
-    ingestor = Ingestor(config, store, pipeline)
-    pool = [ingestor.drafts_for(f"pool/{n}.txt", [parse_text(s.text)[0]])[0]
+    pool = [drafts_for(pipeline, f"pool/{n}.txt", [parse_text(s.text)[0]])[0]
             for n, s in enumerate(stories(50))]
     pipeline.close()
     now = datetime(2025, 1, 1, tzinfo=UTC)

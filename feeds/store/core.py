@@ -625,12 +625,18 @@ class _Bulk:
     def __init__(self, dialect: sa.Dialect, statement: Any) -> None:
         self.statement = statement
         self.direct = dialect.name == "sqlite"
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.order = tuple(compiled.positiontup or ())
-        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
-        self.convert = {name: column.type.dialect_impl(dialect).bind_processor(dialect)
-                        for name, column in statement.table.c.items()} if self.direct else {}
+        self.sql = ""
+        self.order: tuple[str, ...] = ()
+        self.fixed: dict[str, Any] = {}
+        self.convert: dict[str, Any] = {}
+        if self.direct:
+            compiled = statement.compile(dialect=dialect)
+            self.sql = compiled.string
+            self.order = tuple(compiled.positiontup or ())
+            # the statement's own values (an upsert's increment)
+            self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+            self.convert = {name: column.type.dialect_impl(dialect).bind_processor(dialect)
+                            for name, column in statement.table.c.items()}
 
     def values(self, **values: Any) -> dict[str, Any]:
         """Values as the rows given to run() hold them."""
@@ -642,7 +648,7 @@ class _Bulk:
         if not self.direct:
             conn.execute(self.statement, rows)
             return
-        fixed = self.fixed  # the statement's own values (an upsert's increment)
+        fixed = self.fixed
         conn.exec_driver_sql(self.sql, [tuple(row[k] if k in row else fixed[k]
                                               for k in self.order) for row in rows])
 
