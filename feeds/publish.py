@@ -477,21 +477,22 @@ class Publisher:
         if self.config.websub.hub and not archive_page:
             fg.link(href=self.config.websub.hub, rel="hub")
         fg.updated(max((i.updated for i in items), default=_EPOCH))
-        # A full archive page never changes unless one of its own articles is edited, so its
-        # entries carry no story links: those grow as later reports join the story (the
-        # article pages and the current feed show them).
-        if related is None:
-            related = {} if archive_page is not None else self._related(items)
+        if related is None and archive_page is None:
+            related = self._related(items)
         # feedgen prepends each new entry; add oldest first so the document is newest first.
         for item in reversed(items):
-            links = () if archive_page is not None else tuple(
-                (self.article_url(other), _link_text(related[other]))
-                for other in item.related if other in related)
+            if archive_page is not None:
+                # A full archive page never changes unless one of its own articles is
+                # edited, so its entries carry no story links: those grow as later reports
+                # join (the article pages and the current feed show them). Archive pages are
+                # seldom built twice: their entries are not kept.
+                self._fill(fg.add_entry(), item, ())
+                continue
+            assert related is not None
+            links = tuple((self.article_url(other), _link_text(related[other]))
+                          for other in item.related if other in related)
             # everything the entry shows: the stored version, its topics, its story's links
             key = (item.id, item.updated, tuple(m.slug for m in item.topics), links)
-            if archive_page is not None:  # archive pages are seldom built twice: not kept
-                self._fill(fg.add_entry(), item, links)
-                continue
             entry = self._entries.get(key)
             if entry is None:  # adding registers the feed's entry extension on it
                 entry = self._entries[key] = self._fill(fg.add_entry(_BuiltOnce()), item, links)
