@@ -418,14 +418,10 @@ class Store(DeliveryQueries):
         story_ids = list(story_ids)
         if not story_ids:
             return {}
-        rows = conn.execute(sa.select(articles.c.id, articles.c.story_id, articles.c.published)
-                            .where(articles.c.story_id.in_(story_ids))
-                            .order_by(articles.c.published.desc(), articles.c.id))
-        out: dict[str, list[str]] = {}
-        for row in rows:
-            reports = out.setdefault(row.story_id, [])
-            if len(reports) < MAX_STORY_REPORTS:
-                reports.append(row.id)
+        # newest first; the sort is stable, so reports of one date keep their id order
+        out = {story: [row.id for row in sorted(members, key=lambda row: row.published,
+                                                 reverse=True)[:MAX_STORY_REPORTS]]
+               for story, members in _story_members(conn, story_ids).items()}
         unread = [i for ids in out.values() for i in ids if i not in known]
         read = {row.article_id: json.loads(row.terms) for row in conn.execute(
             sa.select(signatures).where(signatures.c.article_id.in_(unread)))} if unread else {}
@@ -482,13 +478,8 @@ class Store(DeliveryQueries):
                 topics.setdefault(t.article_id, []).append(TopicMatch(
                     t.slug, t.score, t.threshold, tuple(json.loads(t.evidence))))
             stories = {row.story_id for row in rows if row.story_id}
-            siblings: dict[str, list[tuple[str, datetime]]] = {}
-            if stories:
-                for s in conn.execute(sa.select(articles.c.id, articles.c.story_id,
-                                                articles.c.published)
-                                      .where(articles.c.story_id.in_(stories))
-                                      .order_by(articles.c.published, articles.c.id)):
-                    siblings.setdefault(s.story_id, []).append((s.id, s.published))
+            siblings = {story: [(s.id, s.published) for s in members] for story, members in
+                        (_story_members(conn, list(stories)) if stories else {}).items()}
             reuse = reuse or {}
             texts = {row.id: (old.body, old.captions) for row in rows
                      if (old := reuse.get(row.id)) is not None and old.updated == row.updated}
@@ -506,14 +497,9 @@ class Store(DeliveryQueries):
         ids = set(ids)
         if not ids:
             return set()
-        stories: dict[str, list[Any]] = {}
         with self.read() as conn:
-            for row in conn.execute(
-                    sa.select(articles.c.id, articles.c.story_id, articles.c.published)
-                    .where(articles.c.story_id.in_(sa.select(articles.c.story_id)
-                                                   .where(articles.c.id.in_(list(ids)))))
-                    .order_by(articles.c.published, articles.c.id)):
-                stories.setdefault(row.story_id, []).append(row)
+            stories = _story_members(conn, sa.select(articles.c.story_id)
+                                     .where(articles.c.id.in_(list(ids))))
         found: set[str] = set()
         for rows in stories.values():
             members = [(row.id, row.published) for row in rows]
@@ -663,6 +649,17 @@ def _count_terms(dialect: str) -> Any:
 
 MAX_STORY_REPORTS = 25  # a new report is compared with the 25 newest of a story at most
 MAX_RELATED = 10  # an article links the 10 reports of its story nearest to it in time
+
+
+def _story_members(conn: Connection, stories: Any) -> dict[str, list[Any]]:
+    """Each of these stories' reports (rows: id, story_id, published) in the order related
+    links are chosen in, (published, id). `stories`: story ids, or a query that gives them."""
+    members: dict[str, list[Any]] = {}
+    for row in conn.execute(sa.select(articles.c.id, articles.c.story_id, articles.c.published)
+                            .where(articles.c.story_id.in_(stories))
+                            .order_by(articles.c.published, articles.c.id)):
+        members.setdefault(row.story_id, []).append(row)
+    return members
 
 
 def _nearest(row: Any, members: list[tuple[str, datetime]]) -> list[str]:
