@@ -185,6 +185,7 @@ class ServerConfig(_Table):
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_age_seconds: Annotated[int, Field(ge=0)] = 60
     # a connection that is idle, or still sending its request headers, this long is closed
+    # (whole seconds: a fraction is rounded up)
     idle_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
     # a form body (unsubscribe) not received within this long is refused with 408
     body_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0

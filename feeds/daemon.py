@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+import uvloop
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -439,7 +440,7 @@ def run_daemon(config_path: Path, config: Config) -> None:
     daemon.lock.acquire()
     try:
         daemon.start_background()
-        asyncio.run(daemon.serve_until_stopped())
+        uvloop.run(daemon.serve_until_stopped())
     finally:
         if daemon.scheduler is not None and daemon.scheduler.running:
             daemon.stop_background()
@@ -463,7 +464,7 @@ def run_server(config: Config) -> None:
         await server.stop()
 
     try:
-        asyncio.run(main())
+        uvloop.run(main())
     finally:
         store.close()
 

@@ -51,5 +51,5 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "watchdog", "aiohttp.access", "httpx", "httpcore"):
+    for noisy in ("apscheduler", "watchdog", "uvicorn", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

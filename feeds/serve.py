@@ -1,30 +1,43 @@
-"""HTTP: public/ from memory with the caching feed readers rely on, plus /healthz and /metrics.
+"""HTTP: public/ from memory with the caching feed readers rely on, plus /healthz, /metrics and
+the unsubscribe pages.
 
-One helper (`respond`) owns validators and compression: a strong ETag and a Last-Modified that
-change together (publish rewrites a file only when its bytes change), 304 for a matching
-If-None-Match or If-Modified-Since, gzip when the client accepts it (with Vary), HEAD, and a short
-Cache-Control. Files are held in memory and revalidated with one stat() per request, so a
-publish is visible at once. No request can name a path outside public/.
+The server is uvicorn (httptools, on uvloop) running one ASGI application, `Site`. Public files
+take a short path of their own: one dictionary look-up, one stat() and headers built once per
+file version. One helper (`respond`) owns validators and compression: a strong ETag and a
+Last-Modified that change together (publish rewrites a file only when its bytes change), 304 for
+a matching If-None-Match or If-Modified-Since, gzip when the client accepts it (with Vary), HEAD,
+and a short Cache-Control. A publish is visible at once. No request can name a path outside
+public/. The few dynamic routes are Starlette's. `_Protocol` adds to uvicorn's bounds on a
+request's head (time, size, header count) that a public server needs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import logging
+import math
 import os
 import posixpath
+import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from feeds.config import Config
 from feeds.render import environment
@@ -48,17 +61,26 @@ NOT_FOUND = (b"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><t
              b"<a href=\"/\">Go to the front page</a>.</p></body></html>\n")
 
 
+Headers = list[tuple[bytes, bytes]]
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     body: bytes
     gzipped: bytes | None
     etag: str
     last_modified: datetime
-    content_type: str
     stamp: tuple[int, int, int]  # (mtime_ns, size, inode): the file this was read from
     path: str
-    headers: dict[str, str]  # the validators and caching headers of the identity body
-    gzip_headers: dict[str, str] | None  # the same for the gzipped body
+    not_modified: Headers  # a 304's headers: the validators and caching headers
+    full: Headers  # a 200's: those, the type and the length
+    gzip_not_modified: Headers | None  # the same for the gzipped body
+    gzip_full: Headers | None
+
+
+def _headers(**fields: str) -> Headers:
+    return [(name.replace("_", "-").lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in fields.items()]
 
 
 def _stamp_of(st: os.stat_result) -> tuple[int, int, int]:
@@ -142,15 +164,22 @@ class PublicFiles:
             gzipped = packed if len(packed) < len(body) else None
         etag = f'"{hashlib.sha256(body).hexdigest()[:20]}"'
         modified = datetime.fromtimestamp(st.st_mtime, UTC).replace(microsecond=0)
-        headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True),
-                   "Cache-Control": f"public, max-age={self.max_age}"}
-        gzip_headers = None
+        content_type = CONTENT_TYPES.get(suffix, "application/octet-stream")
+        validators = {"etag": etag, "last_modified": format_datetime(modified, usegmt=True),
+                      "cache_control": f"public, max-age={self.max_age}"}
         if gzipped is not None:
-            headers["Vary"] = "Accept-Encoding"
-            gzip_headers = {**headers, "ETag": f'"{etag.strip(chr(34))}-gzip"'}
-        resource = Resource(body, gzipped, etag, modified,
-                            CONTENT_TYPES.get(suffix, "application/octet-stream"), stamp, key,
-                            headers, gzip_headers)
+            validators["vary"] = "Accept-Encoding"
+        not_modified = _headers(**validators)
+        gzip_not_modified = gzip_full = None
+        if gzipped is not None:
+            gzip_not_modified = _headers(**{**validators, "etag": f'"{etag.strip(chr(34))}-gzip"'})
+            gzip_full = gzip_not_modified + _headers(
+                content_encoding="gzip", content_type=content_type,
+                content_length=str(len(gzipped)))
+        resource = Resource(body, gzipped, etag, modified, stamp, key, not_modified,
+                            not_modified + _headers(content_type=content_type,
+                                                    content_length=str(len(body))),
+                            gzip_not_modified, gzip_full)
         self._cache[key] = resource
         return resource
 
@@ -180,36 +209,47 @@ def _etag_matches(header: str, etag: str) -> bool:
     return False
 
 
-def respond(request: web.Request, resource: Resource) -> web.Response:
-    """The one place that decides validators, 304s and compression."""
-    use_gzip = resource.gzip_headers is not None and _accepts_gzip(
-        request.headers.get("Accept-Encoding", ""))
-    headers = resource.gzip_headers if use_gzip else resource.headers
-    assert headers is not None
-    if_none_match = request.headers.get("If-None-Match")
+def respond(resource: Resource, accept_encoding: str, if_none_match: str | None,
+            if_modified_since: str | None) -> tuple[int, Headers, bytes]:
+    """The one place that decides validators, 304s and compression: the status, headers and
+    body for a request with these headers."""
+    use_gzip = resource.gzip_full is not None and _accepts_gzip(accept_encoding)
     if if_none_match is not None:
         not_modified = _etag_matches(if_none_match, resource.etag)
     else:
         not_modified = False
-        since = request.headers.get("If-Modified-Since")
-        if since:
+        if if_modified_since:
             try:
-                when = parsedate_to_datetime(since)
+                when = parsedate_to_datetime(if_modified_since)
                 not_modified = when.tzinfo is not None and resource.last_modified <= when
             except (TypeError, ValueError):
                 not_modified = False
-    if not_modified:
-        return web.Response(status=304, headers=headers)
     if use_gzip:
+        assert resource.gzip_not_modified is not None and resource.gzip_full is not None
         assert resource.gzipped is not None
-        return web.Response(body=resource.gzipped, headers={
-            **headers, "Content-Encoding": "gzip", "Content-Type": resource.content_type})
-    return web.Response(body=resource.body,
-                        headers={**headers, "Content-Type": resource.content_type})
+        if not_modified:
+            return 304, resource.gzip_not_modified, b""
+        return 200, resource.gzip_full, resource.gzipped
+    if not_modified:
+        return 304, resource.not_modified, b""
+    return 200, resource.full, resource.body
+
+
+_NOT_FOUND_HEADERS = _headers(content_type="text/html; charset=utf-8",
+                              content_length=str(len(NOT_FOUND)))
+_NOT_ALLOWED_HEADERS = _headers(allow="GET, HEAD", content_length="0")
+_DYNAMIC = ("/healthz", "/metrics")
+_UNSUBSCRIBE = "/unsubscribe/"
+MAX_FORM_BYTES = 64 * 1024
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class Site:
-    """The aiohttp application: public files, health and metrics."""
+    """The ASGI application: public files on a short path of their own; health, metrics and the
+    unsubscribe pages through Starlette."""
 
     def __init__(self, config: Config, store: Store, secret: bytes | None = None) -> None:
         self.config = config
@@ -220,56 +260,64 @@ class Site:
         self.started = time.time()
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
+        routes = [Route("/healthz", self.healthz), Route("/metrics", self.metrics)]
+        if secret is not None:
+            routes += [Route(_UNSUBSCRIBE + "{token}", self.unsubscribe_page, methods=["GET"]),
+                       Route(_UNSUBSCRIBE + "{token}", self.unsubscribe, methods=["POST"])]
+        self.routes = Starlette(routes=routes)
 
     def reconfigure(self, config: Config) -> None:
         """A reloaded config (SIGHUP): its max-age applies at once, also to files held."""
         self.config = config
         self.files.set_max_age(config.server.max_age_seconds)
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024, middlewares=[self._count])
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/metrics", self.metrics)
-        if self.secret is not None:
-            app.router.add_get("/unsubscribe/{token}", self.unsubscribe_page)
-            app.router.add_post("/unsubscribe/{token}", self.unsubscribe)
-        app.router.add_get("/{path:.*}", self.static)
-        return app
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path in _DYNAMIC or (self.secret is not None and path.startswith(_UNSUBSCRIBE)):
+            async def counted(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    self.requests[message["status"]] += 1
+                await send(message)
+            await self.routes(scope, receive, counted)
+            return
+        status, headers, body = self.static(scope)
+        self.requests[status] += 1
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body",
+                    "body": body if scope["method"] != "HEAD" else b""})
 
-    @web.middleware
-    async def _count(self, request: web.Request,
-                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                     ) -> web.StreamResponse:
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            self.requests[exc.status] += 1
-            raise
-        self.requests[response.status] += 1
-        return response
-
-    async def static(self, request: web.Request) -> web.Response:
-        resource = self.files.get(request.path)
+    def static(self, scope: Scope) -> tuple[int, Headers, bytes]:
+        if scope["method"] not in ("GET", "HEAD"):
+            return 405, _NOT_ALLOWED_HEADERS, b""
+        resource = self.files.get(scope["path"])
         if resource is None:
-            return web.Response(status=404, body=NOT_FOUND,
-                                content_type="text/html", charset="utf-8")
-        return respond(request, resource)
+            return 404, _NOT_FOUND_HEADERS, NOT_FOUND
+        accept_encoding, if_none_match, if_modified_since = "", None, None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+            elif name == b"accept-encoding":
+                accept_encoding = value.decode("latin-1")
+            elif name == b"if-modified-since":
+                if_modified_since = value.decode("latin-1")
+        return respond(resource, accept_encoding, if_none_match, if_modified_since)
 
     # --- unsubscribe (RFC 8058 one-click, plus a page with per-topic choices) ----------------
-    def _page(self, status: int, heading: str, message: str, **form: Any) -> web.Response:
+    def _page(self, status: int, heading: str, message: str, **form: Any) -> Response:
         html = self.templates.get_template("unsubscribe.html").render(
             site=self.config.site, heading=heading, message=message, form=bool(form), **form)
-        return web.Response(status=status, text=html, content_type="text/html",
-                            charset="utf-8", headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
-    def _invalid(self) -> web.Response:
+    def _invalid(self) -> Response:
         return self._page(400, "This link is not valid",
                           "The unsubscribe link is incomplete or was altered. Use the link "
                           "from your most recent digest.")
 
-    async def unsubscribe_page(self, request: web.Request) -> web.Response:
+    async def unsubscribe_page(self, request: Request) -> Response:
         assert self.secret is not None
-        email = verify(self.secret, request.match_info["token"])
+        email = verify(self.secret, request.path_params["token"])
         loop = asyncio.get_running_loop()
         subscriber = await loop.run_in_executor(None, self.store.subscriber, email) \
             if email else None
@@ -282,24 +330,46 @@ class Site:
                   for slug, t in self.config.topics.items()]
         return self._page(200, "Your subscription",
                           "Choose the topics you want, or unsubscribe from everything.",
-                          email=email, topics=topics, action=request.path)
+                          email=email, topics=topics, action=request.url.path)
 
-    async def unsubscribe(self, request: web.Request) -> web.Response:
+    async def _form(self, request: Request) -> Any:
+        """The request's form, read within body_timeout_seconds and at most MAX_FORM_BYTES."""
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            raise _TooLarge
+        seen = 0
+        receive = request.receive
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_FORM_BYTES:
+                raise _TooLarge
+            return message
+
+        async with asyncio.timeout(self.config.server.body_timeout_seconds):
+            return await Request(request.scope, limited).form()
+
+    async def unsubscribe(self, request: Request) -> Response:
         assert self.secret is not None
-        email = verify(self.secret, request.match_info["token"])
+        email = verify(self.secret, request.path_params["token"])
         if email is None:
             return self._invalid()
         try:
-            async with asyncio.timeout(self.config.server.body_timeout_seconds):
-                form = await request.post()
+            form = await self._form(request)
+        except _TooLarge:
+            return PlainTextResponse("Request body too large", status_code=413,
+                                     headers={"Connection": "close"})
         except TimeoutError:
-            return self._page(408, "Request timed out",
-                              "The form took too long to arrive. Please try again.")
+            response = self._page(408, "Request timed out",
+                                  "The form took too long to arrive. Please try again.")
+            response.headers["Connection"] = "close"
+            return response
         loop = asyncio.get_running_loop()
         subscriber = await loop.run_in_executor(None, self.store.subscriber, email)
         if subscriber is None:
             return self._invalid()
-        chosen = [str(t) for t in form.getall("topics", []) if str(t) in self.config.topics]
+        chosen = [str(t) for t in form.getlist("topics") if str(t) in self.config.topics]
         if form.get("action") == "update" and chosen:
             await loop.run_in_executor(None, self.store.set_subscriber_topics, email, chosen)
             log.info("subscriber topics changed email=%s topics=%s", email, ",".join(chosen))
@@ -335,10 +405,10 @@ class Site:
             "pending_deliveries": pending,
         }
 
-    async def healthz(self, request: web.Request) -> web.Response:
+    async def healthz(self, request: Request) -> Response:
         healthy, data = await asyncio.get_running_loop().run_in_executor(None, self._health)
-        return web.json_response(data, status=200 if healthy else 503,
-                                 headers={"Cache-Control": "no-store"})
+        return JSONResponse(data, status_code=200 if healthy else 503,
+                            headers={"Cache-Control": "no-store"})
 
     def _metrics(self) -> str:
         counts = self.store.counts()
@@ -371,14 +441,91 @@ class Site:
                   for code, n in sorted(self.requests.items())]
         return "\n".join(lines) + "\n"
 
-    async def metrics(self, request: web.Request) -> web.Response:
+    async def metrics(self, request: Request) -> Response:
         text = await asyncio.get_running_loop().run_in_executor(None, self._metrics)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                            headers={"Cache-Control": "no-store"})
+        return PlainTextResponse(text, headers={"Cache-Control": "no-store"})
 
 
 def _stamp(run: dict[str, Any] | None) -> str | None:
     return run["finished"].isoformat() if run else None
+
+
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the bounds a public server needs on a request's head.
+    uvicorn stops its keep-alive timer at a request's first byte and sets no limit on the head,
+    so a client sending one byte at a time, or headers without end, would hold a connection
+    (and memory) for as long as it liked. Here the head must arrive within the idle timeout
+    from the connection's start (or the previous response) and stay under MAX_HEAD bytes and
+    MAX_FIELDS fields; a head over the limits gets 414 (its URL) or 431 (its headers)."""
+
+    MAX_HEAD = 16 * 1024
+    MAX_FIELDS = 100
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+        self._fields = 0
+        self._refusal: bytes | None = None  # the status line for a head over the limits
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.timeout_keep_alive,
+                                                    self.timeout_keep_alive_handler)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _count(self, size: int, refusal: bytes) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.MAX_HEAD or self._fields > self.MAX_FIELDS:
+            self._refusal = refusal
+            raise ValueError("request head too large")  # the parser stops; uvicorn answers
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = self._fields = 0
+        self._arm()
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url), b"414 URI Too Long")
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields += 1
+        self._count(len(name) + len(value) + 4, b"431 Request Header Fields Too Large")
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refusal is None:
+            super().send_400_response(msg)
+            return
+        self.transport.write(b"HTTP/1.1 " + self._refusal + b"\r\ncontent-length: 0\r\n"
+                             b"connection: close\r\n\r\n")
+        self.transport.close()
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, minus its signal handlers: the daemon has its own (SIGTERM first stops
+    ingest, then the HTTP server) and stops this one by setting `should_exit`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class Server:
@@ -388,27 +535,34 @@ class Server:
         self.site = site
         self.host = host
         self.port = port
-        self._runner: web.AppRunner | None = None
+        self._server: _Uvicorn | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
-        # aiohttp's keep-alive timer also runs while request headers are still arriving, so
-        # it bounds slow ("slowloris") clients as well as idle ones
-        idle = self.site.config.server.idle_timeout_seconds
-        self._runner = web.AppRunner(self.site.app(), access_log=None, handle_signals=False,
-                                     keepalive_timeout=idle)
-        await self._runner.setup()
-        tcp = web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
-                          shutdown_timeout=5.0)
-        await tcp.start()
-        sockets = getattr(tcp._server, "sockets", None) or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        """Bind (an OSError says why not) and serve; returns the port."""
+        family = socket.getaddrinfo(self.host or None, self.port, type=socket.SOCK_STREAM,
+                                    flags=socket.AI_PASSIVE)[0][0]
+        listener = socket.create_server((self.host, self.port), family=family, backlog=2048)
+        self.port = listener.getsockname()[1]
+        config = uvicorn.Config(
+            self.site, http=_Protocol, interface="asgi3", lifespan="off", log_config=None,
+            access_log=False, proxy_headers=False, server_header=False,
+            timeout_keep_alive=math.ceil(self.site.config.server.idle_timeout_seconds),
+            timeout_graceful_shutdown=5)
+        server = self._server = _Uvicorn(config)
+        self._task = asyncio.create_task(server.serve(sockets=[listener]))
+        while not server.started:
+            if self._task.done():  # it could not start: say why
+                self._task.result()
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.005)
         return self.port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._server = self._task = None
 
 
 def url_of(host: str, port: int) -> str:

@@ -3,7 +3,6 @@ and pollers hammering the server during a backfill. Nothing is lost, nothing sto
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 import sys
@@ -161,12 +160,15 @@ def test_oversized_requests_are_refused_and_the_server_goes_on(server: Process) 
     huge_header = b"GET /feeds/syria.atom HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + \
         b"\r\n\r\n"
     reply = raw(server.port, huge_header)
-    assert re.match(rb"HTTP/1\.[01] 4\d\d ", reply), reply[:80]
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:80]
     long_line = b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-    assert re.match(rb"HTTP/1\.[01] 4\d\d ", raw(server.port, long_line))
+    assert raw(server.port, long_line).startswith(b"HTTP/1.1 414 ")
     many = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(
         f"X-H{n}: v\r\n".encode() for n in range(1000)) + b"\r\n"
-    assert re.match(rb"HTTP/1\.[01] 4\d\d ", raw(server.port, many))
+    assert raw(server.port, many).startswith(b"HTTP/1.1 431 ")
+    # ordinary requests on the same server are answered as before
+    assert raw(server.port, b"GET /feeds/syria.atom HTTP/1.1\r\nHost: x\r\n"
+               b"Connection: close\r\n\r\n").startswith(b"HTTP/1.1 200 ")
     token = sign(b"a-test-secret", "reader@example.org")
     big_form = httpx.post(f"{server.url}unsubscribe/{token}", content=b"a=" + b"b" * 200_000,
                           headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -110,6 +110,18 @@ def test_404_is_a_page(server: tuple[Env, Process, httpx.Client]) -> None:
     assert response.status_code == 404 and b"Not found" in response.content
 
 
+def test_a_public_file_takes_only_get_and_head(server: tuple[Env, Process, httpx.Client]) -> None:
+    _, _, client = server
+    for method in ("POST", "PUT", "DELETE"):
+        response = client.request(method, ATOM, content=b"x")
+        assert response.status_code == 405, method
+        assert response.headers["allow"] == "GET, HEAD"
+    assert client.get(ATOM).status_code == 200
+    plain = {"Accept-Encoding": "identity"}
+    head = client.head(ATOM, headers=plain)
+    assert int(head.headers["content-length"]) == len(client.get(ATOM, headers=plain).content)
+
+
 def test_a_served_file_that_changes_or_goes_is_seen_on_the_next_request(
         server: tuple[Env, Process, httpx.Client]) -> None:
     env, _, client = server
