@@ -398,6 +398,7 @@ class Ingestor:
 
     def _apply(self, parsed: Sequence[_Parsed | _Read], report: IngestReport) -> None:
         now = self.clock()
+        stored: list[int] = []  # articles in the store, counted once, then kept up to date
         with self.store.write() as conn:
             for entry in parsed:
                 read = entry.read if isinstance(entry, _Parsed) else entry
@@ -423,6 +424,7 @@ class Ingestor:
                 original = self.store.original_for(conn, entry.sha256, read.rel)
                 if original is not None:
                     report.removed += len(self.store.save_articles(conn, read.rel, [], now, now))
+                    stored.clear()  # counted again when next needed
                     self.store.record_file(
                         conn, path=read.rel, sha256=entry.sha256, size=read.size,
                         mtime_ns=read.mtime_ns, status="duplicate",
@@ -444,12 +446,17 @@ class Ingestor:
                 saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime)
                 kept = [item for item in saved if item.change != "removed"]
                 report.removed += len(saved) - len(kept)
+                if stored:
+                    stored[0] += sum(item.change == "new" for item in kept) - (
+                        len(saved) - len(kept))
+                else:
+                    stored.append(self.store.article_count(conn))
                 saved = kept
                 self.store.record_file(
                     conn, path=read.rel, sha256=entry.sha256, size=read.size,
                     mtime_ns=read.mtime_ns, status="ok", reason=None, duplicate_of=None,
                     count=len(entry.drafts), now=now)
-                self._group(conn, entry.drafts, saved)
+                self._group(conn, entry.drafts, saved, stored[0])
                 for draft, item in zip(entry.drafts, saved, strict=True):
                     if item.change == "new":
                         report.new += 1
@@ -491,7 +498,7 @@ class Ingestor:
             offset += batch
 
     def _group(self, conn: Any, drafts: Sequence[ArticleDraft],
-               saved: Sequence[SavedArticle]) -> None:
+               saved: Sequence[SavedArticle], total: int) -> None:
         """Put each new article into the story whose every report it resembles, or its own.
 
         Candidates come from the term index (the new article's most telling terms), dated
@@ -500,7 +507,6 @@ class Ingestor:
         """
         hours = timedelta(hours=self.config.stories.window_hours)
         siblings = [d.id for d in drafts]
-        total = self.store.article_count(conn)
         for draft, result in zip(drafts, saved, strict=True):
             if result.change != "new" or result.published is None:
                 continue
