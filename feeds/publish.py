@@ -44,6 +44,8 @@ from feeds.store import Store
 log = logging.getLogger(__name__)
 
 ALL = "all"
+_OWN_FOLDERS = ("articles", "feeds", "topics")
+_OWN_SUFFIXES = (".html", ".atom", ".json")
 _FEED_NAMESPACE = uuid.UUID("9a3c3b0e-2f7d-4d0e-8f55-7b2f6c1a4e90")
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -150,6 +152,7 @@ class FeedSpec:
 class PublishReport:
     written: int = 0
     unchanged: int = 0
+    removed: int = 0  # files a full publish no longer writes (see Publisher._prune)
     seconds: float = 0.0
     changed_feeds: list[str] = field(default_factory=list)  # Atom URLs whose bytes changed
 
@@ -303,6 +306,8 @@ class Publisher:
         if (changed_ids is not None and not changed_ids and owed is None
                 and (self.public / "index.html").exists()):
             return report
+        # listed before the store is read, so a file another daemon writes meanwhile is kept
+        present = self._own_files() if changed_ids is None else None
         # article pages first: a feed never links to a page not written yet
         siblings = self._write_articles(changed_ids, report)
         current: dict[str, list[Item]] = {}
@@ -320,15 +325,55 @@ class Publisher:
         if owed is not None:
             pages = pages.merge(owed)
         self._write_pages(pages, current, titles, report, pause)
+        if present is not None:
+            self._prune(present, report)
         if self.hub is not None:
             self.hub.notify(report.changed_feeds)
         report.seconds = time.perf_counter() - clock
         self.store.record_run("publish", started, datetime.now(UTC), True,
                               {"written": report.written, "unchanged": report.unchanged,
                                "seconds": round(report.seconds, 3)})
-        log.info("publish finished written=%d unchanged=%d seconds=%.3f%s", report.written,
-                 report.unchanged, report.seconds, " (pages pending)" if self.pending else "")
+        log.info("publish finished written=%d unchanged=%d%s seconds=%.3f%s", report.written,
+                 report.unchanged, f" removed={report.removed}" if report.removed else "",
+                 report.seconds, " (pages pending)" if self.pending else "")
         return report
+
+    def _own_files(self) -> list[Path]:
+        """The files in public/ that publish writes and may remove: pages, feeds and archive
+        pages under articles/, feeds/ and topics/ (not temporary files, not anything else)."""
+        found = []
+        for folder in _OWN_FOLDERS:
+            for parent, _dirs, names in os.walk(self.public / folder):
+                found += [Path(parent, name).relative_to(self.public) for name in names
+                          if name.endswith(_OWN_SUFFIXES) and not name.startswith(".")]
+        return found
+
+    def _prune(self, present: Sequence[Path], report: PublishReport) -> None:
+        """After a full publish, remove the files it did not write: the pages of articles no
+        longer stored (a story dropped from its file), the feeds and pages of topics no longer
+        configured, archive pages past the current count. `present` was listed before the
+        store was read: a file written for an article committed meanwhile is not in it."""
+        keep = {Path("articles") / f"{i}.html" for i in self.store.article_ids()}
+        for spec in self.specs:
+            keep |= {Path("feeds") / f"{spec.slug}.atom", Path("feeds") / f"{spec.slug}.json"}
+            keep |= {self._archive_path(spec, page)
+                     for page in range(1, self._full_pages(spec) + 1)}
+            if spec.slug != ALL:
+                keep.add(Path("topics") / f"{spec.slug}.html")
+        for relative in present:
+            if relative not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.public / relative).unlink()
+                    report.removed += 1
+                with contextlib.suppress(OSError):  # a topic's archive folder, once empty
+                    if relative.parent.parent == Path("feeds"):
+                        (self.public / relative.parent).rmdir()
+
+    def _full_pages(self, spec: FeedSpec) -> int:
+        """The feed's archive pages: every full page of entries but the newest."""
+        size = self.config.feeds.entries
+        total = self.store.count_items(None if spec.slug == ALL else spec.slug)
+        return total // size if total > size else 0
 
     def _feed_items(self, spec: FeedSpec, titles: dict[str, Byline]) -> list[Item]:
         """A feed's newest entries, newest first; their stories' other reports go in
@@ -405,8 +450,7 @@ class Publisher:
                     changed: set[str] | None, related: dict[str, Byline]) -> None:
         size = self.config.feeds.entries
         topic = None if spec.slug == ALL else spec.slug
-        total = self.store.count_items(topic)
-        full_pages = total // size if total > size else 0
+        full_pages = self._full_pages(spec)
         prev = self._archive_url(spec, full_pages) if full_pages else None
         if self._write(Path("feeds") / f"{spec.slug}.atom",
                        self.atom(spec, items, prev_archive=prev, related=related), report):

@@ -212,7 +212,11 @@ def test_a_story_dropped_from_a_file_leaves_the_served_feed(
         daemon: tuple[Env, Process]) -> None:
     env, process = daemon
     path = env.drop("pair.txt", TWO_STORIES)
+    page = f"articles/{article_id(article_key('pair.txt', 1))}.html"
     assert wait_for(lambda: served(process, "Airport terminal plan", "feeds/all.atom"), 10)
+    assert wait_for(lambda: served(process, "Airport terminal plan", page), 10)
     path.write_text(HARBOUR, encoding="utf-8")  # its first story is unchanged
     assert wait_for(lambda: not served(process, "Airport terminal plan", "feeds/all.atom"), 10)
     assert served(process, "Harbour reopens", "feeds/all.atom")
+    # its page goes too: a reader following an old link gets 404, not the dropped story
+    assert wait_for(lambda: httpx.get(process.url + page, timeout=5).status_code == 404, 10)

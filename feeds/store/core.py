@@ -443,6 +443,10 @@ class Store(DeliveryQueries):
         return {term: int(count) for term, count in conn.execute(
             _DOCUMENT_FREQUENCY, {"terms": terms})}
 
+    def article_ids(self) -> set[str]:
+        with self.read() as conn:
+            return set(conn.execute(sa.select(articles.c.id)).scalars())
+
     def article_count(self, conn: Connection | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(articles)
         if conn is not None:
