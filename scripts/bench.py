@@ -568,11 +568,24 @@ def bench_digests(quick: bool) -> None:
         store.close()
         subprocess.run([FEEDS, "--config", config_path, "--log-level", "warning", "ingest"],
                        check=True, stdout=subprocess.DEVNULL)
+        # the anchor sends one of the digests this run sends, rendered beforehand
+        sample = folder / "sample.eml"
+        subprocess.run([FEEDS, "--config", config_path, "--log-level", "warning", "digest",
+                        "preview", "--subscriber", "reader0@example.org", "--out",
+                        str(sample)], check=True, stdout=subprocess.DEVNULL)
+        prebuilt = sample.read_bytes()
         started = time.perf_counter()
         subprocess.run([FEEDS, "--config", config_path, "--log-level", "warning", "digest",
                         "send"], check=True, stdout=subprocess.DEVNULL)
         ours = time.perf_counter() - started
-        message = EmailMessage()  # the anchor sends one pre-built message of digest size
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for _ in range(count):
+                smtp.sendmail("feeds@localhost", ["reader0@example.org"], prebuilt)
+        anchor = time.perf_counter() - started
+        # the anchor of earlier tables, for comparison: a smaller synthetic message, flattened
+        # again for every send
+        message = EmailMessage()
         message["From"] = "feeds@localhost"
         message["To"] = "reader@example.org"
         message["Subject"] = "digest"
@@ -582,11 +595,14 @@ def bench_digests(quick: bool) -> None:
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             for _ in range(count):
                 smtp.send_message(message)
-        anchor = time.perf_counter() - started
+        synthetic = time.perf_counter() - started
     ratio = anchor / ours
     row(f"{count:,} digests end to end (select, render, send, record)",
         f"{count / ours:,.0f} msg/s", f"raw smtplib {count / anchor:,.0f} msg/s", ratio,
-        ">= 0.8x", ratio >= 0.8)
+        ">= 0.8x", ratio >= 0.8, f"(the anchor's message: a {len(prebuilt) // 1024} KB digest "
+        f"of this run, rendered by `feeds digest preview`; the earlier anchor, a "
+        f"{len(message.as_bytes()) // 1024} KB synthetic message: {count / synthetic:,.0f} msg/s, "
+        f"{synthetic / ours:.2f}x)")
 
 
 @contextmanager
