@@ -184,6 +184,8 @@ class ServerConfig(_Table):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_age_seconds: Annotated[int, Field(ge=0)] = 60
+    # public files held in memory (MB); the ones served least recently are let go first
+    memory_mb: Annotated[int, Field(ge=1)] = 64
     # a connection that is idle, or still sending its request headers, this long is closed
     # (whole seconds: a fraction is rounded up)
     idle_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0

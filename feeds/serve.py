@@ -23,7 +23,7 @@ import os
 import posixpath
 import socket
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,22 +88,41 @@ def _stamp_of(st: os.stat_result) -> tuple[int, int, int]:
 
 
 class PublicFiles:
-    """public/ held in memory; a changed file (new stat) is read again on its next request.
+    """public/ held in memory, up to `limit` bytes (the files served least recently go first);
+    a changed file (new stat) is read again on its next request.
 
-    A request for a path already served costs one dictionary look-up and one stat(); only a
-    path not seen before (or whose file changed) is resolved and read again."""
+    A request for a path already held costs one dictionary look-up and one stat(); only a
+    path not seen before (or whose file changed, or that was let go) is resolved and read."""
 
-    def __init__(self, root: Path, max_age: int = 0) -> None:
+    def __init__(self, root: Path, max_age: int = 0, limit: int = 64 << 20) -> None:
         self.root = root.resolve()
         self.max_age = max_age
-        self._cache: dict[str, Resource] = {}  # by file path
-        self._by_url: dict[str, Resource] = {}  # by canonical URL path: the fast path
+        self.limit = limit
+        self.held = 0  # bytes of the bodies held
+        self._by_url: OrderedDict[str, Resource] = OrderedDict()  # canonical URL path -> file
 
-    def set_max_age(self, max_age: int) -> None:
+    def set_max_age(self, max_age: int, limit: int | None = None) -> None:
         """A reloaded config: headers are built again with the new max-age."""
-        if max_age != self.max_age:
+        if max_age != self.max_age or (limit is not None and limit != self.limit):
             self.max_age = max_age
-            self._cache, self._by_url = {}, {}
+            self.limit = self.limit if limit is None else limit
+            self._by_url, self.held = OrderedDict(), 0
+
+    def __len__(self) -> int:
+        return len(self._by_url)
+
+    def _keep(self, url_path: str, resource: Resource) -> None:
+        self._forget(url_path)
+        self._by_url[url_path] = resource
+        self.held += _size(resource)
+        while self.held > self.limit and len(self._by_url) > 1:
+            _url, old = self._by_url.popitem(last=False)
+            self.held -= _size(old)
+
+    def _forget(self, url_path: str) -> None:
+        old = self._by_url.pop(url_path, None)
+        if old is not None:
+            self.held -= _size(old)
 
     def _locate(self, url_path: str) -> tuple[Path, bool] | None:
         """The file a (decoded) URL path names, and whether the path is already canonical;
@@ -130,17 +149,18 @@ class PublicFiles:
         if known is not None:
             try:
                 if _stamp_of(os.stat(known.path)) == known.stamp:
+                    self._by_url.move_to_end(url_path)
                     return known
             except OSError:
                 pass
-            self._by_url.pop(url_path, None)  # gone or changed: resolve it again
+            self._forget(url_path)  # gone or changed: resolve it again
         located = self._locate(url_path)
         if located is None:
             return None
         path, canonical = located
         resource = self._read(path)
         if resource is not None and canonical:  # other spellings of a path are not kept
-            self._by_url[url_path] = resource
+            self._keep(url_path, resource)
         return resource
 
     def _read(self, path: Path) -> Resource | None:
@@ -149,10 +169,6 @@ class PublicFiles:
         except OSError:
             return None
         stamp = _stamp_of(st)
-        key = str(path)
-        cached = self._cache.get(key)
-        if cached is not None and cached.stamp == stamp:
-            return cached
         try:
             body = path.read_bytes()
         except OSError:
@@ -176,12 +192,15 @@ class PublicFiles:
             gzip_full = gzip_not_modified + _headers(
                 content_encoding="gzip", content_type=content_type,
                 content_length=str(len(gzipped)))
-        resource = Resource(body, gzipped, etag, modified, stamp, key, not_modified,
+        resource = Resource(body, gzipped, etag, modified, stamp, str(path), not_modified,
                             not_modified + _headers(content_type=content_type,
                                                     content_length=str(len(body))),
                             gzip_not_modified, gzip_full)
-        self._cache[key] = resource
         return resource
+
+
+def _size(resource: Resource) -> int:
+    return len(resource.body) + len(resource.gzipped or b"")
 
 
 def _accepts_gzip(header: str) -> bool:
@@ -255,7 +274,8 @@ class Site:
         self.config = config
         self.store = store
         self.secret = secret
-        self.files = PublicFiles(config.paths.public, config.server.max_age_seconds)
+        self.files = PublicFiles(config.paths.public, config.server.max_age_seconds,
+                                 config.server.memory_mb << 20)
         self.requests: Counter[int] = Counter()
         self.started = time.time()
         assert config.paths.templates is not None
@@ -269,7 +289,7 @@ class Site:
     def reconfigure(self, config: Config) -> None:
         """A reloaded config (SIGHUP): its max-age applies at once, also to files held."""
         self.config = config
-        self.files.set_max_age(config.server.max_age_seconds)
+        self.files.set_max_age(config.server.max_age_seconds, config.server.memory_mb << 20)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -435,6 +455,12 @@ class Site:
                   "# TYPE feeds_deliveries gauge"]
         for status in ("pending", "sent", "failed"):
             lines.append(f'feeds_deliveries{{status="{status}"}} {deliveries.get(status, 0)}')
+        lines += ["# HELP feeds_http_memory_bytes Public files held in memory by the server.",
+                  "# TYPE feeds_http_memory_bytes gauge",
+                  f"feeds_http_memory_bytes {self.files.held}",
+                  "# HELP feeds_http_memory_files Public files held in memory by the server.",
+                  "# TYPE feeds_http_memory_files gauge",
+                  f"feeds_http_memory_files {len(self.files)}"]
         lines += ["# HELP feeds_http_responses_total HTTP responses by status code.",
                   "# TYPE feeds_http_responses_total counter"]
         lines += [f'feeds_http_responses_total{{code="{code}"}} {n}'

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -151,6 +153,34 @@ def test_healthz_and_metrics(server: tuple[Env, Process, httpx.Client]) -> None:
     assert 'feeds_files{status="ok"} 8' in metrics
     assert 'feeds_http_responses_total{code="200"}' in metrics
     assert "feeds_publish_duration_seconds" in metrics
+
+
+def test_the_server_holds_at_most_memory_mb_of_files(env: Env) -> None:
+    """Past server.memory_mb, the files served least recently are let go (and read again when
+    asked for): serving every page of a big archive does not grow the daemon without end."""
+    for path in (ROOT / "samples" / "inbox").iterdir():
+        shutil.copy2(path, env.inbox / path.name)
+    env.feeds("ingest")
+    bulk = env.public / "bulk"
+    bulk.mkdir()
+    bodies = {f"bulk/{n}.bin": os.urandom(100_000) for n in range(40)}  # 4 MB, incompressible
+    for name, body in bodies.items():
+        (env.public / name).write_bytes(body)
+    process = Process(env, "serve", server={"memory_mb": 1})
+    try:
+        process.wait_up()
+        with httpx.Client(base_url=process.url, timeout=5) as client:
+            for _ in range(2):
+                for name, body in bodies.items():
+                    assert client.get(name).content == body
+            (env.public / "bulk/0.bin").write_bytes(b"changed")  # let go long ago: read anew
+            assert client.get("bulk/0.bin").content == b"changed"
+            metrics = client.get("metrics").text
+        held = int(re.search(r"^feeds_http_memory_bytes (\d+)$", metrics, re.M).group(1))
+        files = int(re.search(r"^feeds_http_memory_files (\d+)$", metrics, re.M).group(1))
+        assert 0 < held <= 1 << 20 and 1 <= files <= 11, (held, files)
+    finally:
+        assert process.stop() == 0, process.output()
 
 
 def test_healthz_is_503_before_anything_is_published(env: Env) -> None:
