@@ -43,6 +43,7 @@ from feeds.tokens import load_secret
 log = logging.getLogger(__name__)
 
 RESCAN = "<rescan>"
+STARTUP = "<startup>"  # the first batch: scan, publish everything, then missed digests
 RECLASSIFY = "<reclassify>"
 SETTLE = "<settle>"  # prefix: read this path only once its size and mtime hold still
 
@@ -159,7 +160,8 @@ class Daemon:
     def _build(self, config: Config) -> _Services:
         assert self.store is not None
         pipeline = Pipeline(config)
-        return _Services(config, pipeline, Ingestor(config, self.store, pipeline),
+        return _Services(config, pipeline,
+                         Ingestor(config, self.store, pipeline, workers_allowed=True),
                          Publisher(config, self.store))
 
     def _safely(self, what: str, job: Callable[[], object]) -> None:
@@ -193,6 +195,8 @@ class Daemon:
                 except queue.Empty:
                     break
             self._safely("ingest", partial(self._process, batch))
+            if STARTUP in batch:
+                log.info("startup scan finished: inbox read, public/ rebuilt")
 
     def _process(self, batch: list[str]) -> None:
         with self._services_lock:
@@ -212,24 +216,31 @@ class Daemon:
         if RECLASSIFY in names:
             services.ingestor.reclassify()
             self._publish(services.publisher)
-        if RESCAN in names:
-            absorb(services.ingestor.run())
-        paths = names - {RESCAN, RECLASSIFY}
+        stop = self.stopping.is_set
+        if RESCAN in names or STARTUP in names:
+            absorb(services.ingestor.run(stop=stop))
+        paths = names - {RESCAN, RECLASSIFY, STARTUP}
         complete = sorted(p for p in paths if not p.startswith(SETTLE))
         waiting = sorted({p.removeprefix(SETTLE) for p in paths if p.startswith(SETTLE)}
                          - set(complete))
         ready = [Path(p) for p in complete if os.path.exists(p)]
         if ready:
-            absorb(services.ingestor.run(ready, settle=0.0))
+            absorb(services.ingestor.run(ready, settle=0.0, stop=stop))
         # Appeared without a close or rename: empty means its writer has not started; the
         # close event will bring it back. Otherwise read it if it holds still for settle_seconds.
         unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
         if unsettled:
-            absorb(services.ingestor.run(unsettled))
+            absorb(services.ingestor.run(unsettled, stop=stop))
+        if self.stopping.is_set():
+            return  # the next start publishes everything
         if removed:
             self._publish(services.publisher)
         elif changed or self.publish_owed:
             self._publish(services.publisher, changed, topics)
+        if STARTUP in names:
+            # after the scan, so that a digest missed while the daemon was down holds what
+            # arrived meanwhile
+            self._catch_up(services.config)
 
     def _publish(self, publisher: Publisher, changed: set[str] | None = None,
                  topics: set[str] | None = None) -> None:
@@ -261,10 +272,11 @@ class Daemon:
         self.store = Store.for_config(config)
         self.services = self._build(config)
         config.paths.inbox.mkdir(parents=True, exist_ok=True)
-        # Scan, then rebuild everything once: templates or the config may have changed since
-        # the last run, so the first publish is a full one.
-        self._safely("initial ingest", self.services.ingestor.run)
-        self._safely("initial publish", partial(self._publish, self.services.publisher))
+        # The worker's first batch scans the inbox, then rebuilds everything once: templates
+        # or the config may have changed since the last run, so the first publish is a full
+        # one. Meanwhile the server serves what public/ holds, and signals are answered.
+        self.publish_owed = True
+        self.events.put(STARTUP)
         self.worker = threading.Thread(target=self._work, name="feeds-worker", daemon=True)
         self.worker.start()
         watcher_log = logging.getLogger(_OverflowRescan.LOGGER)
@@ -277,7 +289,6 @@ class Daemon:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._schedule(config)
         self.scheduler.start()
-        self._catch_up(config)
 
     def _schedule(self, config: Config) -> None:
         assert self.scheduler is not None

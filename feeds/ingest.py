@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -205,7 +206,11 @@ def _parse_elsewhere(config: Config, reads: Sequence[_Read]) -> list[_Parsed | _
 
 def _leave_with(parent: int) -> None:
     """In a parse worker: exit once the process that started it is gone. A killed `feeds
-    ingest` cannot stop its workers, and they would wait for work forever."""
+    ingest` cannot stop its workers, and they would wait for work forever. Ctrl-C reaches
+    the whole process group; the worker leaves stopping to its parent (which finishes or
+    drops the batch in hand) instead of dying in the middle of a task."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.2)
@@ -316,11 +321,14 @@ class Ingestor:
     # --- the run ------------------------------------------------------------------------
     def run(self, paths: Iterable[Path] | None = None, *,
             progress: Callable[[int], None] | None = None,
-            settle: float | None = None) -> IngestReport:
+            settle: float | None = None,
+            stop: Callable[[], bool] | None = None) -> IngestReport:
         """Ingest the inbox (or just `paths`); returns what happened.
 
         `settle` overrides ingest.settle_seconds: the watcher passes 0 for files whose writer
         has closed them or renamed them into place, which are complete by definition.
+        `stop` is asked between batches: once it says so, the batches not stored yet are
+        left for a later run (their files are untouched and unrecorded).
         """
         settle = self.config.ingest.settle_seconds if settle is None else settle
         started = self.clock()
@@ -356,7 +364,11 @@ class Ingestor:
         ahead: deque[tuple[int, set[str], Callable[[], list[_Parsed | _Read]]]] = deque()
         try:
             with self.store.claims() as claims:
-                for batch in batches:
+                for number, batch in enumerate(batches):
+                    if stop is not None and stop():
+                        log.info("ingest stopping; files left for the next run count=%d",
+                                 sum(len(b) for b in batches[number:]))
+                        break
                     mine = self.store.claim_files(claims, [rel for _, rel in batch])
                     if len(mine) < len(batch):
                         log.debug("files another daemon is reading count=%d",

@@ -205,8 +205,11 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0, interval: float =
 class Process:
     """A feeds subprocess (run or serve) on a free loopback port."""
 
-    def __init__(self, env: Env, *args: str, **config: Any) -> None:
+    def __init__(self, env: Env, *args: str, new_session: bool = False, **config: Any) -> None:
+        """`new_session`: its own process group, so a test can signal it as a terminal's
+        Ctrl-C does (the whole group), leaving the test runner alone."""
         self.env = env
+        self.args = args
         self.port = free_port()
         env.write_config(**_merge({"server": {"host": "127.0.0.1", "port": self.port},
                                    "ingest": {"settle_seconds": 0.0, "rescan_seconds": 3600}},
@@ -214,7 +217,8 @@ class Process:
         self.log = env.root / f"feeds-{self.port}.log"
         self.handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), *args],
-                                     stdout=self.handle, stderr=subprocess.STDOUT, cwd=env.root)
+                                     stdout=self.handle, stderr=subprocess.STDOUT, cwd=env.root,
+                                     start_new_session=new_session)
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def up(self) -> bool:
@@ -225,7 +229,12 @@ class Process:
             return False
 
     def wait_up(self) -> None:
+        """Serving, and for `run`, done with its startup scan and full publish (the server
+        answers from the start, with what public/ held)."""
         assert wait_for(lambda: self.up() or self.proc.poll() is not None, 20), self.output()
+        if self.args[:1] == ("run",):
+            assert wait_for(lambda: "startup scan finished" in self.output()
+                            or self.proc.poll() is not None, 60), self.output()
         assert self.proc.poll() is None, self.output()
 
     def output(self) -> str:

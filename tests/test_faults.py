@@ -3,6 +3,8 @@ and pollers hammering the server during a backfill. Nothing is lost, nothing sto
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -283,6 +285,34 @@ def pollers_during_backfill(env: Env, files: int, clients: int) -> None:
             process.output()[-3000:]
     finally:
         assert process.stop() == 0, process.output()
+
+
+def test_the_daemon_parses_a_big_inbox_in_workers_and_ctrl_c_stops_it_cleanly(
+        env: Env) -> None:
+    """An inbox of several batches is parsed in worker processes, as `feeds ingest` does,
+    while the server already answers. Ctrl-C reaches the whole process group: the workers
+    leave stopping to the daemon, which stops cleanly mid-backfill; what it had not stored
+    yet is stored at the next run."""
+    drop_stories(env, range(2000))
+    process = Process(env, "run", new_session=True, ingest={"batch_size": 100, "processes": 1})
+    try:
+        assert wait_for(lambda: "parsing in worker processes count=1" in process.output(), 30), \
+            process.output()[-3000:]
+        assert wait_for(process.up, 10)  # serving (503 until the first publish) meanwhile
+        assert env.status()["counts"]["articles"] < 2000
+        assert wait_for(lambda: env.status()["counts"]["articles"] >= 300, 60)
+        os.killpg(process.proc.pid, signal.SIGINT)  # mid-backfill
+        assert process.stop(timeout=30) == 0, process.output()[-3000:]
+    finally:
+        if process.proc.poll() is None:
+            os.killpg(process.proc.pid, signal.SIGKILL)
+    output = process.output()
+    assert "Traceback" not in output and "crashed" not in output, output[-3000:]
+    assert "KeyboardInterrupt" not in output and "stopped" in output
+    stored = env.status()["counts"]["articles"]
+    assert stored < 2000, "the backfill was not interrupted: make the inbox bigger"
+    env.feeds("ingest")  # the rest, from the inbox that was never touched
+    assert env.status()["counts"]["articles"] == 2000
 
 
 def test_pollers_keep_getting_answers_during_a_backfill(env: Env) -> None:
