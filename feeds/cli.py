@@ -114,8 +114,11 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
                 list(paths) if paths else None, progress=_progress())
         finally:
             pipeline.close()
-        if not no_publish:  # a removed article shifts archive pages: then publish in full
-            _publish(config, store, changed=None if report.removed else report.changed,
+        if not no_publish:
+            # In full when an article was removed (archive pages shift), or when articles an
+            # earlier run stored were never published (it was killed, or ran --no-publish).
+            full = report.removed > 0 or store.unpublished(report.changed)
+            _publish(config, store, changed=None if full else report.changed,
                      topics=report.topics)
     click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "
                f"unchanged articles; {len(report.failed)} failed, {len(report.duplicates)} "

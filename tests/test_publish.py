@@ -448,6 +448,27 @@ def test_a_story_dropped_from_a_file_leaves_the_feeds_at_once(env: Env) -> None:
     assert _tree(env.public) == incremental
 
 
+def test_articles_an_earlier_run_stored_but_never_published_are_published_next(
+        env: Env) -> None:
+    """A `feeds ingest` killed between storing and publishing (or run with --no-publish)
+    leaves stored articles without pages; the next ingest publishes in full, even when it
+    finds nothing new itself."""
+    env.drop("pair.txt", TWO_STORIES)
+    env.drop("other.txt", FILLERS[2])
+    env.feeds("ingest", "--no-publish")
+    assert not (env.public / "articles").exists()
+    assert "0 new, 0 updated, 3 unchanged" in env.feeds("ingest").stdout
+    pages = {p.name for p in (env.public / "articles").glob("*.html")}
+    assert pages == {f"{article_id(article_key(name, n))}.html"
+                     for name, n in (("pair.txt", 0), ("pair.txt", 1), ("other.txt", 0))}
+    full = _tree(env.public)
+    env.drop("late.txt", HARBOUR.replace("Harbour", "Port"))  # an ordinary run: incremental
+    assert "1 new" in env.feeds("ingest").stdout
+    env.feeds("publish")
+    assert set(_tree(env.public)) == set(full) | {
+        Path("articles") / f"{article_id(article_key('late.txt', 0))}.html"}
+
+
 def _tree(folder: Path) -> dict[Path, bytes]:
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 

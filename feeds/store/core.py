@@ -584,6 +584,18 @@ class Store(DeliveryQueries):
             conn.execute(runs.insert().values(kind=kind, started=started, finished=finished,
                                               ok=ok, detail=json.dumps(detail)))
 
+    def unpublished(self, changed: Iterable[str]) -> bool:
+        """Are there articles stored since the last publish began besides `changed` (the ones
+        this run stored)? Then a run was killed, or left with --no-publish, between storing
+        its articles and publishing them, and the next publish must be a full one."""
+        with self.read() as conn:
+            last = conn.execute(sa.select(runs.c.started).where(runs.c.kind == "publish")
+                                ).scalar()
+            query = sa.select(sa.func.count()).select_from(articles)
+            if last is not None:
+                query = query.where(articles.c.updated >= last)
+            return int(conn.execute(query).scalar() or 0) > len(set(changed))
+
     def last_runs(self) -> dict[str, dict[str, Any]]:
         with self.read() as conn:
             return {row.kind: {"started": row.started, "finished": row.finished, "ok": row.ok,
