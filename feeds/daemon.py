@@ -232,7 +232,11 @@ class Daemon:
         if unsettled:
             absorb(services.ingestor.run(unsettled, stop=stop))
         if self.stopping.is_set():
-            return  # the next start publishes everything
+            # what this batch stored still reaches the feeds (other daemons sharing the
+            # store publish only their own); the full publish waits for the next start
+            if changed:
+                services.publisher.publish(changed=changed, topics=topics)
+            return
         if removed:
             self._publish(services.publisher)
         elif changed or self.publish_owed:

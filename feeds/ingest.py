@@ -410,8 +410,9 @@ class Ingestor:
 
     def _apply(self, parsed: Sequence[_Parsed | _Read], report: IngestReport) -> None:
         now = self.clock()
-        stored: list[int] = []  # articles in the store, counted once, then kept up to date
         with self.store.write() as conn:
+            # the store's article count (grouping's idf), counted once, then kept up to date
+            stored = self.store.article_count(conn)
             for entry in parsed:
                 read = entry.read if isinstance(entry, _Parsed) else entry
                 if isinstance(entry, _Read):
@@ -435,8 +436,9 @@ class Ingestor:
                     continue
                 original = self.store.original_for(conn, entry.sha256, read.rel)
                 if original is not None:
-                    report.removed += len(self.store.save_articles(conn, read.rel, [], now, now))
-                    stored.clear()  # counted again when next needed
+                    removed = len(self.store.save_articles(conn, read.rel, [], now, now))
+                    report.removed += removed
+                    stored -= removed
                     self.store.record_file(
                         conn, path=read.rel, sha256=entry.sha256, size=read.size,
                         mtime_ns=read.mtime_ns, status="duplicate",
@@ -458,17 +460,13 @@ class Ingestor:
                 saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime)
                 kept = [item for item in saved if item.change != "removed"]
                 report.removed += len(saved) - len(kept)
-                if stored:
-                    stored[0] += sum(item.change == "new" for item in kept) - (
-                        len(saved) - len(kept))
-                else:
-                    stored.append(self.store.article_count(conn))
+                stored += sum(item.change == "new" for item in kept) - (len(saved) - len(kept))
                 saved = kept
                 self.store.record_file(
                     conn, path=read.rel, sha256=entry.sha256, size=read.size,
                     mtime_ns=read.mtime_ns, status="ok", reason=None, duplicate_of=None,
                     count=len(entry.drafts), now=now)
-                self._group(conn, entry.drafts, saved, stored[0])
+                self._group(conn, entry.drafts, saved, stored)
                 for draft, item in zip(entry.drafts, saved, strict=True):
                     if item.change == "new":
                         report.new += 1

@@ -311,6 +311,8 @@ def test_the_daemon_parses_a_big_inbox_in_workers_and_ctrl_c_stops_it_cleanly(
     assert "KeyboardInterrupt" not in output and "stopped" in output
     stored = env.status()["counts"]["articles"]
     assert stored < 2000, "the backfill was not interrupted: make the inbox bigger"
+    # what it stored before stopping was published before it stopped
+    assert len(list((env.public / "articles").glob("*.html"))) == stored
     env.feeds("ingest")  # the rest, from the inbox that was never touched
     assert env.status()["counts"]["articles"] == 2000
 

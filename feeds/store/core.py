@@ -489,8 +489,8 @@ class Store(DeliveryQueries):
                 topics.setdefault(t.article_id, []).append(TopicMatch(
                     t.slug, t.score, t.threshold, tuple(json.loads(t.evidence))))
             stories = {row.story_id for row in rows if row.story_id}
-            siblings = {story: [(s.id, s.published) for s in members] for story, members in
-                        (_story_members(conn, list(stories)) if stories else {}).items()}
+            siblings = {story: [(s.id, s.published) for s in members]
+                        for story, members in _story_members(conn, stories).items()}
             reuse = reuse or {}
             texts = {row.id: (old.body, old.captions) for row in rows
                      if (old := reuse.get(row.id)) is not None and old.updated == row.updated}
@@ -509,8 +509,8 @@ class Store(DeliveryQueries):
         if not ids:
             return set()
         with self.read() as conn:
-            stories = _story_members(conn, sa.select(articles.c.story_id)
-                                     .where(articles.c.id.in_(list(ids))))
+            stories = _story_members(conn, {row.story_id for row in conn.execute(
+                _STORIES_OF, {"ids": list(ids)}) if row.story_id})
         found: set[str] = set()
         for rows in stories.values():
             members = [(row.id, row.published) for row in rows]
@@ -699,23 +699,24 @@ _SIGNATURES = sa.select(signatures).where(
     signatures.c.article_id.in_(_bind("ids", expanding=True)))
 _DOCUMENT_FREQUENCY = sa.select(term_counts.c.term, term_counts.c.articles).where(
     term_counts.c.term.in_(_bind("terms", expanding=True)))
-_MEMBERS = (sa.select(articles.c.id, articles.c.story_id, articles.c.published)
-            .order_by(articles.c.published, articles.c.id))
-_MEMBERS_OF = _MEMBERS.where(articles.c.story_id.in_(_bind("stories", expanding=True)))
+_MEMBERS_OF = (sa.select(articles.c.id, articles.c.story_id, articles.c.published)
+               .where(articles.c.story_id.in_(_bind("stories", expanding=True)))
+               .order_by(articles.c.published, articles.c.id))
+_STORIES_OF = sa.select(articles.c.story_id).where(articles.c.id.in_(_bind("ids", expanding=True)))
 
 MAX_STORY_REPORTS = 25  # a new report is compared with the 25 newest of a story at most
 SIGNATURES_KEPT = 2000  # decoded signatures a store keeps (about 20 MB); 91 % of a backfill's reads
 MAX_RELATED = 10  # an article links the 10 reports of its story nearest to it in time
 
 
-def _story_members(conn: Connection, stories: Any) -> dict[str, list[Any]]:
+def _story_members(conn: Connection, stories: Iterable[str]) -> dict[str, list[Any]]:
     """Each of these stories' reports (rows: id, story_id, published) in the order related
-    links are chosen in, (published, id). `stories`: story ids, or a query that gives them."""
+    links are chosen in, (published, id)."""
     members: dict[str, list[Any]] = {}
-    rows = conn.execute(_MEMBERS_OF, {"stories": list(stories)}) \
-        if isinstance(stories, list | set | tuple | frozenset) \
-        else conn.execute(_MEMBERS.where(articles.c.story_id.in_(stories)))
-    for row in rows:
+    stories = list(stories)
+    if not stories:
+        return members
+    for row in conn.execute(_MEMBERS_OF, {"stories": stories}):
         members.setdefault(row.story_id, []).append(row)
     return members
 
