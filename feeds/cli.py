@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from feeds.config import Config, find_config, load_config
-from feeds.digest import Digester
 from feeds.errors import FeedsError
-from feeds.ingest import Ingestor, Pipeline, explain_file
 from feeds.logs import setup_logging
-from feeds.mail import open_outbox
-from feeds.publish import Publisher
 from feeds.store import DatabaseUnavailable, Store
-from feeds.tokens import load_secret
+
+if TYPE_CHECKING:
+    from feeds.digest import Digester
+
+# Each command imports the modules only it needs (the parsers, the publisher, the digest
+# renderer each take a noticeable part of a second to import).
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -106,6 +107,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
     if not paths and not config.paths.inbox.is_dir():
         raise FeedsError(f"the inbox {config.paths.inbox} does not exist",
                          hint="create it, or set paths.inbox in the config")
+    from feeds.ingest import Ingestor, Pipeline
     with obj.store() as store:
         pipeline = Pipeline(config)
         try:
@@ -146,6 +148,7 @@ def _progress() -> Callable[[int], None] | None:
 
 def _publish(config: Config, store: Store, changed: set[str] | None = None,
              topics: set[str] | None = None) -> None:
+    from feeds.publish import Publisher
     publisher = Publisher(config, store)
     try:
         publisher.publish(changed=changed, topics=topics)
@@ -171,6 +174,7 @@ def publish(obj: Context) -> None:
 @handles_errors
 def explain(obj: Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Show what the parser, summarizer and classifier make of FILES; stores nothing."""
+    from feeds.ingest import Pipeline, explain_file
     pipeline = Pipeline(obj.config)
     try:
         for file in files:
@@ -385,6 +389,8 @@ def digest() -> None:
 
 
 def _digester(config: Config, store: Store) -> Digester:
+    from feeds.digest import Digester
+    from feeds.tokens import load_secret
     return Digester(config, store, load_secret(config.paths.state))
 
 
@@ -397,6 +403,7 @@ def digest_send(obj: Context, schedule: str | None, dry_run: bool) -> None:
     """Run digest schedules now."""
     config = obj.config
     names = [schedule] if schedule else list(config.digests)
+    from feeds.mail import open_outbox
     with obj.store() as store:
         digester = _digester(config, store)
         outbox = open_outbox(config.smtp, config.paths.state)
