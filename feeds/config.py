@@ -166,6 +166,9 @@ class SMTPConfig(_Table):
     password_env: str = "FEEDS_SMTP_PASSWORD"
     rate_per_second: Annotated[float, Field(ge=0)] = 0.0
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # messages sent at once, each over its own connection; a crash can repeat at most this
+    # many (the ones the server accepted whose record was not yet written)
+    connections: Annotated[int, Field(ge=1, le=32)] = 4
 
     def password(self) -> str:
         return os.environ.get(self.password_env, "")

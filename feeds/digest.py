@@ -3,17 +3,23 @@ delivery before sending it and mark it after.
 
 Exactly-once in normal operation: a delivery row (subscriber, schedule, run, items, Message-ID)
 is written before the message goes out; the subscriber's watermark (the last article sequence
-number delivered) moves only after the outbox accepted the message. A crash between the
-server's acceptance and the row's update can repeat that one message on restart, never more:
-each delivery is marked as soon as its own send returns.
+number delivered) moves only after the outbox accepted the message. Messages go out over
+`outbox.parallel` connections at once; each waits until its delivery is marked before its
+connection takes the next one, and marks arriving together are committed together. So a crash
+between the server's acceptance and the row's update can repeat at most one message per
+connection on restart, never more.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, make_msgid
@@ -21,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import css_inline
+from sqlalchemy.engine import Connection
 
 from feeds.config import Config, DigestConfig
 from feeds.errors import DeliveryError, FeedsError
@@ -221,53 +228,71 @@ class Digester:
 
     def deliver(self, outbox: Outbox, schedule: str | None = None) -> DigestReport:
         """Send every pending delivery (this run's and any left by an earlier one) that no
-        other daemon holds, each at most once in this call: a few are claimed at a time, and
-        a temporary failure waits for a later call."""
+        other daemon holds, each at most once in this call: a batch is claimed at a time and
+        sent over `outbox.parallel` connections; a temporary failure waits for a later call."""
         report = DigestReport()
         people = {s.email: s for s in self.store.subscribers()}
+        lanes = max(1, outbox.parallel)
         after = 0
-        while True:
-            with self.store.claims() as claims:
-                batch = self.store.claim_deliveries(claims, after_id=after, schedule=schedule)
-                if not batch:
-                    return report
-                after = batch[-1].id
-                for delivery in batch:
-                    self._deliver_one(outbox, delivery, people, report)
+        with ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool, \
+                self.store.writes() as transaction:
+            marks = _Marks(self.store, transaction, self.clock)
+            while True:
+                with self.store.claims() as claims:
+                    batch = self.store.claim_deliveries(claims, after_id=after,
+                                                        schedule=schedule, limit=50 * lanes)
+                    if not batch:
+                        return report
+                    after = batch[-1].id
+                    outcomes = self._send_batch(pool, lanes, outbox, batch, people, marks)
+                report.sent += outcomes["sent"]
+                report.failed += outcomes["failed"]
+                report.retrying += outcomes["retrying"]
+                report.skipped += outcomes["skipped"]
+
+    def _send_batch(self, pool: ThreadPoolExecutor, lanes: int, outbox: Outbox,
+                    batch: Sequence[Delivery], people: dict[str, Subscriber],
+                    marks: _Marks) -> Counter[str]:
+        """Each of `lanes` threads sends the batch's next delivery until none is left."""
+        waiting = iter(batch)
+        taking = threading.Lock()
+
+        def lane() -> Counter[str]:
+            outcomes: Counter[str] = Counter()
+            while True:
+                with taking:
+                    delivery = next(waiting, None)
+                if delivery is None:
+                    return outcomes
+                outcomes[self._deliver_one(outbox, delivery, people, marks)] += 1
+
+        return sum((f.result() for f in [pool.submit(lane) for _ in range(lanes)]), Counter())
 
     def _deliver_one(self, outbox: Outbox, delivery: Delivery, people: dict[str, Subscriber],
-                     report: DigestReport) -> None:
+                     marks: _Marks) -> str:
+        """Send one delivery; what became of it: "sent", "failed", "retrying" or "skipped"."""
         subscriber = people.get(delivery.subscriber)
         if subscriber is None or subscriber.status != "active":
             self.store.record_failure(delivery, "subscriber is no longer active",
                                       permanent=True, now=self.clock())
-            report.skipped += 1
-            return
+            return "skipped"
         message = self.render(subscriber, self.sections(subscriber, delivery.item_ids),
                               delivery.schedule, delivery.message_id)
-        self._send(outbox, delivery, message, report)
-
-    def _send(self, outbox: Outbox, delivery: Delivery, message: Outgoing,
-              report: DigestReport) -> None:
-        for attempt in range(len(RETRY_DELAYS) + 1):
+        for delay in (*RETRY_DELAYS, None):
             try:
                 outbox.send(message)
             except DeliveryError as exc:
-                if exc.permanent or attempt == len(RETRY_DELAYS):
+                if exc.permanent or delay is None:
                     self.store.record_failure(delivery, exc.message, permanent=exc.permanent,
                                               now=self.clock())
                     log.warning("delivery failed to=%s permanent=%s error=%s",
                                 delivery.subscriber, exc.permanent, exc.message)
-                    if exc.permanent:
-                        report.failed += 1
-                    else:
-                        report.retrying += 1
-                    return
-                self.sleep(RETRY_DELAYS[attempt])
+                    return "failed" if exc.permanent else "retrying"
+                self.sleep(delay)
                 continue
-            self.store.mark_sent(delivery, self.clock())
-            report.sent += 1
-            return
+            marks.mark(delivery)
+            return "sent"
+        raise AssertionError("the last attempt returns")
 
     def run(self, schedule_name: str, run: str, outbox: Outbox, *,
             dry_run: bool = False) -> DigestReport:
@@ -294,3 +319,50 @@ class Digester:
         sections = self.sections(subscriber, ids)
         return self.render(subscriber, sections, subscriber.schedule,
                            make_msgid(idstring="preview", domain=self.host))
+
+
+class _Marks:
+    """Group commit of sent deliveries. A sender waits until its own delivery is marked;
+    whoever finds no commit running commits every mark waiting, so senders on several
+    connections share transactions, and one sender alone commits each mark by itself."""
+
+    def __init__(self, store: Store,
+                 transaction: Callable[[], AbstractContextManager[Connection]],
+                 clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.transaction = transaction
+        self.clock = clock
+        self._changed = threading.Condition()
+        self._waiting: list[Delivery] = []
+        self._group = 0  # the group new marks join
+        self._done = -1  # the last group committed
+        self._busy = False
+        self._broken: BaseException | None = None
+
+    def mark(self, delivery: Delivery) -> None:
+        with self._changed:
+            self._waiting.append(delivery)
+            group = self._group
+            while self._done < group:
+                if self._broken is not None:
+                    raise self._broken
+                if not self._busy:
+                    break
+                self._changed.wait()
+            else:
+                return
+            self._busy = True
+            batch, self._waiting = self._waiting, []
+            self._group += 1
+        try:
+            self.store.mark_sent(batch, self.clock(), self.transaction)
+        except BaseException as exc:
+            with self._changed:
+                self._broken = exc
+                self._busy = False
+                self._changed.notify_all()
+            raise
+        with self._changed:
+            self._done = group
+            self._busy = False
+            self._changed.notify_all()

@@ -1,15 +1,18 @@
-"""Delivering finished messages: over SMTP (STARTTLS or implicit TLS, one reused connection,
-an optional rate limit) or, without [smtp], into a Maildir outbox any mail client can open.
-The only SMTP code in feeds; it never builds messages (feeds/message.py does). 8-bit messages
-go with BODY=8BITMIME, or re-encoded as quoted-printable to a server without it."""
+"""Delivering finished messages: over SMTP (STARTTLS or implicit TLS, up to smtp.connections
+reused connections, an optional rate limit shared by all of them) or, without [smtp], into a
+Maildir outbox any mail client can open. The only SMTP code in feeds; it never builds messages
+(feeds/message.py does). 8-bit messages go with BODY=8BITMIME, or re-encoded as
+quoted-printable to a server without it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import mailbox
+import re
 import smtplib
 import ssl
+import threading
 import time
 from pathlib import Path
 from typing import Protocol
@@ -22,12 +25,17 @@ log = logging.getLogger(__name__)
 
 
 class Outbox(Protocol):
+    # how many callers may send at once (each from its own thread)
+    parallel: int
+
     def send(self, message: Outgoing) -> None: ...
     def close(self) -> None: ...
 
 
 class MaildirOutbox:
     """Each message becomes a file in <state>/outbox/new (written to tmp/, then renamed)."""
+
+    parallel = 1
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -45,10 +53,16 @@ class MaildirOutbox:
 
 
 class SMTPOutbox:
+    """Safe to call from `parallel` threads at once: each send takes an idle connection, or
+    opens one, and gives it back when the server has accepted the message; one that failed is
+    closed. So at most `parallel` connections are open, fewer when fewer callers send."""
+
     def __init__(self, config: SMTPConfig) -> None:
         self.config = config
-        self._smtp: smtplib.SMTP | None = None
-        self._last = 0.0
+        self.parallel = config.connections
+        self._idle: list[smtplib.SMTP] = []
+        self._lock = threading.Lock()
+        self._next = 0.0  # when the rate limit lets the next message start
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
@@ -65,16 +79,25 @@ class SMTPOutbox:
             smtp.login(cfg.user, cfg.password())
         return smtp
 
-    def send(self, message: Outgoing) -> None:
+    def _pace(self) -> None:
+        """Messages start at most rate_per_second a second, over all connections together."""
         rate = self.config.rate_per_second
-        if rate > 0:
-            wait = self._last + 1.0 / rate - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+        if rate <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + 1.0 / rate
+        if start > now:
+            time.sleep(start - now)
+
+    def send(self, message: Outgoing) -> None:
+        self._pace()
+        with self._lock:
+            smtp = self._idle.pop() if self._idle else None
         try:
-            if self._smtp is None:
-                self._smtp = self._connect()
-            smtp = self._smtp
+            if smtp is None:
+                smtp = self._connect()
             smtp.ehlo_or_helo_if_needed()
             data, options = message.data, []
             if message.eight_bit:
@@ -82,39 +105,92 @@ class SMTPOutbox:
                     options.append("BODY=8BITMIME")
                 else:
                     data = seven_bit(data)
-            smtp.sendmail(message.sender, [message.recipient], data, mail_options=options)
-            self._last = time.monotonic()
+            if not (message.sender + message.recipient).isascii():
+                if not smtp.has_extn("smtputf8"):
+                    raise DeliveryError(f"the server takes no internationalized address "
+                                        f"(SMTPUTF8): {message.recipient}", permanent=True)
+                options.append("SMTPUTF8")
+                smtp.command_encoding = "utf-8"
+            _transaction(smtp, message.sender, message.recipient, data, options)
+        except DeliveryError:
+            _drop(smtp)
+            raise
         except smtplib.SMTPRecipientsRefused as exc:
-            self._drop()
+            _drop(smtp)
             code, reply = next(iter(exc.recipients.values()))
             raise DeliveryError(f"recipient refused: {code} {reply.decode(errors='replace')}",
                                 permanent=code >= 500) from exc
         except smtplib.SMTPAuthenticationError as exc:
-            self._drop()
+            _drop(smtp)
             raise DeliveryError(f"SMTP login refused: {exc.smtp_code}", hint=(
                 f"check smtp.user and the password in ${self.config.password_env}")) from exc
         except smtplib.SMTPResponseException as exc:
-            self._drop()
+            _drop(smtp)
             message_text = exc.smtp_error.decode(errors="replace") if isinstance(
                 exc.smtp_error, bytes) else str(exc.smtp_error)
             raise DeliveryError(f"SMTP {exc.smtp_code}: {message_text}",
                                 permanent=exc.smtp_code >= 500) from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self._drop()
+            _drop(smtp)
             raise DeliveryError(f"SMTP connection to {self.config.host}:{self.config.port} "
                                 f"failed: {exc}", permanent=False) from exc
-
-    def _drop(self) -> None:
-        if self._smtp is not None:
-            with contextlib.suppress(OSError):
-                self._smtp.close()
-            self._smtp = None
+        with self._lock:
+            self._idle.append(smtp)
 
     def close(self) -> None:
-        if self._smtp is not None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for smtp in idle:
             with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._smtp.quit()
-            self._smtp = None
+                smtp.quit()
+
+
+def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
+                 options: list[str]) -> None:
+    """MAIL, RCPT and DATA for one message to one recipient: what smtplib's sendmail does, and
+    raising the same exceptions, but cheaper for big bodies (see `dot_stuffed`) and plain
+    addresses."""
+    extra = "".join(f" {option}" for option in options)
+    code, reply = smtp.docmd("MAIL", f"FROM:{_path(sender)}{extra}")
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.docmd("RCPT", f"TO:{_path(recipient)}")
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    smtp.send(dot_stuffed(data))
+    code, reply = smtp.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"]+@[^\s<>()\[\]\\,;:\"@]+")
+
+
+def _path(address: str) -> str:
+    """An SMTP path: <address>, quoted the way smtplib quotes when it is not plain."""
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """DATA's body and its end: a dot at a line's start doubled, a last line end, then ".".
+    The same bytes as smtplib's regular expression (a line starts after each LF), which is
+    tried at every position of the body and took as long as the rest of a digest's
+    sending."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+def _drop(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        with contextlib.suppress(OSError):
+            smtp.close()
 
 
 def open_outbox(smtp: SMTPConfig | None, state: Path) -> Outbox:

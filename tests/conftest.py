@@ -290,6 +290,12 @@ def smtp_7bit() -> Any:
     yield from _smtp_server(decode_data=True)
 
 
+@pytest.fixture
+def smtp_ascii() -> Any:
+    """A server that does not offer SMTPUTF8 (internationalized addresses)."""
+    yield from _smtp_server(enable_SMTPUTF8=False)
+
+
 def _smtp_server(**options: Any) -> Any:
     from aiosmtpd.controller import Controller
     recorder = SMTPRecorder()

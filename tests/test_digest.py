@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import re
 import shutil
 import signal
@@ -25,9 +26,13 @@ from tests.conftest import FEEDS_BIN, ROOT, Env, Process, SMTPRecorder, wait_for
 SAMPLES = ROOT / "samples" / "inbox"
 
 
-def with_smtp(env: Env, smtp: SMTPRecorder, **extra: Any) -> None:
-    env.write_config(smtp={"host": "127.0.0.1", "port": smtp.port, "security": "none"},
-                     ingest={"settle_seconds": 0.0}, **extra)
+def with_smtp(env: Env, smtp: SMTPRecorder, connections: int | None = None,
+              **extra: Any) -> None:
+    """Send to `smtp`, over `connections` at once (None: the default)."""
+    server: dict[str, Any] = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
+    if connections is not None:
+        server["connections"] = connections
+    env.write_config(smtp=server, ingest={"settle_seconds": 0.0}, **extra)
 
 
 def messages(smtp: SMTPRecorder) -> list[EmailMessage]:
@@ -166,30 +171,83 @@ def test_repeated_hard_failures_pause_the_subscriber(env: Env, smtp: SMTPRecorde
     assert "0 sent" in env.feeds("digest", "send").stdout and smtp.messages == []
 
 
-def test_killed_delivery_resumes_without_loss_or_duplicate(env: Env,
-                                                           smtp: SMTPRecorder) -> None:
-    with_smtp(env, smtp)
-    for n in range(3):
-        subscribe(env, f"reader{n}@example.org", "syria")
+@pytest.mark.parametrize("connections", [1, 3])
+def test_killed_delivery_resumes_without_loss_or_duplicate(env: Env, smtp: SMTPRecorder,
+                                                           connections: int) -> None:
+    with_smtp(env, smtp, connections)
+    readers = [f"reader{n}@example.org" for n in range(5)]
+    for reader in readers:
+        subscribe(env, reader, "syria")
     load_samples(env, "idlib-water.html", "aleppo-donor-pledges.txt")
     release = threading.Event()
+    arrived = itertools.count()
 
-    def stall_the_second_message() -> None:
-        if len(smtp.messages) == 1:
+    def stall_all_but_the_first() -> None:
+        if next(arrived) > 0:
             release.wait(20)
 
-    smtp.block = stall_the_second_message
+    smtp.block = stall_all_but_the_first
     proc = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), "digest", "send"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: len(smtp.messages) == 1 and deliveries(env)[0][1] == "sent", 20)
-    time.sleep(0.3)  # the second message is now stuck in DATA
+    assert wait_for(lambda: len(smtp.messages) == 1 and
+                    [d[1] for d in deliveries(env)].count("sent") == 1, 20)
+    time.sleep(0.3)  # the next messages, one per other connection, are now stuck in DATA
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     smtp.block = None
     release.set()
     env.feeds("digest", "send")
-    assert sorted(smtp.recipients) == [f"reader{n}@example.org" for n in range(3)]
-    assert [d[1] for d in deliveries(env)] == ["sent", "sent", "sent"]
+    assert sorted(smtp.recipients) == readers
+    assert [d[1] for d in deliveries(env)] == ["sent"] * len(readers)
+
+
+def test_digests_go_out_over_several_connections_at_once(env: Env,
+                                                          smtp: SMTPRecorder) -> None:
+    with_smtp(env, smtp, connections=3)
+    readers = sorted(f"reader{n}@example.org" for n in range(12))
+    for reader in readers:
+        subscribe(env, reader, "syria")
+    load_samples(env, "idlib-water.html", "aleppo-donor-pledges.txt")
+    together = threading.Barrier(3, timeout=10)  # broken unless 3 messages are in DATA at once
+    arrived = itertools.count()
+
+    def three_at_once() -> None:
+        if next(arrived) < 3:
+            together.wait()
+
+    smtp.block = three_at_once
+    result = env.feeds("digest", "send")
+    assert f"{len(readers)} sent, 0 failed" in result.stdout, result.stdout
+    assert not together.broken
+    assert sorted(smtp.recipients) == readers
+    assert [d[1:] for d in deliveries(env)] == [("sent", 1)] * len(readers)
+    # every watermark moved: the next run has nothing new for anyone
+    assert "0 sent" in env.feeds("digest", "send").stdout
+    assert len(smtp.messages) == len(readers)
+
+
+def test_an_internationalized_address_goes_with_smtputf8_or_fails_alone(
+        env: Env, smtp: SMTPRecorder, smtp_ascii: SMTPRecorder) -> None:
+    with_smtp(env, smtp)
+    subscribe(env, "rené@example.org", "syria")
+    subscribe(env, "plain@example.org", "syria")
+    load_samples(env, "idlib-water.html")
+    assert "2 sent, 0 failed" in env.feeds("digest", "send").stdout
+    options = dict(zip(smtp.recipients, smtp.mail_options, strict=True))
+    assert "SMTPUTF8" in options["rené@example.org"]
+    assert "SMTPUTF8" not in options["plain@example.org"]
+    assert {str(m["To"]) for m in messages(smtp)} == {"rené@example.org", "plain@example.org"}
+    # a server without SMTPUTF8: that one delivery fails for good, the others go
+    with_smtp(env, smtp_ascii)
+    env.drop("later.txt", "Later news from Damascus\n\nDAMASCUS (Wire) - Syria's government "
+             "said on Wednesday that water would return to Idlib next week.\n")
+    env.feeds("ingest")
+    result = env.feeds("digest", "send")
+    assert "1 sent, 1 failed" in result.stdout, result.stdout
+    assert smtp_ascii.recipients == ["plain@example.org"]
+    failed = env.sql("select subscriber, error from deliveries where status = 'failed'")
+    assert failed == [("rené@example.org", "the server takes no internationalized address "
+                       "(SMTPUTF8): rené@example.org")]
 
 
 def test_one_click_unsubscribe_through_the_http_server(env: Env, smtp: SMTPRecorder) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from email.message import EmailMessage
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.digest import header_text
+from feeds.mail import dot_stuffed
 from feeds.message import LINE_LIMIT, MessageTemplate, Personal
 
 PLACEHOLDERS = Personal.placeholders()
@@ -90,3 +92,15 @@ def test_a_line_holding_the_link_twice_never_grows_past_the_limit() -> None:
     made = twice.copy_for(values)
     assert all(len(line) <= LINE_LIMIT for line in made.split(b"\r\n"))
     assert read(made) == read(twice.build(values).as_bytes())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b".", b"..", b"\r\n", b"\n", b"\r", b"a", b"\r\n.", b" "]),
+                max_size=30).map(b"".join))
+def test_dot_stuffing_is_smtplibs(data: bytes) -> None:
+    """DATA's body as smtplib sends it: a dot at each line's start (after any LF) doubled,
+    a CRLF added unless the data ends with one, then the lone dot."""
+    expected = re.sub(rb"(?m)^\.", b"..", data)
+    if not expected.endswith(b"\r\n"):
+        expected += b"\r\n"
+    assert dot_stuffed(data) == expected + b".\r\n"

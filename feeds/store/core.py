@@ -11,7 +11,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,10 +151,7 @@ class Store(DeliveryQueries):
             if sqlite and not durable:
                 raw.execute("PRAGMA synchronous=NORMAL")
             try:
-                with conn.begin():
-                    if self.shared():
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                                     {"key": WRITER_LOCK})
+                with self._transaction(conn):
                     if not sqlite and not durable:
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     yield conn
@@ -192,6 +189,29 @@ class Store(DeliveryQueries):
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), key)
                 conn.commit()
+
+    @contextmanager
+    def writes(self) -> Iterator[Callable[[], AbstractContextManager[Connection]]]:
+        """Many short durable write transactions on one connection, held until the block
+        ends: each call of what it yields is a transaction like write()'s, without taking a
+        connection from the pool and giving it back each time (a digest run marks thousands
+        of deliveries, one small transaction after another)."""
+        with self.engine.connect() as held:
+            held = held.execution_options(feeds_write=True)
+
+            @contextmanager
+            def transaction() -> Iterator[Connection]:
+                with self._write_lock, self._transaction(held):
+                    yield held
+
+            yield transaction
+
+    @contextmanager
+    def _transaction(self, conn: Connection) -> Iterator[None]:
+        with conn.begin():
+            if self.shared():
+                conn.execute(_WRITER_LOCK, {"key": WRITER_LOCK})
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -673,6 +693,7 @@ def _count_terms(dialect: str) -> Any:
 # Statements run for every stored article, built once with bound parameters: building a
 # statement costs more than running it (65 us against 19 us for a look-up by key).
 _bind = sa.bindparam
+_WRITER_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 _FILE = sa.select(files).where(files.c.path == _bind("path"))
 _ORIGINAL = sa.select(files.c.path).where(files.c.sha256 == _bind("sha256"),
                                           files.c.path != _bind("path"),

@@ -7,7 +7,7 @@ A delivery row is written before a message is sent and marked after; a subscribe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -224,11 +224,14 @@ class DeliveryQueries:
         with self.read() as conn:
             return [_delivery(row) for row in conn.execute(query)]
 
-    def mark_sent(self, delivery: Delivery, now: datetime) -> None:
-        with self.write() as conn:
-            conn.execute(_MARK_SENT, {"delivery": delivery.id, "now": now})
-            conn.execute(_MOVE_WATERMARK, {"subscriber": delivery.subscriber,
-                                           "watermark": delivery.watermark})
+    def mark_sent(self, sent: Sequence[Delivery], now: datetime, transaction: Callable[
+            [], AbstractContextManager[Connection]] | None = None) -> None:
+        """The server accepted these: one transaction (by default a write()) marks them sent
+        and moves their subscribers' watermarks."""
+        with (transaction or self.write)() as conn:
+            conn.execute(_MARK_SENT, [{"delivery": d.id, "now": now} for d in sent])
+            conn.execute(_MOVE_WATERMARK, [{"subscriber": d.subscriber,
+                                            "watermark": d.watermark} for d in sent])
 
     def record_failure(self, delivery: Delivery, error: str, *, permanent: bool,
                        now: datetime) -> None:
