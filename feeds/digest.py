@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, make_msgid
@@ -27,7 +26,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import css_inline
-from sqlalchemy.engine import Connection
 
 from feeds.config import Config, DigestConfig
 from feeds.errors import DeliveryError, FeedsError
@@ -235,8 +233,8 @@ class Digester:
         lanes = max(1, outbox.parallel)
         after = 0
         with ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool, \
-                self.store.writes() as transaction:
-            marks = _Marks(self.store, transaction, self.clock)
+                self.store.sent_marks() as mark_sent:
+            marks = _Marks(mark_sent, self.clock)
             while True:
                 with self.store.claims() as claims:
                     batch = self.store.claim_deliveries(claims, after_id=after,
@@ -326,11 +324,9 @@ class _Marks:
     whoever finds no commit running commits every mark waiting, so senders on several
     connections share transactions, and one sender alone commits each mark by itself."""
 
-    def __init__(self, store: Store,
-                 transaction: Callable[[], AbstractContextManager[Connection]],
+    def __init__(self, mark_sent: Callable[[Sequence[Delivery], datetime], None],
                  clock: Callable[[], datetime]) -> None:
-        self.store = store
-        self.transaction = transaction
+        self.mark_sent = mark_sent
         self.clock = clock
         self._changed = threading.Condition()
         self._waiting: list[Delivery] = []
@@ -355,7 +351,7 @@ class _Marks:
             batch, self._waiting = self._waiting, []
             self._group += 1
         try:
-            self.store.mark_sent(batch, self.clock(), self.transaction)
+            self.mark_sent(batch, self.clock())
         except BaseException as exc:
             with self._changed:
                 self._broken = exc

@@ -20,7 +20,7 @@ import pytest
 
 from feeds.models import article_id, article_key
 from feeds.tokens import sign
-from tests.conftest import Env, Process, sqlite_only, wait_for
+from tests.conftest import FEEDS_BIN, Env, Process, SMTPRecorder, sqlite_only, wait_for
 
 STORY = ("{title}\n\nDAMASCUS (Wire) - Negotiators met in Damascus on Monday as talks on "
          "Syria's new constitution resumed. Officials said aid convoys had reached {n} "
@@ -85,6 +85,41 @@ def test_a_locked_database_is_waited_for_then_reported_and_nothing_is_lost(env: 
     assert sound_articles(env) == 8
     titles = {e.title for e in feedparser.parse(env.public / "feeds" / "all.atom").entries}
     assert {f"Story number {n}" for n in range(8)} <= titles
+
+
+def test_a_database_locked_while_digests_go_out_stops_the_run_and_loses_nothing(
+        env: Env, smtp: SMTPRecorder) -> None:
+    """Marking deliveries sent meets the lock past store.busy_timeout_seconds: the run stops
+    with a clear message, the next one sends the rest, and only the messages the server had
+    accepted without their mark (at most one per connection) went twice."""
+    sqlite_only()
+    connections = 2
+    env.write_config(smtp={"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                           "connections": connections},
+                     store={"busy_timeout_seconds": 0.5}, ingest={"settle_seconds": 0.0})
+    readers = [f"reader{n}@example.org" for n in range(30)]
+    (env.root / "readers.csv").write_text("".join(f"{r},syria\n" for r in readers),
+                                          encoding="utf-8")
+    env.feeds("subscribers", "import", str(env.root / "readers.csv"))
+    drop_stories(env, range(3))
+    env.feeds("ingest")
+    smtp.block = lambda: time.sleep(0.05)
+    sending = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), "digest", "send"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: len(smtp.recipients) >= 4, 20)
+    with write_lock(env.state / "feeds.db", 3):
+        _out, err = sending.communicate(timeout=20)
+    assert sending.returncode == 1
+    assert "feeds: the database is unavailable: database is locked" in err
+    assert "Traceback" not in err
+    stopped_at = len(smtp.recipients)
+    assert stopped_at < len(readers)
+    smtp.block = None
+    env.feeds("digest", "send")
+    counts = {r: smtp.recipients.count(r) for r in readers}
+    assert min(counts.values()) == 1
+    assert sum(c - 1 for c in counts.values()) <= connections, counts
+    assert env.sql("select count(*) from deliveries where status != 'sent'") == [(0,)]
 
 
 @contextmanager

@@ -7,9 +7,10 @@ A delivery row is written before a message is sent and marked after; a subscribe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -25,6 +26,9 @@ from feeds.store.schema import (
 )
 
 PAUSE_AFTER_HARD_FAILURES = 3
+
+# a transaction's work: (statement, the rows to run it for) in turn
+Steps = Sequence[tuple[Any, list[dict[str, Any]]]]
 
 # Marking a delivery sent runs once per message: its two statements are built once.
 _MARK_SENT = deliveries.update().where(deliveries.c.id == sa.bindparam("delivery")).values(
@@ -224,14 +228,21 @@ class DeliveryQueries:
         with self.read() as conn:
             return [_delivery(row) for row in conn.execute(query)]
 
-    def mark_sent(self, sent: Sequence[Delivery], now: datetime, transaction: Callable[
-            [], AbstractContextManager[Connection]] | None = None) -> None:
-        """The server accepted these: one transaction (by default a write()) marks them sent
-        and moves their subscribers' watermarks."""
-        with (transaction or self.write)() as conn:
-            conn.execute(_MARK_SENT, [{"delivery": d.id, "now": now} for d in sent])
-            conn.execute(_MOVE_WATERMARK, [{"subscriber": d.subscriber,
-                                            "watermark": d.watermark} for d in sent])
+    def direct_writes(self) -> AbstractContextManager[Callable[[Steps], None]]:
+        raise NotImplementedError
+
+    @contextmanager
+    def sent_marks(self) -> Iterator[Callable[[Sequence[Delivery], datetime], None]]:
+        """What it yields marks deliveries the server accepted: in one transaction it marks
+        them sent and moves their subscribers' watermarks. Made for a run that marks many
+        small groups one after another (see direct_writes)."""
+        with self.direct_writes() as run:
+            def mark(sent: Sequence[Delivery], now: datetime) -> None:
+                run([(_MARK_SENT, [{"delivery": d.id, "now": now} for d in sent]),
+                     (_MOVE_WATERMARK, [{"subscriber": d.subscriber, "watermark": d.watermark}
+                                        for d in sent])])
+
+            yield mark
 
     def record_failure(self, delivery: Delivery, error: str, *, permanent: bool,
                        now: datetime) -> None:
