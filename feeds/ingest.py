@@ -457,7 +457,8 @@ class Ingestor:
                     log.warning("file failed path=%s reason=%s", read.rel, entry.reason)
                     continue
                 mtime = datetime.fromtimestamp(read.mtime_ns / 1e9, UTC)
-                saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime)
+                saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime,
+                                                 stored)
                 kept = [item for item in saved if item.change != "removed"]
                 report.removed += len(saved) - len(kept)
                 stored += sum(item.change == "new" for item in kept) - (len(saved) - len(kept))

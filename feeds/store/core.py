@@ -342,9 +342,11 @@ class Store(DeliveryQueries):
 
     # --- articles -----------------------------------------------------------------------
     def save_articles(self, conn: Connection, path: str, drafts: Sequence[ArticleDraft],
-                      now: datetime, fallback_published: datetime) -> list[SavedArticle]:
+                      now: datetime, fallback_published: datetime,
+                      stored: int | None = None) -> list[SavedArticle]:
         """Insert or update a file's articles; ones past the new count are removed (listed
-        last, as "removed").
+        last, as "removed"). `stored`, the number of articles stored, lets the term index
+        leave out the postings of very common terms (see _save_terms).
 
         An article without a date of its own keeps the date it was first stored with, so
         editing an undated file does not move it in the feeds.
@@ -376,7 +378,7 @@ class Store(DeliveryQueries):
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
             self._save_topics(conn, draft, fresh=old is None)
-            self._save_terms(conn, draft, published, fresh=old is None)
+            self._save_terms(conn, draft, published, fresh=old is None, stored=stored)
             saved.append(SavedArticle(draft.id, "new" if old is None else "updated", published))
         for gone in existing.values():
             self._forget_terms(conn, gone.id)
@@ -409,7 +411,14 @@ class Store(DeliveryQueries):
                      evidence=json.dumps(list(t.evidence))) for t in topics])
 
     def _save_terms(self, conn: Connection, draft: ArticleDraft, published: datetime, *,
-                    fresh: bool) -> None:
+                    fresh: bool, stored: int | None) -> None:
+        """The article's signature, its terms counted, and its postings in the term index.
+        Candidates are looked up by terms found in at most 2 % of articles (and 100,
+        stories.retrieval_terms); a term in more than 10 % (and 500) gets no posting: most
+        postings were of such terms, and none was ever read. Such a term is used for look-ups
+        again only once the store has grown fivefold, and then finds the articles posted
+        before it became common and after; articles about one event are close in time, and
+        each is found through any of twenty terms."""
         if not fresh:
             self._forget_terms(conn, draft.id)
         for term, _weight in draft.terms:  # counted once more (written at commit)
@@ -420,15 +429,22 @@ class Store(DeliveryQueries):
         conn.execute(signatures.insert(), {"article_id": draft.id,
                                            "terms": json.dumps(dict(draft.terms))})
         self._remember((draft.id, draft.content_hash), dict(draft.terms))
-        if draft.terms:
+        posted = draft.terms
+        if stored is not None and posted:
+            common = max(COMMON_TERM_FLOOR, stored // 10)
+            df = self.document_frequency(conn, [term for term, _weight in posted])
+            posted = tuple((t, w) for t, w in posted if df.get(t, 0) <= common)
+        if posted:
             values = self._post_terms.values(published=published,
                                              dated=draft.published is not None)
             self._post_terms.run(conn, [dict(values, term=term, article_id=draft.id,
-                                             weight=weight) for term, weight in draft.terms])
+                                             weight=weight) for term, weight in posted])
 
     def _forget_terms(self, conn: Connection, article_id: str) -> None:
-        """The article's terms no longer count in the document frequencies."""
-        for term in conn.execute(_POSTED_TERMS, {"article_id": article_id}).scalars():
+        """The article's terms (its signature's, posted or not) no longer count in the
+        document frequencies."""
+        signature = conn.execute(_SIGNATURE_OF, {"article_id": article_id}).scalar()
+        for term in json.loads(signature) if signature else ():
             self._counts.change[term] -= 1
 
     def _write_counts(self, conn: Connection) -> None:
@@ -784,7 +800,8 @@ _SIGNATURES_WITH_STORY = (
     .where(articles.c.id.in_(_bind("ids", expanding=True))))
 _SIGNATURES = sa.select(signatures).where(
     signatures.c.article_id.in_(_bind("ids", expanding=True)))
-_POSTED_TERMS = sa.select(story_terms.c.term).where(story_terms.c.article_id == _bind("article_id"))
+_SIGNATURE_OF = sa.select(signatures.c.terms).where(
+    signatures.c.article_id == _bind("article_id"))
 _DOCUMENT_FREQUENCY = sa.select(term_counts.c.term, term_counts.c.articles).where(
     term_counts.c.term.in_(_bind("terms", expanding=True)))
 _MEMBERS_OF = (sa.select(articles.c.id, articles.c.story_id, articles.c.published)
@@ -792,6 +809,7 @@ _MEMBERS_OF = (sa.select(articles.c.id, articles.c.story_id, articles.c.publishe
                .order_by(articles.c.published, articles.c.id))
 _STORIES_OF = sa.select(articles.c.story_id).where(articles.c.id.in_(_bind("ids", expanding=True)))
 
+COMMON_TERM_FLOOR = 500  # a term in fewer articles always gets its postings (_save_terms)
 MAX_STORY_REPORTS = 25  # a new report is compared with the 25 newest of a story at most
 SIGNATURES_KEPT = 2000  # decoded signatures a store keeps (about 20 MB); 91 % of a backfill's reads
 MAX_RELATED = 10  # an article links the 10 reports of its story nearest to it in time
