@@ -22,10 +22,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from xml.etree import ElementTree
 
 import httpx
@@ -108,33 +109,90 @@ class _NoArchive(BaseExtension):  # type: ignore[misc]
 # --- writing ------------------------------------------------------------------------------
 def write_atomic(path: Path, data: bytes) -> bool:
     """Write `data` to `path` unless it already holds exactly that; True when written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise PublishError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise PublishError(f"cannot write {path}: {exc.strerror}",
-                           hint="check that the public folder is writable") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    files = _Staged(None)
+    if not files.add(path, data):
+        return False
+    files.commit()
+    return True
+
+
+class _Staged:
+    """Files written beside their places (temporary names), then committed together: made
+    durable at once and renamed into place in the order written, so a reader sees each file
+    whole, old or new, and never a file whose data a crash lost. The durability is one fsync
+    per file, issued from several threads at once: the filesystem's journal takes them in
+    one commit, where one fsync after another waited for the disk each time (a first publish
+    of 5,000 articles spent 2.8 of its 7.5 s there)."""
+
+    def __init__(self, syncer: ThreadPoolExecutor | None) -> None:
+        self.syncer = syncer
+        self.files: list[tuple[str, Path]] = []  # (temporary file, its place)
+
+    def add(self, path: Path, data: bytes) -> bool:
+        """Stage `data` for `path`, unless the file already holds exactly that."""
+        try:
+            if path.read_bytes() == data:
+                return False
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise PublishError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise PublishError(f"cannot write {path}: {exc.strerror}",
+                               hint="check that the public folder is writable") from None
+        self.files.append((tmp, path))
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o644)
+        except OSError as exc:
+            self._failed(path, exc)
+        return True
+
+    def commit(self) -> None:
+        """Make the staged files durable, then put each in its place, in order."""
+        if not self.files:
+            return
+        temporary = [tmp for tmp, _path in self.files]
+        try:
+            if self.syncer is None or len(temporary) == 1:
+                for tmp in temporary:
+                    _sync(tmp)
+            else:
+                list(self.syncer.map(_sync, temporary))
+        except OSError as exc:
+            self._failed(self.files[0][1], exc)
+        for done, (tmp, path) in enumerate(self.files):
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                del self.files[:done]
+                self._failed(path, exc)
+        self.files = []
+
+    def discard(self) -> None:
+        """Remove what was staged and not committed."""
+        files, self.files = self.files, []
+        for tmp, _path in files:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _failed(self, path: Path, exc: OSError) -> NoReturn:
+        self.discard()
         raise PublishError(f"cannot write {path}: {exc.strerror}",
                            hint="check free space and permissions of the public folder; "
                                 "the previous file is intact") from None
-    return True
+
+
+def _sync(tmp: str) -> None:
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- what each page and feed shows ---------------------------------------------------------
@@ -233,11 +291,15 @@ class Publisher:
         self._seen: dict[str, Item] = {}
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
         self._pending: _Pending | None = None  # pages a paused publish left
+        # files are written staged, made durable and put in place together (see _Staged)
+        self._syncer = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="publish-sync")
+        self._files = _Staged(self._syncer)
 
     def close(self) -> None:
         """Wait for outstanding hub pings (they retry for a few seconds at most)."""
         if self.hub is not None:
             self.hub.close()
+        self._syncer.shutdown()
 
     def _specs(self) -> list[FeedSpec]:
         site = self.config.site
@@ -269,7 +331,7 @@ class Publisher:
         topic pages, the front page); when it says yes, they are left `pending` for the next
         publish or `finish()`, so a file that arrives meanwhile is not kept waiting for them.
         Article pages and feeds are always written in full."""
-        with self.store.exclusive("publish"):
+        with self.store.exclusive("publish"), self._committed():
             return self._publish(changed, topics, pause)
 
     def forget(self) -> None:
@@ -286,7 +348,7 @@ class Publisher:
     def finish(self) -> PublishReport:
         """Write the pages a paused publish left."""
         report = PublishReport()
-        with self.store.exclusive("publish"):
+        with self.store.exclusive("publish"), self._committed():
             pages, self._pending = self._pending, None
             if pages is not None:
                 self._write_pages(pages, {}, {}, report, None)
@@ -325,6 +387,7 @@ class Publisher:
         if owed is not None:
             pages = pages.merge(owed)
         self._write_pages(pages, current, titles, report, pause)
+        self._files.commit()
         if present is not None:
             self._prune(present, report)
         if self.hub is not None:
@@ -438,9 +501,22 @@ class Publisher:
         """Rebuild this output? Yes when its topic is wanted, and whenever it does not exist."""
         return wanted is None or spec.slug in wanted or not (self.public / output).exists()
 
+    @contextmanager
+    def _committed(self) -> Iterator[None]:
+        """What the block wrote is in place when it ends; nothing of it when it fails."""
+        try:
+            yield
+            self._files.commit()
+        finally:
+            self._files.discard()
+
     def _write(self, relative: Path, data: bytes, report: PublishReport) -> bool:
-        if write_atomic(self.public / relative, data):
+        """Stage a file (put in place by the next commit, at the latest when the publish
+        ends); False when it already holds `data`."""
+        if self._files.add(self.public / relative, data):
             report.written += 1
+            if len(self._files.files) >= MAX_STAGED:
+                self._files.commit()
             return True
         report.unchanged += 1
         return False
@@ -456,6 +532,7 @@ class Publisher:
                        self.atom(spec, items, prev_archive=prev, related=related), report):
             report.changed_feeds.append(spec.atom_url)
         self._write(Path("feeds") / f"{spec.slug}.json", self.json_feed(spec, items), report)
+        self._files.commit()  # the feed goes out now; its archive pages follow
         pages = set(range(1, full_pages + 1))
         if changed is not None:
             # A full page changes only when it is new or one of its articles was edited.
@@ -675,9 +752,11 @@ class Publisher:
         return self.store.neighbours(changed)
 
     def _render_articles(self, items: Sequence[Item], report: PublishReport) -> None:
+        """Article pages, in place when this returns (before any feed links to them)."""
         related = self._related(items)
         for item in items:
             self._render_article(item, related, report)
+        self._files.commit()
 
     def _render_article(self, item: Item, related: Mapping[str, Byline],
                         report: PublishReport) -> None:
@@ -695,6 +774,8 @@ class Publisher:
                     self._page("article.html", article=view), report)
 
 
+SYNC_THREADS = 8  # fsyncs issued at once when staged files are committed
+MAX_STAGED = 256  # files staged before a commit, at most
 ARCHIVE_READ_PAGES = 20  # archive pages read with one query (memory: 20 x feeds.entries items)
 
 

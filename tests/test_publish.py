@@ -225,6 +225,51 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path: Path,
     assert [p.name for p in tmp_path.iterdir()] == ["feed.atom"]
 
 
+def test_a_publish_failing_midway_leaves_whole_files_and_no_temporary_ones(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files are staged and put in place together: a failure on the way (a full disk) leaves
+    each file as it was or as it should be, never cut short, and no temporary file."""
+    env.write_config(ingest={"settle_seconds": 0.0})
+    for n in range(12):
+        env.drop(f"s{n}.txt", story(f"Report {n} from Damascus", day=n + 1))
+    env.feeds("ingest")
+
+    def contents() -> dict[str, bytes]:
+        return {str(p.relative_to(env.public)): p.read_bytes()
+                for p in env.public.rglob("*") if p.is_file()}
+
+    before = contents()
+    for n in range(12):
+        env.drop(f"s{n}.txt", story(f"Report {n} from Damascus, revised", day=n + 1))
+    env.feeds("ingest", "--no-publish")
+    config = load_config(env.config)
+    store = Store.for_config(config)
+    replace, calls = os.replace, []
+
+    def full_disk_at_the_fifth(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    try:
+        publisher = Publisher(config, store)
+        monkeypatch.setattr(os, "replace", full_disk_at_the_fifth)
+        with pytest.raises(PublishError, match="No space left on device"):
+            publisher.publish()
+        monkeypatch.setattr(os, "replace", replace)
+        publisher.close()
+    finally:
+        store.close()
+    failed = contents()
+    assert not [name for name in failed if name.rsplit("/", 1)[-1].startswith(".")]
+    env.feeds("publish")
+    after = contents()
+    assert len(calls) == 5 and set(failed) <= set(before) | set(after)
+    assert all(data in (before.get(name), after.get(name)) for name, data in failed.items())
+    assert sum(failed[name] == after[name] != before.get(name) for name in failed) == 4
+
+
 def test_seed_stories_group_the_same_events_and_only_those(env: Env) -> None:
     needs_shared(SEEDS)
     for path in SEEDS.iterdir():
