@@ -61,8 +61,16 @@ def row(measure: str, ours: str, anchor: str, ratio: float | None, goal: str,
     ROWS.append(Row(measure, ours, anchor, ratio, goal, ok, note))
     status = "-" if ok is None else ("PASS" if ok else "FAIL")
     print(f"  {measure}: ours {ours} | anchor {anchor} | ratio "
-          f"{'-' if ratio is None else f'{ratio:.2f}'} | goal {goal} | {status} {note}",
+          f"{_ratio(ratio)} | goal {goal} | {status} {note}",
           file=sys.stderr, flush=True)
+
+
+def _ratio(ratio: float | None) -> str:
+    """Two decimals; three significant digits for a small ratio (the backfill's to a plain
+    read+hash loop), which two decimals would show as 0.00."""
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.3g}"
 
 
 def free_port() -> int:
@@ -726,7 +734,7 @@ def table() -> str:
     lines = ["| measure | ours | anchor | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for r in ROWS:
         result = "-" if r.ok is None else ("pass" if r.ok else "**FAIL**")
-        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        ratio = _ratio(r.ratio)
         lines.append(f"| {r.measure} | {r.ours} | {r.anchor} | {ratio} | {r.goal} | {result}"
                      f"{' ' + r.note if r.note else ''} |")
     return "\n".join(lines)
