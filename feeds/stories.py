@@ -34,6 +34,15 @@ def _normal(token: str) -> str:
     return token.strip("'-")
 
 
+def _term(word: str) -> str | None:
+    """The story term a word stands for, or None for a stopword, a generic word, a number
+    or one shorter than 3 letters."""
+    token = _normal(word)
+    if len(token) < 3 or token in STOPWORDS or token in _GENERIC or token.isdigit():
+        return None
+    return token
+
+
 def signature(article: Article, size: int = 100, lead_words: int = 60
               ) -> dict[str, float]:
     """The article's story terms with weights: title words count triple, the lead double,
@@ -42,14 +51,21 @@ def signature(article: Article, size: int = 100, lead_words: int = 60
     tokens = " ".join(article.body).split()
     parts = ((3.0, article.title), (2.0, " ".join(tokens[:lead_words])),
              (1.0, " ".join(tokens[lead_words:])))
+    terms: dict[str, str | None] = {}  # a word as written -> its term (None: not one)
     for weight, text in parts:
         for match in _TOKEN.finditer(text):
-            token = _normal(match.group(0))
-            if len(token) < 3 or token in STOPWORDS or token in _GENERIC or token.isdigit():
+            word = match.group(0)
+            if word in terms:
+                token = terms[word]
+            else:
+                token = terms[word] = _term(word)
+            if token is None:
                 continue
-            before = text[max(0, match.start() - 3):match.start()].strip()
-            starts_sentence = match.start() == 0 or before.endswith((".", "!", "?", "\"", "“"))
-            entity = match.group(0)[:1].isupper() and not starts_sentence
+            entity = False
+            if word[:1].isupper():  # a name or place, unless it only starts a sentence
+                start = match.start()
+                before = text[max(0, start - 3):start].strip()
+                entity = not (start == 0 or before.endswith((".", "!", "?", "\"", "“")))
             counts[token] = counts.get(token, 0.0) + weight * (2.0 if entity else 1.0)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
     return {term: round(1.0 + math.log(value), 4) for term, value in ranked}
