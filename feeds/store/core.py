@@ -105,6 +105,7 @@ class Store(DeliveryQueries):
         self._signatures: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
         # document frequencies read and changed in the current write transaction
         self._counts = _TermCounts()
+        self._compiled: dict[tuple[Any, frozenset[str]], _Bulk] = {}  # see _run
 
     @classmethod
     def for_config(cls, config: Config) -> Store:
@@ -136,6 +137,23 @@ class Store(DeliveryQueries):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _run(self, conn: Connection, statement: Any,
+             rows: dict[str, Any] | list[dict[str, Any]]) -> int:
+        """Run an INSERT or UPDATE for one row or several; the number of rows changed. On
+        SQLite it is compiled once per statement and set of columns and given straight to the
+        driver (see _Bulk): for the few small statements that store each article, SQLAlchemy's
+        own work per statement cost more than SQLite's."""
+        many = rows if isinstance(rows, list) else [rows]
+        if not many:
+            return 0
+        key = (statement, frozenset(many[0]))
+        bulk = self._compiled.get(key)
+        if bulk is None:
+            table = statement.table
+            bulk = self._compiled[key] = _Bulk(
+                self.engine.dialect, statement, [name for name in many[0] if name in table.c])
+        return bulk.run(conn, [bulk.values(**row) for row in many] if bulk.direct else many)
 
     @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[Connection]:
@@ -326,9 +344,8 @@ class Store(DeliveryQueries):
                     now: datetime) -> None:
         values = dict(sha256=sha256, size=size, mtime_ns=mtime_ns, status=status, reason=reason,
                       duplicate_of=duplicate_of, articles=count, last_seen=now)
-        updated = conn.execute(_UPDATE_FILE, {"where_path": path, **values})
-        if updated.rowcount == 0:
-            conn.execute(files.insert(), {"path": path, "first_seen": now, **values})
+        if not self._run(conn, _UPDATE_FILE, {"where_path": path, **values}):
+            self._run(conn, _INSERT_FILE, {"path": path, "first_seen": now, **values})
 
     def touch_file(self, conn: Connection, path: str, mtime_ns: int, now: datetime) -> None:
         conn.execute(files.update().where(files.c.path == path)
@@ -369,12 +386,11 @@ class Store(DeliveryQueries):
                 content_hash=draft.content_hash, published=published, updated=stamp,
             )
             if old is None:
-                # plain parameters, not .values(): the statement is built once and cached
-                conn.execute(articles.insert(), {"id": draft.id, "key": draft.key,
-                                                 "created": now, **values})
+                self._run(conn, _INSERT_ARTICLE, {"id": draft.id, "key": draft.key,
+                                                  "created": now, **values})
                 # One writer at a time, so sequence numbers follow commit order.
                 seq = conn.execute(_LAST_SEQ).scalar() or 0
-                conn.execute(article_seq.insert(), {"article_id": draft.id, "seq": seq + 1})
+                self._run(conn, _INSERT_SEQ, {"article_id": draft.id, "seq": seq + 1})
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
             self._save_topics(conn, draft, fresh=old is None)
@@ -406,7 +422,7 @@ class Store(DeliveryQueries):
             conn.execute(article_topics.delete().where(
                 article_topics.c.article_id == article_id))
         if topics:
-            conn.execute(article_topics.insert(), [
+            self._run(conn, _INSERT_TOPIC, [
                 dict(article_id=article_id, slug=t.slug, score=t.score, threshold=t.threshold,
                      evidence=json.dumps(list(t.evidence))) for t in topics])
 
@@ -426,8 +442,8 @@ class Store(DeliveryQueries):
         if not fresh:
             conn.execute(story_terms.delete().where(story_terms.c.article_id == draft.id))
             conn.execute(signatures.delete().where(signatures.c.article_id == draft.id))
-        conn.execute(signatures.insert(), {"article_id": draft.id,
-                                           "terms": json.dumps(dict(draft.terms))})
+        self._run(conn, _INSERT_SIGNATURE, {"article_id": draft.id,
+                                            "terms": json.dumps(dict(draft.terms))})
         self._remember((draft.id, draft.content_hash), dict(draft.terms))
         posted = draft.terms
         if stored is not None and posted:
@@ -454,7 +470,7 @@ class Store(DeliveryQueries):
             self._count_terms.run(conn, rows)
 
     def set_story(self, conn: Connection, article_id: str, story_id: str) -> None:
-        conn.execute(_SET_STORY, {"where_id": article_id, "story_id": story_id})
+        self._run(conn, _SET_STORY, {"where_id": article_id, "story_id": story_id})
 
     def story_candidates(self, conn: Connection, terms: Iterable[str],
                          window: tuple[datetime, datetime] | None, exclude: Iterable[str],
@@ -728,7 +744,9 @@ class _Bulk:
     databases get SQLAlchemy's own executemany, which folds an INSERT's rows into multi-row
     INSERTs (one row per statement would be slower there)."""
 
-    def __init__(self, dialect: sa.Dialect, statement: Any) -> None:
+    def __init__(self, dialect: sa.Dialect, statement: Any,
+                 columns: Sequence[str] | None = None) -> None:
+        """`columns`: the ones an INSERT or UPDATE without values() sets (default: all)."""
         self.statement = statement
         self.direct = dialect.name == "sqlite"
         self.sql = ""
@@ -736,7 +754,7 @@ class _Bulk:
         self.fixed: dict[str, Any] = {}
         self.convert: dict[str, Any] = {}
         if self.direct:
-            compiled = statement.compile(dialect=dialect)
+            compiled = statement.compile(dialect=dialect, column_keys=columns)
             self.sql = compiled.string
             self.order = tuple(compiled.positiontup or ())
             binds = {name: compiled.binds[name] for name in self.order}
@@ -750,12 +768,19 @@ class _Bulk:
         return {name: (convert(value) if (convert := self.convert.get(name)) else value)
                 for name, value in values.items()}
 
-    def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Rows whose values need no conversion, or went through `values()`."""
+    def run(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Rows whose values need no conversion, or went through `values()`; returns the
+        number of rows changed."""
         if not self.direct:
-            conn.execute(self.statement, rows)
-            return
-        conn.exec_driver_sql(self.sql, self.parameters(rows))
+            return int(conn.execute(self.statement, rows).rowcount)
+        parameters = self.parameters(rows)
+        raw: Any = conn.connection.driver_connection
+        try:
+            if len(parameters) == 1:
+                return int(raw.execute(self.sql, parameters[0]).rowcount)
+            return int(raw.executemany(self.sql, parameters).rowcount)
+        except sqlite3.Error as exc:  # as SQLAlchemy would have raised it
+            raise sa.exc.DBAPIError.instance(self.sql, parameters, exc, sqlite3.Error) from exc
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         fixed = self.fixed
@@ -786,6 +811,12 @@ _ARTICLES_OF = sa.select(articles.c.id, articles.c.key, articles.c.content_hash,
 _NEWEST_UPDATED = sa.select(sa.func.max(articles.c.updated))
 _LAST_SEQ = sa.select(sa.func.max(article_seq.c.seq))
 _SET_STORY = articles.update().where(articles.c.id == _bind("where_id"))
+# the columns these set are the keys of the rows given to Store._run
+_INSERT_ARTICLE = articles.insert()
+_INSERT_SEQ = article_seq.insert()
+_INSERT_TOPIC = article_topics.insert()
+_INSERT_SIGNATURE = signatures.insert()
+_INSERT_FILE = files.insert()
 _CANDIDATES = (sa.select(story_terms.c.article_id, sa.func.count().label("shared"))
                .where(story_terms.c.term.in_(_bind("terms", expanding=True)),
                       story_terms.c.article_id.not_in(_bind("exclude", expanding=True)))
