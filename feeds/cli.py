@@ -117,11 +117,14 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
         finally:
             pipeline.close()
         if not no_publish:
-            # In full when an article was removed (archive pages shift), or when articles an
-            # earlier run stored were never published (it was killed, or ran --no-publish).
-            full = report.removed > 0 or store.unpublished(report.changed)
-            _publish(config, store, changed=None if full else report.changed,
-                     topics=report.topics)
+            # In full when an article was removed (archive pages shift). Articles an earlier
+            # run stored and never published (it was killed, or ran --no-publish) go too.
+            missing = store.unpublished() - report.changed
+            if report.removed > 0:
+                _publish(config, store)
+            else:
+                _publish(config, store, changed=report.changed | missing,
+                         topics=None if missing else report.topics)
     click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "
                f"unchanged articles; {len(report.failed)} failed, {len(report.duplicates)} "
                f"duplicate, {len(report.deferred)} still being written")

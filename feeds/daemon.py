@@ -43,6 +43,8 @@ from feeds.tokens import load_secret
 log = logging.getLogger(__name__)
 
 RESCAN = "<rescan>"
+# an article stored this long ago without its page is published by any daemon's rescan
+ORPHAN_GRACE_SECONDS = 30.0
 STARTUP = "<startup>"  # the first batch: scan, publish everything, then missed digests
 RECLASSIFY = "<reclassify>"
 SETTLE = "<settle>"  # prefix: read this path only once its size and mtime hold still
@@ -231,6 +233,16 @@ class Daemon:
         unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
         if unsettled:
             absorb(services.ingestor.run(unsettled, stop=stop))
+        if RESCAN in names and not self.stopping.is_set() and self.store is not None:
+            # articles a daemon sharing the store stored and was stopped before publishing
+            grace = min(services.config.ingest.rescan_seconds, ORPHAN_GRACE_SECONDS)
+            orphans = self.store.unpublished(
+                before=datetime.now(UTC) - timedelta(seconds=grace)) - changed
+            if orphans:
+                log.info("publishing articles stored and never published count=%d",
+                         len(orphans))
+                changed |= orphans
+                topics = None
         if self.stopping.is_set():
             # what this batch stored still reaches the feeds (other daemons sharing the
             # store publish only their own); the full publish waits for the next start

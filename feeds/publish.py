@@ -294,6 +294,7 @@ class Publisher:
         # files are written staged, made durable and put in place together (see _Staged)
         self._syncer = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="publish-sync")
         self._files = _Staged(self._syncer)
+        self._versions: list[tuple[str, datetime]] = []  # article pages written, not recorded
 
     def close(self) -> None:
         """Wait for outstanding hub pings (they retry for a few seconds at most)."""
@@ -388,6 +389,9 @@ class Publisher:
             pages = pages.merge(owed)
         self._write_pages(pages, current, titles, report, pause)
         self._files.commit()
+        # after the feeds: recording which versions the pages show never delays them
+        versions, self._versions = self._versions, []
+        self.store.pages_written(versions)
         if present is not None:
             self._prune(present, report)
         if self.hub is not None:
@@ -757,6 +761,7 @@ class Publisher:
         for item in items:
             self._render_article(item, related, report)
         self._files.commit()
+        self._versions += [(item.id, item.updated) for item in items]
 
     def _render_article(self, item: Item, related: Mapping[str, Byline],
                         report: PublishReport) -> None:

@@ -220,3 +220,27 @@ def test_a_story_dropped_from_a_file_leaves_the_served_feed(
     assert served(process, "Harbour reopens", "feeds/all.atom")
     # its page goes too: a reader following an old link gets 404, not the dropped story
     assert wait_for(lambda: httpx.get(process.url + page, timeout=5).status_code == 404, 10)
+
+
+def test_articles_stored_and_never_published_are_published_by_the_next_rescan(
+        env: Env) -> None:
+    """Another process stored articles and stopped before publishing them (killed, or
+    `--no-publish`; in a cluster, a daemon killed between a batch and its publish): the
+    running daemon's rescan finds their missing pages and publishes them."""
+    env.drop("first.txt", STORY.format(title="First Syria story"))
+    process = Process(env, "run", ingest={"rescan_seconds": 1.0})
+    process.wait_up()
+    try:
+        outside = env.root / "elsewhere"
+        outside.mkdir()
+        late = outside / "late.txt"
+        late.write_text(STORY.format(title="Stored elsewhere, never published"),
+                        encoding="utf-8")
+        env.feeds("ingest", "--no-publish", str(late))  # outside the inbox the daemon watches
+        page = f"articles/{article_id(article_key(late.as_posix(), 0))}.html"
+        assert wait_for(lambda: served(process, "Stored elsewhere, never published"), 15), \
+            process.output()[-3000:]
+        assert served(process, "Stored elsewhere, never published", page)
+        assert "publishing articles stored and never published count=1" in process.output()
+    finally:
+        process.stop()

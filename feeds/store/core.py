@@ -34,6 +34,7 @@ from feeds.store.schema import (
     article_topics,
     articles,
     files,
+    pages,
     runs,
     schema_version,
     signatures,
@@ -686,17 +687,27 @@ class Store(DeliveryQueries):
             conn.execute(runs.insert().values(kind=kind, started=started, finished=finished,
                                               ok=ok, detail=json.dumps(detail)))
 
-    def unpublished(self, changed: Iterable[str]) -> bool:
-        """Are there articles stored since the last publish began besides `changed` (the ones
-        this run stored)? Then a run was killed, or left with --no-publish, between storing
-        its articles and publishing them, and the next publish must be a full one."""
+    def pages_written(self, versions: Sequence[tuple[str, datetime]]) -> None:
+        """These articles' pages now show these versions (their `updated`). Bookkeeping a
+        crash may lose: the page is then written again."""
+        if not versions:
+            return
+        with self.write(durable=False) as conn:
+            conn.execute(pages.delete().where(pages.c.article_id.in_(
+                _bind("ids", expanding=True))), {"ids": [i for i, _ in versions]})
+            conn.execute(pages.insert(), [{"article_id": i, "updated": u} for i, u in versions])
+
+    def unpublished(self, *, before: datetime | None = None) -> set[str]:
+        """Articles whose page does not show their stored version: a run or a daemon was
+        stopped between storing and publishing them, or ran --no-publish. `before`: only
+        those stored before then (not the ones another daemon is publishing now)."""
+        query = (sa.select(articles.c.id)
+                 .outerjoin(pages, pages.c.article_id == articles.c.id)
+                 .where(sa.or_(pages.c.updated.is_(None), pages.c.updated < articles.c.updated)))
+        if before is not None:
+            query = query.where(articles.c.updated < before)
         with self.read() as conn:
-            last = conn.execute(sa.select(runs.c.started).where(runs.c.kind == "publish")
-                                ).scalar()
-            query = sa.select(sa.func.count()).select_from(articles)
-            if last is not None:
-                query = query.where(articles.c.updated >= last)
-            return int(conn.execute(query).scalar() or 0) > len(set(changed))
+            return set(conn.execute(query).scalars())
 
     def last_runs(self) -> dict[str, dict[str, Any]]:
         with self.read() as conn:
