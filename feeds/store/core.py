@@ -34,12 +34,12 @@ from feeds.store.schema import (
     article_topics,
     articles,
     files,
-    pages,
     runs,
     schema_version,
     signatures,
     story_terms,
     term_counts,
+    unpublished,
 )
 
 
@@ -394,6 +394,9 @@ class Store(DeliveryQueries):
                 self._run(conn, _INSERT_SEQ, {"article_id": draft.id, "seq": seq + 1})
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
+            if old is not None:
+                conn.execute(_PUBLISHED, {"id": draft.id, "updated": stamp})
+            self._run(conn, _INSERT_UNPUBLISHED, {"article_id": draft.id, "updated": stamp})
             self._save_topics(conn, draft, fresh=old is None)
             self._save_terms(conn, draft, published, fresh=old is None, stored=stored)
             saved.append(SavedArticle(draft.id, "new" if old is None else "updated", published))
@@ -688,24 +691,21 @@ class Store(DeliveryQueries):
                                               ok=ok, detail=json.dumps(detail)))
 
     def pages_written(self, versions: Sequence[tuple[str, datetime]]) -> None:
-        """These articles' pages now show these versions (their `updated`). Bookkeeping a
-        crash may lose: the page is then written again."""
+        """These articles' pages now show these versions (their `updated`): they are no
+        longer unpublished, unless a newer version was stored meanwhile. Bookkeeping a crash
+        may lose: the page is then written again."""
         if not versions:
             return
         with self.write(durable=False) as conn:
-            conn.execute(pages.delete().where(pages.c.article_id.in_(
-                _bind("ids", expanding=True))), {"ids": [i for i, _ in versions]})
-            conn.execute(pages.insert(), [{"article_id": i, "updated": u} for i, u in versions])
+            conn.execute(_PUBLISHED, [{"id": i, "updated": u} for i, u in versions])
 
     def unpublished(self, *, before: datetime | None = None) -> set[str]:
-        """Articles whose page does not show their stored version: a run or a daemon was
-        stopped between storing and publishing them, or ran --no-publish. `before`: only
-        those stored before then (not the ones another daemon is publishing now)."""
-        query = (sa.select(articles.c.id)
-                 .outerjoin(pages, pages.c.article_id == articles.c.id)
-                 .where(sa.or_(pages.c.updated.is_(None), pages.c.updated < articles.c.updated)))
+        """Articles stored and not published since: a run or a daemon was stopped between
+        storing and publishing them, or ran --no-publish. `before`: only those stored before
+        then (not the ones another daemon is publishing now)."""
+        query = sa.select(unpublished.c.article_id)
         if before is not None:
-            query = query.where(articles.c.updated < before)
+            query = query.where(unpublished.c.updated < before)
         with self.read() as conn:
             return set(conn.execute(query).scalars())
 
@@ -828,6 +828,10 @@ _INSERT_SEQ = article_seq.insert()
 _INSERT_TOPIC = article_topics.insert()
 _INSERT_SIGNATURE = signatures.insert()
 _INSERT_FILE = files.insert()
+_INSERT_UNPUBLISHED = unpublished.insert()
+# published up to this version (a version stored later stays unpublished)
+_PUBLISHED = unpublished.delete().where(unpublished.c.article_id == _bind("id"),
+                                        unpublished.c.updated <= _bind("updated"))
 _CANDIDATES = (sa.select(story_terms.c.article_id, sa.func.count().label("shared"))
                .where(story_terms.c.term.in_(_bind("terms", expanding=True)),
                       story_terms.c.article_id.not_in(_bind("exclude", expanding=True)))

@@ -198,25 +198,24 @@ def _v4_term_counts(conn: Connection) -> None:
         conn.execute(term_counts.insert(), [{"term": t, "articles": n} for t, n in rows])
 
 
-pages = sa.Table(
-    "pages", metadata,
+unpublished = sa.Table(
+    "unpublished", metadata,
     sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
               primary_key=True),
-    sa.Column("updated", UTCDateTime, nullable=False),  # the version its page shows
+    sa.Column("updated", UTCDateTime, nullable=False),  # the version stored
 )
 
 
-def _v5_pages(conn: Connection) -> None:
-    """Which version of each article its page shows, so that articles a daemon stored and
-    was stopped before publishing are found and published by whichever daemon looks next.
-    What is stored already counts as published (a daemon's start publishes everything)."""
-    pages.create(conn)
-    conn.execute(pages.insert().from_select(["article_id", "updated"],
-                                            sa.select(articles.c.id, articles.c.updated)))
+def _v5_unpublished(conn: Connection) -> None:
+    """The articles stored and not yet published (their page not written for this version),
+    so that what a daemon stored and was stopped before publishing is found and published by
+    whichever daemon looks next. What is stored already counts as published (a daemon's start
+    publishes everything)."""
+    unpublished.create(conn)
 
 
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts, _v5_pages]
+    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts, _v5_unpublished]
 
 
