@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, make_msgid
@@ -232,8 +232,8 @@ class Digester:
         people = {s.email: s for s in self.store.subscribers()}
         lanes = max(1, outbox.parallel)
         after = 0
-        with ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool, \
-                self.store.sent_marks() as mark_sent:
+        with self.store.sent_marks() as mark_sent, \
+                ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool:
             marks = _Marks(mark_sent, self.clock)
             while True:
                 with self.store.claims() as claims:
@@ -251,20 +251,30 @@ class Digester:
     def _send_batch(self, pool: ThreadPoolExecutor, lanes: int, outbox: Outbox,
                     batch: Sequence[Delivery], people: dict[str, Subscriber],
                     marks: _Marks) -> Counter[str]:
-        """Each of `lanes` threads sends the batch's next delivery until none is left."""
+        """Each of `lanes` threads sends the batch's next delivery until none is left, or
+        until one of them fails (a database error): then the others stop too. Returns once
+        every lane has stopped, so the batch's claims are held while any of it is sent."""
         waiting = iter(batch)
         taking = threading.Lock()
+        failed = threading.Event()
 
         def lane() -> Counter[str]:
             outcomes: Counter[str] = Counter()
-            while True:
+            while not failed.is_set():
                 with taking:
                     delivery = next(waiting, None)
                 if delivery is None:
-                    return outcomes
-                outcomes[self._deliver_one(outbox, delivery, people, marks)] += 1
+                    break
+                try:
+                    outcomes[self._deliver_one(outbox, delivery, people, marks)] += 1
+                except BaseException:
+                    failed.set()
+                    raise
+            return outcomes
 
-        return sum((f.result() for f in [pool.submit(lane) for _ in range(lanes)]), Counter())
+        running = [pool.submit(lane) for _ in range(lanes)]
+        wait(running)
+        return sum((f.result() for f in running), Counter())
 
     def _deliver_one(self, outbox: Outbox, delivery: Delivery, people: dict[str, Subscriber],
                      marks: _Marks) -> str:
