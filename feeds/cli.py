@@ -119,10 +119,10 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
         if not no_publish:
             # In full when an article was removed (archive pages shift). Articles an earlier
             # run stored and never published (it was killed, or ran --no-publish) go too.
-            missing = store.unpublished() - report.changed
             if report.removed > 0:
                 _publish(config, store)
             else:
+                missing = store.unpublished() - report.changed
                 _publish(config, store, changed=report.changed | missing,
                          topics=None if missing else report.topics)
     click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "

@@ -43,11 +43,11 @@ from feeds.tokens import load_secret
 log = logging.getLogger(__name__)
 
 RESCAN = "<rescan>"
-# an article stored this long ago without its page is published by any daemon's rescan
-ORPHAN_GRACE_SECONDS = 30.0
 STARTUP = "<startup>"  # the first batch: scan, publish everything, then missed digests
 RECLASSIFY = "<reclassify>"
 SETTLE = "<settle>"  # prefix: read this path only once its size and mtime hold still
+# an article stored this long ago without its page is published by any daemon's rescan
+ORPHAN_GRACE_SECONDS = 30.0
 
 
 class _OverflowRescan(logging.Handler):

@@ -349,15 +349,13 @@ class _Marks:
         with self._changed:
             self._waiting.append(delivery)
             group = self._group
-            while self._done < group:
-                if self._broken is not None:
-                    raise self._broken
-                if not self._busy:
-                    break
+            while self._done < group and self._busy and self._broken is None:
                 self._changed.wait()
-            else:
-                return
-            self._busy = True
+            if self._done >= group:
+                return  # committed by another sender
+            if self._broken is not None:
+                raise self._broken
+            self._busy = True  # no commit running: this sender commits every mark waiting
             batch, self._waiting = self._waiting, []
             self._group += 1
         try:

@@ -112,8 +112,9 @@ class SMTPOutbox:
                 options.append("SMTPUTF8")
                 smtp.command_encoding = "utf-8"
             _transaction(smtp, message.sender, message.recipient, data, options)
-        except DeliveryError:
-            _drop(smtp)
+        except DeliveryError:  # refused before anything was sent: the connection is fine
+            with self._lock:
+                self._idle.append(smtp)  # type: ignore[arg-type]
             raise
         except smtplib.SMTPRecipientsRefused as exc:
             _drop(smtp)

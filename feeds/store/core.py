@@ -229,34 +229,26 @@ class Store(DeliveryQueries):
             def through_write(steps: Steps) -> None:
                 with self.write() as conn:
                     for statement, rows in steps:
-                        conn.execute(statement, rows)
+                        self._run(conn, statement, rows)
 
             yield through_write
             return
-        compiled: dict[int, _Bulk] = {}
         with self.engine.connect() as held:
             raw: Any = held.connection.driver_connection
 
             def direct(steps: Steps) -> None:
-                sql = "BEGIN IMMEDIATE"
                 with self._write_lock:
                     try:
-                        raw.execute(sql)
+                        raw.execute("BEGIN IMMEDIATE")
                         for statement, rows in steps:
-                            bulk = compiled.get(id(statement))
-                            if bulk is None:
-                                bulk = compiled[id(statement)] = _Bulk(self.engine.dialect,
-                                                                       statement)
-                            sql = bulk.sql
-                            raw.executemany(sql, bulk.parameters(
-                                [bulk.values(**row) for row in rows]))
-                        sql = "COMMIT"
-                        raw.execute(sql)
+                            self._run(held, statement, rows)
+                        raw.execute("COMMIT")
                     except BaseException as exc:
                         if raw.in_transaction:
                             raw.execute("ROLLBACK")
-                        if isinstance(exc, sqlite3.OperationalError):  # as SQLAlchemy says it
-                            raise sa.exc.OperationalError(sql, None, exc) from exc
+                        if isinstance(exc, sqlite3.Error):  # as SQLAlchemy would raise it
+                            raise sa.exc.DBAPIError.instance(None, None, exc,
+                                                             sqlite3.Error) from exc
                         raise
 
             yield direct
@@ -394,8 +386,7 @@ class Store(DeliveryQueries):
                 self._run(conn, _INSERT_SEQ, {"article_id": draft.id, "seq": seq + 1})
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
-            if old is not None:
-                conn.execute(_PUBLISHED, {"id": draft.id, "updated": stamp})
+                conn.execute(_PUBLISHED, {"id": draft.id, "updated": stamp})  # the old version
             self._run(conn, _INSERT_UNPUBLISHED, {"article_id": draft.id, "updated": stamp})
             self._save_topics(conn, draft, fresh=old is None)
             self._save_terms(conn, draft, published, fresh=old is None, stored=stored)
@@ -782,8 +773,9 @@ class _Bulk:
     def run(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         """Rows whose values need no conversion, or went through `values()`; returns the
         number of rows changed."""
-        if not self.direct:
-            return int(conn.execute(self.statement, rows).rowcount)
+        if not self.direct:  # one row as one statement: its rowcount is exact everywhere
+            return int(conn.execute(self.statement, rows[0] if len(rows) == 1 else rows)
+                       .rowcount)
         parameters = self.parameters(rows)
         raw: Any = conn.connection.driver_connection
         try:
