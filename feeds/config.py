@@ -100,6 +100,7 @@ class TopicConfig(_Table):
     reference_words: Annotated[int, Field(gt=0)] = 300
     terms: dict[str, float] = {}
     require: list[list[str]] = []
+    require_in_lead: list[list[str]] = []
     exclude: list[str] = []
 
     @model_validator(mode="after")

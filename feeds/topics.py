@@ -1,7 +1,8 @@
 """Article + topic rules -> the topics it belongs to, each with the evidence that decided it.
 
 A rule set (config.toml `[topics.SLUG]`) has weighted terms, groups that must each match at
-least once, exclusions, and extra weight for terms in the title and the lead. Terms match whole
+least once (anywhere, or in the title or lead: news names its subject up front), exclusions,
+and extra weight for terms in the title and the lead. Terms match whole
 words, case-insensitively; a trailing `*` matches any ending ("negotiat*"), and spaces in a
 phrase match any run of spaces or hyphens.
 """
@@ -73,6 +74,7 @@ class Rules:
     reference_words: int
     terms: tuple[tuple[str, float, Term], ...]
     groups: tuple[tuple[tuple[str, Term], ...], ...]
+    lead_groups: tuple[tuple[tuple[str, Term], ...], ...]
     exclude: tuple[tuple[str, Term], ...]
 
     @classmethod
@@ -82,9 +84,19 @@ class Rules:
             lead_weight=topic.lead_weight, lead_words=topic.lead_words,
             reference_words=topic.reference_words,
             terms=tuple((t, w, compile_term(t)) for t, w in topic.terms.items()),
-            groups=tuple(tuple((t, compile_term(t)) for t in group) for group in topic.require),
+            groups=_groups(topic.require),
+            lead_groups=_groups(topic.require_in_lead),
             exclude=tuple((t, compile_term(t)) for t in topic.exclude),
         )
+
+
+def _groups(groups: list[list[str]]) -> tuple[tuple[tuple[str, Term], ...], ...]:
+    return tuple(tuple((t, compile_term(t)) for t in group) for group in groups)
+
+
+def _unmatched(groups: tuple[tuple[tuple[str, Term], ...], ...], text: str) -> list[str]:
+    return [" | ".join(t for t, _ in group) for group in groups
+            if not any(p.search(text) for _, p in group)]
 
 
 def compile_rules(topics: Mapping[str, TopicConfig]) -> dict[str, Rules]:
@@ -97,6 +109,7 @@ class _Text:
     lead: str
     rest: str
     everything: str
+    head: str  # where a reader learns what the story is about: title, dateline, lead
 
 
 def _split(article: Article, lead_words: int) -> _Text:
@@ -104,8 +117,13 @@ def _split(article: Article, lead_words: int) -> _Text:
     tokens = body.split(" ")
     lead = " ".join(tokens[:lead_words])
     rest = " ".join(tokens[lead_words:])
-    title = " ".join(filter(None, [article.title, article.standfirst or ""]))
-    return _Text(title.lower(), lead.lower(), rest.lower(), f"{title}\n{body}".lower())
+    # A title made from the first sentence is already in the lead: weighing it as a title too
+    # would let that one sentence decide the topic.
+    title = " ".join(filter(None, ["" if article.title_generated else article.title,
+                                   article.standfirst or ""]))
+    head = "\n".join(filter(None, [article.title, article.standfirst, article.dateline, lead]))
+    return _Text(title.lower(), lead.lower(), rest.lower(), f"{title}\n{body}".lower(),
+                 head.lower())
 
 
 def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
@@ -132,14 +150,16 @@ def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
         total += value
         where = "title" if in_title else "lead" if in_lead else "body"
         evidence.append(f"{term}×{count} ({where}) +{value:.1f}")
-    missing = [" | ".join(t for t, _ in group) for group in rules.groups
-               if not any(p.search(text.everything) for _, p in group)]
+    missing = _unmatched(rules.groups, text.everything)
+    not_lead = _unmatched(rules.lead_groups, text.head)
     vetoes = [t for t, p in rules.exclude if p.search(text.everything)]
     if missing:
         evidence.append("missing required: " + "; ".join(missing))
+    if not_lead:
+        evidence.append("not in the title or lead: " + "; ".join(not_lead))
     if vetoes:
         evidence.append("excluded by: " + ", ".join(vetoes))
-    matched = total >= rules.threshold and not missing and not vetoes
+    matched = total >= rules.threshold and not missing and not not_lead and not vetoes
     return TopicMatch(rules.slug, round(total, 3), rules.threshold, tuple(evidence)), matched
 
 

@@ -18,6 +18,13 @@ CASES = {
     "syria_mentioned_in_passing.txt": [],
     "ukraine_child_return_mediated_by_qatar.txt": ["ukraine-mediation"],
     "prisoner_swap_after_talks.txt": ["ukraine-mediation"],
+    # The subject up front: neighbouring news mentions a topic's words late and in passing.
+    "ukraine_sanctions_analysis_ceasefire_in_passing.txt": [],
+    "ukraine_offensive_talks_stalled_in_passing.txt": [],
+    "ukraine_talks_round_in_geneva.txt": ["ukraine-mediation"],
+    "israel_coalition_gaza_in_passing.txt": [],
+    "gaza_feature_lede_without_the_name.txt": ["gaza"],  # the dateline names it
+    "syria_refugee_feature_late_name.txt": ["syria"],  # Syria needs no lead: its words are its own
 }
 
 
@@ -55,6 +62,34 @@ def test_explain_shows_the_evidence(env: Env) -> None:
     ukraine = next(s for s in result["articles"][0]["scores"]
                    if s["slug"] == "ukraine-mediation")
     assert any(e.startswith("missing required") for e in ukraine["evidence"])
+
+
+def test_explain_says_when_the_subject_is_not_in_the_lead(env: Env) -> None:
+    [result] = env.explain(DATA / "topics" / "ukraine_offensive_talks_stalled_in_passing.txt")
+    [article] = result["articles"]
+    assert article["topics"] == []
+    ukraine = next(s for s in article["scores"] if s["slug"] == "ukraine-mediation")
+    assert ukraine["score"] >= ukraine["threshold"]  # enough words, but late and in passing
+    assert any(e.startswith("not in the title or lead: mediat*") for e in ukraine["evidence"])
+
+
+def test_a_title_made_from_the_first_sentence_is_not_weighed_as_a_title(env: Env) -> None:
+    """Without a title, the first sentence stands in for one in the feed; for topics it is
+    the lead it already is, not a title on top of it."""
+    sentence = "Aid lorries reached Gaza on Tuesday, the relief agencies said."
+    rest = " ".join(["The convoy carried flour, medicine and fuel for two hospitals."] * 3)
+    titled = env.inbox / "titled.txt"
+    titled.write_text(f"Aid reaches Gaza\n\n{sentence} {rest}\n", encoding="utf-8")
+    untitled = env.inbox / "untitled.txt"
+    untitled.write_text(f"{sentence} {rest}\n", encoding="utf-8")
+    scores = {}
+    for result in env.explain(titled, untitled):
+        [article] = result["articles"]
+        gaza = next(s for s in article["scores"] if s["slug"] == "gaza")
+        scores[Path(result["path"]).name] = gaza
+    assert any("(title)" in e for e in scores["titled.txt"]["evidence"])
+    assert not any("(title)" in e for e in scores["untitled.txt"]["evidence"])
+    assert scores["untitled.txt"]["score"] < scores["titled.txt"]["score"]
 
 
 @settings(max_examples=300, deadline=None)
