@@ -37,8 +37,16 @@ class Sentence:
     words: int
 
 
-def candidate_sentences(article: Article) -> list[Sentence]:
-    """The article's sentences, minus captions, repeats of the title/standfirst, and stubs."""
+# A summary is drawn from the first sentences only: news puts the point first. On the dev set's
+# 200 articles, 3 of 600 chosen sentences came from past the 20th, and ROUGE is the same or
+# higher without them; later sentences are not even split or scored (half the summarizer's
+# time on a 60-sentence article).
+CANDIDATES = 20
+
+
+def candidate_sentences(article: Article, limit: int = CANDIDATES) -> list[Sentence]:
+    """The article's first `limit` sentences, minus captions, repeats of the title or
+    standfirst, and stubs."""
     skip = {article.title.lower(), (article.standfirst or "").lower(),
             *(c.lower() for c in article.captions)}
     found: list[Sentence] = []
@@ -51,6 +59,8 @@ def candidate_sentences(article: Article) -> list[Sentence]:
             if count < 4 or not any(ch.islower() for ch in text):
                 continue
             found.append(Sentence(len(found), p_index, text, count))
+            if len(found) >= limit:
+                return found
     return found
 
 
@@ -138,5 +148,5 @@ class LLMSummarizer:
 
 def lead(article: Article, count: int = 3) -> str:
     """Lead-N: the baseline every news summarizer is measured against."""
-    sentences: Sequence[Sentence] = candidate_sentences(article)
+    sentences: Sequence[Sentence] = candidate_sentences(article, count)
     return " ".join(s.text for s in sentences[:count])

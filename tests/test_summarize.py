@@ -31,6 +31,24 @@ def test_extractive_summary_is_short_clean_and_ends_on_a_sentence() -> None:
     assert len(summary.split()) <= 30 and summary.endswith(".")
 
 
+def test_the_summary_comes_from_the_opening_of_a_long_article() -> None:
+    """Only the first sentences are candidates: a short sentence deep in a long piece does
+    not fill the word budget the lead leaves (and the rest is never split or scored)."""
+    long = ("Paragraph {n} goes over the council's housing figures in considerable detail, "
+            "district by district and year by year, with the waiting lists, the empty homes, "
+            "the repairs still outstanding, the money set aside for them and the years it will "
+            "take before any of it is spent.")
+    paragraphs = ["The river bridge reopened to traffic on Friday morning after repairs "
+                  "lasting eight months, the city council said.",
+                  *(long.format(n=n) for n in range(1, 40))]
+    late = "Cyclists will get their own lane on the bridge next year."
+    paragraphs.insert(30, late)
+    [article] = parse_text("Bridge reopens after repairs\n\n" + "\n\n".join(paragraphs))
+    summary = extractive_summary(article, max_words=60, max_sentences=3)
+    assert summary.startswith("The river bridge reopened to traffic on Friday morning")
+    assert late not in summary
+
+
 @pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
 def test_seed_summaries_skip_bylines_datelines_captions_and_standfirsts(prefix: str) -> None:
     needs_shared(SEEDS)
