@@ -2,13 +2,14 @@
 the unsubscribe pages.
 
 The server is uvicorn (httptools, on uvloop) running one ASGI application, `Site`. Public files
-take a short path of their own: one dictionary look-up, one stat() and headers built once per
-file version. One helper (`respond`) owns validators and compression: a strong ETag and a
-Last-Modified that change together (publish rewrites a file only when its bytes change), 304 for
-a matching If-None-Match or If-Modified-Since, gzip when the client accepts it (with Vary), HEAD,
-and a short Cache-Control. A publish is visible at once. No request can name a path outside
-public/. The few dynamic routes are Starlette's. `_Protocol` adds to uvicorn's bounds on a
-request's head (time, size, header count) that a public server needs.
+take a short path of their own: one dictionary look-up, one stat() per file for all the requests
+one pass of the event loop reads, and headers built once per file version. One helper
+(`respond`) owns validators and compression: a strong ETag and a Last-Modified that change
+together (publish rewrites a file only when its bytes change), 304 for a matching If-None-Match
+or If-Modified-Since, gzip when the client accepts it (with Vary), HEAD, and a short
+Cache-Control. A publish is visible at once. No request can name a path outside public/. The
+few dynamic routes are Starlette's. `_Protocol` adds to uvicorn's bounds on a request's head
+(time, size, header count) that a public server needs.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ class PublicFiles:
     """public/ held in memory, up to `limit` bytes (the files served least recently go first);
     a changed file (new stat) is read again on its next request.
 
-    A request for a path already held costs one dictionary look-up and one stat(); only a
-    path not seen before (or whose file changed, or that was let go) is resolved and read."""
+    A request for a path already held costs one dictionary look-up and one stat(), which the
+    requests of one `tick` share (see Site.static); only a path not seen before (or whose file
+    changed, or that was let go) is resolved and read."""
 
     def __init__(self, root: Path, max_age: int = 0, limit: int = 64 << 20) -> None:
         self.root = root.resolve()
@@ -100,6 +102,7 @@ class PublicFiles:
         self.limit = limit
         self.held = 0  # bytes of the bodies held
         self._by_url: OrderedDict[str, Resource] = OrderedDict()  # canonical URL path -> file
+        self._checked: dict[str, int] = {}  # URL path -> the tick its file was last stat()ed
 
     def set_max_age(self, max_age: int, limit: int | None = None) -> None:
         """A reloaded config: headers are built again with the new max-age."""
@@ -107,6 +110,7 @@ class PublicFiles:
             self.max_age = max_age
             self.limit = self.limit if limit is None else limit
             self._by_url, self.held = OrderedDict(), 0
+            self._checked.clear()
 
     def __len__(self) -> int:
         return len(self._by_url)
@@ -121,6 +125,7 @@ class PublicFiles:
 
     def _forget(self, url_path: str) -> None:
         old = self._by_url.pop(url_path, None)
+        self._checked.pop(url_path, None)
         if old is not None:
             self.held -= _size(old)
 
@@ -144,12 +149,18 @@ class PublicFiles:
             return None
         return (real, canonical) if real.is_file() else None
 
-    def get(self, url_path: str) -> Resource | None:
+    def get(self, url_path: str, tick: int | None = None) -> Resource | None:
+        """The file a URL path names; requests passing the same `tick` share one check that a
+        held file is unchanged (None: check it)."""
         known = self._by_url.get(url_path)
         if known is not None:
+            if tick is not None and self._checked.get(url_path) == tick:
+                return known
             try:
                 if _stamp_of(os.stat(known.path)) == known.stamp:
                     self._by_url.move_to_end(url_path)
+                    if tick is not None:
+                        self._checked[url_path] = tick
                     return known
             except OSError:
                 pass
@@ -161,6 +172,8 @@ class PublicFiles:
         resource = self._read(path)
         if resource is not None and canonical:  # other spellings of a path are not kept
             self._keep(url_path, resource)
+            if tick is not None:
+                self._checked[url_path] = tick
         return resource
 
     def _read(self, path: Path) -> Resource | None:
@@ -278,6 +291,8 @@ class Site:
                                  config.server.memory_mb << 20)
         self.requests: Counter[int] = Counter()
         self.started = time.time()
+        self._tick = 0
+        self._ticking = False
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
         routes = [Route("/healthz", self.healthz), Route("/metrics", self.metrics)]
@@ -311,7 +326,7 @@ class Site:
     def static(self, scope: Scope) -> tuple[int, Headers, bytes]:
         if scope["method"] not in ("GET", "HEAD"):
             return 405, _NOT_ALLOWED_HEADERS, b""
-        resource = self.files.get(scope["path"])
+        resource = self.files.get(scope["path"], self._current_tick())
         if resource is None:
             return 404, _NOT_FOUND_HEADERS, NOT_FOUND
         accept_encoding, if_none_match, if_modified_since = "", None, None
@@ -323,6 +338,22 @@ class Site:
             elif name == b"if-modified-since":
                 if_modified_since = value.decode("latin-1")
         return respond(resource, accept_encoding, if_none_match, if_modified_since)
+
+    def _current_tick(self) -> int:
+        """A number shared by the requests the event loop handles in one pass: the loop runs
+        the ready requests in order, then the callback that moves the tick on, scheduled behind
+        them by the first. Those requests were all read before any of their responses went
+        out, so a client's request sent after a response it got (and after a file changed)
+        has a later tick, and its file is checked again: a change is seen on the next request.
+        Under load the requests of one pass share one stat() (a fifth of the time of a 304)."""
+        if not self._ticking:
+            self._ticking = True
+            asyncio.get_running_loop().call_soon(self._next_tick)
+        return self._tick
+
+    def _next_tick(self) -> None:
+        self._tick += 1
+        self._ticking = False
 
     # --- unsubscribe (RFC 8058 one-click, plus a page with per-topic choices) ----------------
     def _page(self, status: int, heading: str, message: str, **form: Any) -> Response:

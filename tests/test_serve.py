@@ -8,6 +8,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -138,6 +139,25 @@ def test_a_served_file_that_changes_or_goes_is_seen_on_the_next_request(
     assert client.get("feeds.opml").status_code == 404
     # another spelling of a served path is the same file
     assert client.get("/feeds//syria.atom").content == client.get(ATOM).content
+
+
+def test_requests_of_one_event_loop_pass_share_one_check_of_the_file(tmp_path: Path) -> None:
+    """Under load the requests a pass of the event loop reads share one stat(); the next pass
+    checks again, so a change is still seen by the next request a client sends."""
+    from feeds.serve import PublicFiles
+
+    (tmp_path / "feed.atom").write_bytes(b"<feed>one</feed>")
+    files = PublicFiles(tmp_path)
+    first = files.get("/feed.atom", tick=1)
+    assert first is not None and first.body == b"<feed>one</feed>"
+    (tmp_path / "feed.atom").write_bytes(b"<feed>two, longer</feed>")
+    same_pass = files.get("/feed.atom", tick=1)
+    assert same_pass is first  # no second stat() in the same pass
+    next_pass = files.get("/feed.atom", tick=2)
+    assert next_pass is not None and next_pass.body == b"<feed>two, longer</feed>"
+    (tmp_path / "feed.atom").unlink()
+    assert files.get("/feed.atom", tick=3) is None
+    assert files.get("/feed.atom") is None  # no tick: always checked
 
 
 def test_healthz_and_metrics(server: tuple[Env, Process, httpx.Client]) -> None:
