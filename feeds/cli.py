@@ -152,7 +152,8 @@ def _progress() -> Callable[[int], None] | None:
 def _publish(config: Config, store: Store, changed: set[str] | None = None,
              topics: set[str] | None = None) -> None:
     from feeds.publish import Publisher
-    publisher = Publisher(config, store)
+    from feeds.workers import spare_cpus
+    publisher = Publisher(config, store, helpers=spare_cpus(config.ingest.processes))
     try:
         publisher.publish(changed=changed, topics=topics)
     finally:

@@ -50,7 +50,9 @@ class StoreError(FeedsError):
 
 
 class PublishError(FeedsError):
-    pass
+    def __reduce__(self) -> tuple[type[PublishError], tuple[str, str | None]]:
+        # raised in a helper process, it reaches the publisher whole (hint too)
+        return PublishError, (self.message, self.hint)
 
 
 class DeliveryError(FeedsError):

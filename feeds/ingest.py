@@ -11,14 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
-import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -35,6 +31,7 @@ from feeds.store import ArticleDraft, Claims, SavedArticle, Store
 from feeds.stories import choose_story, retrieval_terms, signature
 from feeds.summarize import LLMSummarizer, extractive_summary
 from feeds.topics import Rules, classify, compile_rules, explain
+from feeds.workers import spare_cpus, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -204,38 +201,17 @@ def _parse_elsewhere(config: Config, reads: Sequence[_Read]) -> list[_Parsed | _
         pipeline.close()
 
 
-def _leave_with(parent: int) -> None:
-    """In a parse worker: exit once the process that started it is gone. A killed `feeds
-    ingest` cannot stop its workers, and they would wait for work forever. Ctrl-C reaches
-    the whole process group; the worker leaves stopping to its parent (which finishes or
-    drops the batch in hand) instead of dying in the middle of a task."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 class _Parsers:
     """Where batches are parsed: here, or in worker processes while this process stores the
     batch before (a backfill, on a machine with a CPU to spare). Either way the batches are
-    stored in the same order, so the stories come out the same.
-
-    Workers are spawned, not forked: a forked worker would keep copies of this process's
-    database connections, and so its claims, alive after this process was killed. A spawned
-    worker imports the caller's main module again, which a script without a `__main__` guard
-    does not survive, so only the `feeds` command asks for workers (`workers_allowed`)."""
+    stored in the same order, so the stories come out the same. (Workers: see feeds.workers.)"""
 
     CHUNK = 50  # files per task: a batch is shared by the workers
 
     def __init__(self, config: Config, pipeline: Pipeline, workers: int) -> None:
         self.config = config
         self.pipeline = pipeline
-        self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_leave_with, initargs=(os.getpid(),)) if workers else None
+        self._pool = worker_pool(workers) if workers else None
         if workers:
             log.info("parsing in worker processes count=%d", workers)
 
@@ -393,11 +369,7 @@ class Ingestor:
     def _workers(self, batches: int) -> int:
         """Worker processes for parsing: none for a single batch (starting them costs more
         than they save)."""
-        wanted = self.config.ingest.processes if self.workers_allowed else 0
-        if wanted is None:
-            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-                else os.cpu_count() or 1
-            wanted = min(4, cpus - 1)
+        wanted = spare_cpus(self.config.ingest.processes) if self.workers_allowed else 0
         return wanted if batches > 1 else 0
 
     def _store_batch(self, claims: Claims, files: int, mine: set[str],

@@ -22,7 +22,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +32,6 @@ from typing import Any, NoReturn
 from xml.etree import ElementTree
 
 import httpx
-import jinja2
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -44,6 +43,7 @@ from feeds.errors import PublishError
 from feeds.models import Byline, Item
 from feeds.render import environment
 from feeds.store import Store
+from feeds.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -286,16 +286,20 @@ class HubNotifier:
 
 
 class Publisher:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, *, helpers: int = 0) -> None:
+        """`helpers`: worker processes that render article pages beside this one when a
+        publish has many (a backfill, a full rebuild); only for the `feeds` command (see
+        feeds.workers)."""
         self.config = config
         self.store = store
         self.base = config.site.base_url
         self.public = config.paths.public
         assert config.paths.templates is not None
-        self.templates = environment(config.paths.templates)
-        # the templates one publish renders with, loaded once: Jinja otherwise checks each
-        # file's mtime at every page (10 % of a backfill's publish); an edit shows next time
-        self._loaded: dict[str, jinja2.Template] = {}
+        # Templates are checked for edits once per publish (one listing of their folder),
+        # not by Jinja at each page, where each file a page extends or includes cost a stat
+        # (17 % of a backfill's publish). An edit shows from the next publish on.
+        self.templates = environment(config.paths.templates, auto_reload=False)
+        self._template_stamps: dict[str, tuple[int, int]] = {}
         self.specs = self._specs()
         self.spec_of = {spec.slug: spec for spec in self.specs}
         self.hub = HubNotifier(config.websub.hub) if config.websub.hub else None
@@ -312,12 +316,16 @@ class Publisher:
         self._syncer = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="publish-sync")
         self._files = _Staged(self._syncer)
         self._versions: list[tuple[str, datetime]] = []  # article pages written, not recorded
+        self._helper_count = helpers
+        self._helpers: ProcessPoolExecutor | None = None  # started for the first big publish
 
     def close(self) -> None:
         """Wait for outstanding hub pings (they retry for a few seconds at most)."""
         if self.hub is not None:
             self.hub.close()
         self._syncer.shutdown()
+        if self._helpers is not None:
+            self._helpers.shutdown(cancel_futures=True)
 
     def _specs(self) -> list[FeedSpec]:
         site = self.config.site
@@ -349,7 +357,7 @@ class Publisher:
         topic pages, the front page); when it says yes, they are left `pending` for the next
         publish or `finish()`, so a file that arrives meanwhile is not kept waiting for them.
         Article pages and feeds are always written in full."""
-        self._loaded.clear()
+        self._reload_edited_templates()
         with self.store.exclusive("publish"), self._committed():
             return self._publish(changed, topics, pause)
 
@@ -393,10 +401,18 @@ class Publisher:
         siblings = self._write_articles(changed_ids, report)
         current: dict[str, list[Item]] = {}
         titles: dict[str, Byline] = {}
+        archives: list[_Job] = []
         for spec in self.specs:  # each feed goes out as soon as it is read ("all" first)
             if self._touched(spec, wanted, Path("feeds") / f"{spec.slug}.atom"):
                 current[spec.slug] = self._feed_items(spec, titles)
-                self._write_feed(spec, current[spec.slug], report, changed_ids, titles)
+                archives += self._write_feed(spec, current[spec.slug], report, changed_ids,
+                                             titles)
+        # then the feeds' archive pages
+        if self._helper_count and sum(job[3] for job in archives) >= SHARED_ARCHIVE_MIN:
+            self._share(archives, report)
+        else:
+            for job in archives:
+                self._do(job, report)
         if len(self._entries) > 2 * len(self.specs) * self.config.feeds.entries:
             self._entries = {key: self._entries[key] for key in self._used
                              if key in self._entries}
@@ -545,9 +561,9 @@ class Publisher:
 
     # --- feeds --------------------------------------------------------------------------
     def _write_feed(self, spec: FeedSpec, items: list[Item], report: PublishReport,
-                    changed: set[str] | None, related: dict[str, Byline]) -> None:
-        size = self.config.feeds.entries
-        topic = None if spec.slug == ALL else spec.slug
+                    changed: set[str] | None, related: dict[str, Byline]) -> list[_Job]:
+        """The feed (Atom and JSON), in place when this returns; the archive pages to write
+        after it, as runs of consecutive pages."""
         full_pages = self._full_pages(spec)
         prev = self._archive_url(spec, full_pages) if full_pages else None
         if self._write(Path("feeds") / f"{spec.slug}.atom",
@@ -565,18 +581,24 @@ class Publisher:
                 present = set()
             missing = {p for p in pages if self._archive_path(spec, p).name not in present}
             pages = missing | self._pages_holding(spec, changed, full_pages)
-        for first, count in _runs(sorted(pages), ARCHIVE_READ_PAGES):
-            # consecutive pages are read together: one OFFSET query per run, not per page,
-            # so a first publish of a big store is not quadratic in its size
-            run = self._items(topic=topic, limit=size * count, offset=(first - 1) * size,
-                              order="created", oldest_first=True)
-            for page in range(first, first + count):
-                page_items = run[(page - first) * size:(page - first + 1) * size]
-                page_items.reverse()
-                self._write(self._archive_path(spec, page), self.atom(
-                    spec, page_items, archive_page=page,
-                    prev_archive=self._archive_url(spec, page - 1) if page > 1 else None),
-                    report)
+        return [("archive", spec.slug, first, count)
+                for first, count in _runs(sorted(pages), ARCHIVE_READ_PAGES)]
+
+    def _write_archive_run(self, spec: FeedSpec, first: int, count: int,
+                           report: PublishReport) -> None:
+        """Archive pages first .. first + count - 1 of a feed. Consecutive pages are read
+        together: one OFFSET query per run, not per page, so a first publish of a big store
+        is not quadratic in its size."""
+        size = self.config.feeds.entries
+        run = self._items(topic=None if spec.slug == ALL else spec.slug, limit=size * count,
+                          offset=(first - 1) * size, order="created", oldest_first=True)
+        for page in range(first, first + count):
+            page_items = run[(page - first) * size:(page - first + 1) * size]
+            page_items.reverse()
+            self._write(self._archive_path(spec, page), self.atom(
+                spec, page_items, archive_page=page,
+                prev_archive=self._archive_url(spec, page - 1) if page > 1 else None),
+                report)
 
     @staticmethod
     def _archive_path(spec: FeedSpec, page: int) -> Path:
@@ -727,10 +749,21 @@ class Publisher:
             "site": self.config.site, "feeds": self.specs,
             "topics": [self._topic_view(spec, [], {}) for spec in self.specs[1:]]}
         values.update(context)
-        loaded = self._loaded.get(template)
-        if loaded is None:
-            loaded = self._loaded[template] = self.templates.get_template(template)
-        return loaded.render(values).encode("utf-8")
+        return self.templates.get_template(template).render(values).encode("utf-8")
+
+    def _reload_edited_templates(self) -> None:
+        folder = self.config.paths.templates
+        assert folder is not None
+        stamps = {}
+        for parent, _dirs, names in os.walk(folder):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    st = os.stat(os.path.join(parent, name))
+                    stamps[os.path.join(parent, name)] = (st.st_mtime_ns, st.st_size)
+        if stamps != self._template_stamps:
+            self._template_stamps = stamps
+            if self.templates.cache is not None:
+                self.templates.cache.clear()
 
     def _items(self, **query: Any) -> list[Item]:
         """Store.items, reusing the text of items read before that have not changed."""
@@ -761,6 +794,12 @@ class Publisher:
     def _write_articles(self, changed: set[str] | None, report: PublishReport) -> set[str]:
         """The pages of the changed articles (all of them when None); returns the other
         reports whose pages list them (see Store.neighbours), rewritten after the feeds."""
+        if self._helper_count:
+            ids = sorted(self.store.article_ids() if changed is None else changed)
+            if len(ids) >= SHARED_ARTICLES_MIN:
+                self._share([("articles", tuple(ids[n:n + ARTICLES_PER_JOB]))
+                             for n in range(0, len(ids), ARTICLES_PER_JOB)], report)
+                return set() if changed is None else self.store.neighbours(changed)
         batch = 500
         if changed is None:
             offset = 0
@@ -783,6 +822,49 @@ class Publisher:
         self._files.commit()
         self._versions += [(item.id, item.updated) for item in items]
 
+    def _share(self, jobs: Sequence[_Job], report: PublishReport) -> None:
+        """Jobs done here and in the helper processes at once: they take jobs from the end,
+        this process from the start, and they meet between. Each commits its own files
+        (durable, renamed in place) before this returns, so what follows (the feeds after the
+        article pages) still comes after. A job a helper could not do (it died) is done here;
+        a PublishError there (a full disk) is one here."""
+        if self._helpers is None:
+            self._helpers = worker_pool(self._helper_count)
+        tasks = [self._helpers.submit(_do_elsewhere, self.config, job)
+                 for job in reversed(jobs)][::-1]
+        try:
+            for job, task in zip(jobs, tasks, strict=True):
+                if task.cancel():  # no helper has taken it yet
+                    self._do(job, report)
+            self._files.commit()
+            for job, task in zip(jobs, tasks, strict=True):
+                if task.cancelled():
+                    continue
+                try:
+                    written, unchanged, versions = task.result()
+                except PublishError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the job is done here instead
+                    log.warning("a publish helper failed, doing its job here error=%r", exc)
+                    self._do(job, report)
+                    continue
+                report.written += written
+                report.unchanged += unchanged
+                self._versions += versions
+            log.debug("publish jobs shared jobs=%d by_helpers=%d",
+                      len(jobs), sum(not t.cancelled() for t in tasks))
+        finally:  # nothing is left writing once the publish is over
+            for task in tasks:
+                task.cancel()
+            futures_wait(tasks)
+
+    def _do(self, job: _Job, report: PublishReport) -> None:
+        """One job of a big publish: ("articles", ids) or ("archive", slug, first, count)."""
+        if job[0] == "articles":
+            self._render_articles(self._items(ids=set(job[1])), report)
+        else:
+            self._write_archive_run(self.spec_of[job[1]], job[2], job[3], report)
+
     def _render_article(self, item: Item, related: Mapping[str, Byline],
                         report: PublishReport) -> None:
         view = {
@@ -802,6 +884,28 @@ class Publisher:
 SYNC_THREADS = 8  # fsyncs issued at once when staged files are committed
 MAX_STAGED = 256  # files staged before a commit, at most
 ARCHIVE_READ_PAGES = 20  # archive pages read with one query (memory: 20 x feeds.entries items)
+SHARED_ARTICLES_MIN = 1000  # article pages a publish shares with its helpers, at least
+ARTICLES_PER_JOB = 250
+SHARED_ARCHIVE_MIN = 40  # archive pages a publish shares with its helpers, at least
+_Job = tuple[Any, ...]  # see Publisher._do
+
+
+def _do_elsewhere(config: Config, job: _Job) -> tuple[int, int, list[tuple[str, datetime]]]:
+    """In a helper process: one job of a big publish, its files durable and in place when
+    it returns; how many were written and unchanged, and the article versions written."""
+    store = Store.open(config.database_url, migrate=False,
+                       busy_timeout=config.store.busy_timeout_seconds)
+    try:
+        publisher = Publisher(config, store)
+        try:
+            report = PublishReport()
+            with publisher._committed():
+                publisher._do(job, report)
+            return report.written, report.unchanged, publisher._versions
+        finally:
+            publisher.close()
+    finally:
+        store.close()
 
 
 def _runs(pages: Sequence[int], longest: int) -> Iterator[tuple[int, int]]:

@@ -16,9 +16,12 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value else ""
 
 
-def environment(folder: Path) -> jinja2.Environment:
+def environment(folder: Path, *, auto_reload: bool = True) -> jinja2.Environment:
+    """`auto_reload=False`: templates are not checked for changes at each use (a stat of
+    each file a page extends or includes); the caller clears `env.cache` when they change."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
+        auto_reload=auto_reload,
         autoescape=jinja2.select_autoescape(["html", "html.j2", "xml"], default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 LAYERS = {
-    "models": 0, "errors": 0, "language": 0, "render": 0, "logs": 0,
+    "models": 0, "errors": 0, "language": 0, "render": 0, "logs": 0, "workers": 0,
     "config": 1, "message": 1,
     "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2, "tokens": 2,
     "store": 3,

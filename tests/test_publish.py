@@ -278,6 +278,42 @@ def test_a_publish_failing_midway_leaves_whole_files_and_no_temporary_ones(
         assert sum(failed[name] == after[name] != before.get(name) for name in failed) == 4
 
 
+def test_a_big_publish_shared_with_a_helper_process_writes_what_one_process_would(
+        env: Env) -> None:
+    """A big publish (a backfill, a full rebuild) shares its article and archive pages with
+    a worker process: the files are the ones a single process writes, byte for byte."""
+    shared_config = {"feeds": {"entries": 10}, "ingest": {"settle_seconds": 0.0,
+                                                          "processes": 1}}
+    env.write_config(**shared_config)
+    places = ["Damascus", "Aleppo", "Homs", "Latakia", "Idlib", "Hama", "Raqqa", "Tartus"]
+    for n in range(1100):
+        env.drop(f"r{n:04}.txt", story(f"Report {n} from {places[n % 8]}",
+                                       place=places[n % 8], day=1 + n % 28))
+    assert "publish jobs shared" in env.feeds("--log-level", "debug", "ingest").stderr
+    shared = snapshot(env.public)
+    assert len([name for name in shared if "/archive-" in name]) >= 200
+
+    env.write_config(feeds={"entries": 10}, ingest={"settle_seconds": 0.0, "processes": 0})
+    env.feeds("publish")  # one process, everything: finds every file as it would write it
+    assert snapshot(env.public) == shared
+
+    # what a helper runs, here: its pages are the same bytes, so it writes none
+    from feeds.publish import _do_elsewhere
+    config = load_config(env.config)
+    ids = sorted(name.split("/")[1].removesuffix(".html") for name in shared
+                 if name.startswith("articles/"))
+    assert _do_elsewhere(config, ("articles", tuple(ids[:30])))[:2] == (0, 30)
+    assert _do_elsewhere(config, ("archive", "syria", 2, 5))[:2] == (0, 5)
+
+    # a full rebuild from nothing, shared again
+    for folder in ("articles", "feeds"):
+        shutil.rmtree(env.public / folder)
+    env.write_config(**shared_config)
+    env.feeds("publish")
+    assert {name: digest for name, (digest, _mtime) in snapshot(env.public).items()} == {
+        name: digest for name, (digest, _mtime) in shared.items()}
+
+
 def test_seed_stories_group_the_same_events_and_only_those(env: Env) -> None:
     needs_shared(SEEDS)
     for path in SEEDS.iterdir():
