@@ -110,15 +110,6 @@ class _NoArchive(BaseExtension):  # type: ignore[misc]
 
 
 # --- writing ------------------------------------------------------------------------------
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` unless it already holds exactly that; True when written."""
-    files = _Staged(None)
-    if not files.add(path, data):
-        return False
-    files.commit()
-    return True
-
-
 class _Staged:
     """Files written beside their places (temporary names), then committed together: made
     durable and renamed into place in the order staged, so a reader sees each file whole, old

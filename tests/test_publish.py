@@ -26,7 +26,7 @@ from feeds.config import load_config
 from feeds.errors import PublishError
 from feeds.ingest import Ingestor, Pipeline
 from feeds.models import article_id, article_key
-from feeds.publish import Publisher, _runs, write_atomic
+from feeds.publish import Publisher, _runs
 from feeds.store import Store
 from feeds.store.core import MAX_RELATED, _nearest
 from tests.conftest import (
@@ -209,22 +209,6 @@ def test_seed_feeds_are_valid_and_put_seed_001_in_all_three_topics(env: Env) -> 
     assert all(seed_001 in t for t in titles.values())
     assert len(titles["syria"]) == 6
     assert titles["gaza"] == [seed_001] and titles["ukraine-mediation"] == [seed_001]
-
-
-def test_failed_write_leaves_the_previous_file_intact(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "feed.atom"
-    write_atomic(target, b"old")
-
-    def disk_full(src: str, dst: str) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "replace", disk_full)
-    with pytest.raises(PublishError) as caught:
-        write_atomic(target, b"new")
-    assert "No space left on device" in caught.value.message
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["feed.atom"]
 
 
 @pytest.mark.parametrize("failing", ["replace", "fsync"])
