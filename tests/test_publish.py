@@ -298,6 +298,33 @@ def test_a_big_publish_shared_with_a_helper_process_writes_what_one_process_woul
         name: digest for name, (digest, _mtime) in shared.items()}
 
 
+def test_a_publish_does_the_jobs_of_a_helper_that_fails_itself(
+        env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    """A helper that cannot do its jobs (here it cannot open the store) costs time, not
+    pages: the publishing process does them."""
+    env.write_config(feeds={"entries": 10}, ingest={"settle_seconds": 0.0, "processes": 0})
+    for n in range(1050):
+        env.drop(f"r{n:04}.txt", story(f"Report {n} from Homs", place="Homs", day=1 + n % 28))
+    env.feeds("ingest")
+    alone = {name: digest for name, (digest, _mtime) in snapshot(env.public).items()}
+    for folder in ("articles", "feeds"):
+        shutil.rmtree(env.public / folder)
+    config = load_config(env.config)
+    store = Store.for_config(config)
+    try:
+        elsewhere = config.model_copy(update={"store": config.store.model_copy(
+            update={"url": f"sqlite:///{env.root / 'nowhere' / 'feeds.db'}"})})
+        publisher = Publisher(elsewhere, store, helpers=1)
+        try:
+            publisher.publish()
+        finally:
+            publisher.close()
+    finally:
+        store.close()
+    assert "a publish helper failed" in caplog.text
+    assert {name: digest for name, (digest, _mtime) in snapshot(env.public).items()} == alone
+
+
 def test_seed_stories_group_the_same_events_and_only_those(env: Env) -> None:
     needs_shared(SEEDS)
     for path in SEEDS.iterdir():
