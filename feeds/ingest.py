@@ -24,13 +24,14 @@ from typing import Any
 import httpx
 
 from feeds.articles import is_candidate, parse_file
+from feeds.articles.text import make_title
 from feeds.config import Config
 from feeds.errors import ParseError
-from feeds.models import Article, TopicMatch, article_id, article_key, entry_id
+from feeds.models import Article, Item, TopicMatch, article_id, article_key, entry_id
 from feeds.store import ArticleDraft, Claims, SavedArticle, Store
 from feeds.stories import choose_story, retrieval_terms, signature
 from feeds.summarize import LLMSummarizer, extractive_summary
-from feeds.topics import Rules, classify, compile_rules, explain
+from feeds.topics import Rules, classify, compile_rules, explain, named_by_author
 from feeds.workers import spare_cpus, worker_pool
 
 log = logging.getLogger(__name__)
@@ -467,9 +468,7 @@ class Ingestor:
                 return changed
             updates = {}
             for item in items:
-                article = Article(title=item.title, body=item.body, standfirst=item.standfirst,
-                                  captions=item.captions)
-                topics = tuple(self.pipeline.classify(article))
+                topics = tuple(self.pipeline.classify(_as_parsed(item)))
                 if [(t.slug, t.score) for t in topics] != [(t.slug, t.score)
                                                            for t in item.topics]:
                     updates[item.id] = topics
@@ -516,6 +515,17 @@ class Ingestor:
         return {story: reports for story, reports in
                 self.store.story_reports(conn, stories, known).items()
                 if not any(report in siblings for report, _terms in reports)}
+
+
+def _as_parsed(item: Item) -> Article:
+    """A stored article as the parser gave it, for the topic rules: what they read (title,
+    standfirst, dateline, body, captions), the topics its front matter named (kept in their
+    evidence), and whether its title was made from the first sentence (the parser's own
+    make_title gives that title back)."""
+    generated = bool(item.body) and item.title == make_title(item.body[0])
+    return Article(title=item.title, body=item.body, standfirst=item.standfirst,
+                   dateline=item.dateline, captions=item.captions,
+                   topics=named_by_author(item.topics), title_generated=generated)
 
 
 def explain_file(pipeline: Pipeline, path: Path, inbox: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from feeds.config import TopicConfig
@@ -163,6 +163,14 @@ def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
     return TopicMatch(rules.slug, round(total, 3), rules.threshold, tuple(evidence)), matched
 
 
+NAMED_BY_AUTHOR = "named in the article's front matter"  # the first evidence of such a topic
+
+
+def named_by_author(matches: Iterable[TopicMatch]) -> tuple[str, ...]:
+    """The topics of these (stored) matches that the article's own front matter named."""
+    return tuple(m.slug for m in matches if m.evidence[:1] == (NAMED_BY_AUTHOR,))
+
+
 def classify(article: Article, rules: Mapping[str, Rules]) -> list[TopicMatch]:
     """The topics the article belongs to, best first."""
     matches = []
@@ -172,7 +180,7 @@ def classify(article: Article, rules: Mapping[str, Rules]) -> list[TopicMatch]:
             matches.append(match)
         elif topic.slug in article.topics:
             matches.append(TopicMatch(topic.slug, match.threshold, match.threshold,
-                                      ("named in the article's front matter", *match.evidence)))
+                                      (NAMED_BY_AUTHOR, *match.evidence)))
     return sorted(matches, key=lambda m: (-m.score, m.slug))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,32 @@ def test_a_title_made_from_the_first_sentence_is_not_weighed_as_a_title(env: Env
     assert any("(title)" in e for e in scores["titled.txt"]["evidence"])
     assert not any("(title)" in e for e in scores["untitled.txt"]["evidence"])
     assert scores["untitled.txt"]["score"] < scores["titled.txt"]["score"]
+
+
+def test_topics_found_again_after_the_rules_reload_are_the_ones_found_at_ingest(
+        env: Env) -> None:
+    """A config reload classifies every stored article again. It must read each as it was
+    parsed: its dateline, whether its title was made from the first sentence, and the topics
+    its front matter named; otherwise the same rules would move articles between topics."""
+    from feeds.config import load_config
+    from feeds.ingest import Ingestor, Pipeline
+    from feeds.store import Store
+
+    shutil.copy2(DATA / "topics" / "gaza_feature_lede_without_the_name.txt", env.inbox)
+    env.drop("untitled.txt", "Aid lorries reached Gaza on Tuesday, the relief agencies said. "
+             + "The convoy carried flour, medicine and fuel for two hospitals. " * 3 + "\n")
+    env.drop("named.md", '+++\ntitle = "A bakery reopens"\ntopics = ["gaza"]\n+++\n\n'
+             "The bakery on the main square reopened on Monday after repairs.\n")
+    env.feeds("ingest")
+    config = load_config(env.config)
+    store = Store.for_config(config)
+    pipeline = Pipeline(config)
+    try:
+        assert {s for i in store.items() for s in i.topic_slugs} == {"gaza"}
+        assert Ingestor(config, store, pipeline).reclassify() == set()
+    finally:
+        pipeline.close()
+        store.close()
 
 
 @settings(max_examples=300, deadline=None)
