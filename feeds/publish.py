@@ -119,10 +119,9 @@ class _Staged:
     2.8 of its 7.5 s there), and the thread that renders the next page does not wait for the
     last one's write (creating a file alone took 7 % of a backfill's main thread)."""
 
-    def __init__(self, writer: ThreadPoolExecutor | None) -> None:
+    def __init__(self, writer: ThreadPoolExecutor) -> None:
         self.writer = writer
-        # (temporary file, its place, the write in flight, or None once written)
-        self.files: list[tuple[str, Path, Future[None] | None]] = []
+        self.files: list[tuple[str, Path, Future[None]]] = []  # (temporary, place, its write)
         self._folders: set[Path] = set()
         self._names = itertools.count()  # temporary names: this stage's token and a number
         self._token = secrets.token_hex(6)
@@ -145,22 +144,14 @@ class _Staged:
                                    hint="check that the public folder is writable") from None
             self._folders.add(folder)
         tmp = str(folder / f".{path.name}.{self._token}{next(self._names)}.tmp")
-        if self.writer is None:
-            self.files.append((tmp, path, None))
-            try:
-                _write_durably(tmp, data)
-            except OSError as exc:
-                self._failed(path, exc)
-        else:
-            self.files.append((tmp, path, self.writer.submit(_write_durably, tmp, data)))
+        self.files.append((tmp, path, self.writer.submit(_write_durably, tmp, data)))
         return True
 
     def commit(self) -> None:
         """Wait until every staged file is durable, then put each in its place, in order."""
         for _tmp, path, write in self.files:
             try:
-                if write is not None:
-                    write.result()
+                write.result()
             except OSError as exc:
                 self._failed(path, exc)
         for done, (tmp, path, _write) in enumerate(self.files):
@@ -174,9 +165,8 @@ class _Staged:
     def discard(self) -> None:
         """Remove what was staged and not committed (once its write has ended)."""
         files, self.files = self.files, []
-        for tmp, _path, write in files:
-            if write is not None:
-                futures_wait([write])
+        futures_wait([write for _tmp, _path, write in files])
+        for tmp, _path, _write in files:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
@@ -398,12 +388,7 @@ class Publisher:
                 current[spec.slug] = self._feed_items(spec, titles)
                 archives += self._write_feed(spec, current[spec.slug], report, changed_ids,
                                              titles)
-        # then the feeds' archive pages
-        if self._helper_count and sum(job[3] for job in archives) >= SHARED_ARCHIVE_MIN:
-            self._share(archives, report)
-        else:
-            for job in archives:
-                self._do(job, report)
+        self._run_jobs(archives, report, SHARED_ARCHIVE_MIN)  # then the feeds' archive pages
         if len(self._entries) > 2 * len(self.specs) * self.config.feeds.entries:
             self._entries = {key: self._entries[key] for key in self._used
                              if key in self._entries}
@@ -572,7 +557,7 @@ class Publisher:
                 present = set()
             missing = {p for p in pages if self._archive_path(spec, p).name not in present}
             pages = missing | self._pages_holding(spec, changed, full_pages)
-        return [("archive", spec.slug, first, count)
+        return [_ArchivePages(spec.slug, first, count)
                 for first, count in _runs(sorted(pages), ARCHIVE_READ_PAGES)]
 
     def _write_archive_run(self, spec: FeedSpec, first: int, count: int,
@@ -785,25 +770,11 @@ class Publisher:
     def _write_articles(self, changed: set[str] | None, report: PublishReport) -> set[str]:
         """The pages of the changed articles (all of them when None); returns the other
         reports whose pages list them (see Store.neighbours), rewritten after the feeds."""
-        if self._helper_count:
-            ids = sorted(self.store.article_ids() if changed is None else changed)
-            if len(ids) >= SHARED_ARTICLES_MIN:
-                self._share([("articles", tuple(ids[n:n + ARTICLES_PER_JOB]))
-                             for n in range(0, len(ids), ARTICLES_PER_JOB)], report)
-                return set() if changed is None else self.store.neighbours(changed)
-        batch = 500
-        if changed is None:
-            offset = 0
-            while True:
-                items = self._items(limit=batch, offset=offset, order="created")
-                if not items:
-                    break
-                self._render_articles(items, report)
-                offset += batch
-            return set()
-        items = self._items(ids=changed)
-        self._render_articles(items, report)
-        return self.store.neighbours(changed)
+        ids = sorted(self.store.article_ids() if changed is None else changed)
+        self._run_jobs([_ArticlePages(tuple(ids[n:n + ARTICLES_PER_JOB]))
+                        for n in range(0, len(ids), ARTICLES_PER_JOB)], report,
+                       SHARED_ARTICLES_MIN)
+        return set() if changed is None else self.store.neighbours(changed)
 
     def _render_articles(self, items: Sequence[Item], report: PublishReport) -> None:
         """Article pages, in place when this returns (before any feed links to them)."""
@@ -812,6 +783,15 @@ class Publisher:
             self._render_article(item, related, report)
         self._files.commit()
         self._versions += [(item.id, item.updated) for item in items]
+
+    def _run_jobs(self, jobs: Sequence[_Job], report: PublishReport, share_from: int) -> None:
+        """Pages, done here, or shared with the helper processes when there are helpers and
+        the jobs hold `share_from` pages or more."""
+        if self._helper_count and sum(job.pages for job in jobs) >= share_from:
+            self._share(jobs, report)
+            return
+        for job in jobs:
+            self._do(job, report)
 
     def _share(self, jobs: Sequence[_Job], report: PublishReport) -> None:
         """Jobs done here and in the helper processes at once: they take jobs from the end,
@@ -850,11 +830,10 @@ class Publisher:
             futures_wait(tasks)
 
     def _do(self, job: _Job, report: PublishReport) -> None:
-        """One job of a big publish: ("articles", ids) or ("archive", slug, first, count)."""
-        if job[0] == "articles":
-            self._render_articles(self._items(ids=set(job[1])), report)
+        if isinstance(job, _ArticlePages):
+            self._render_articles(self._items(ids=set(job.ids)), report)
         else:
-            self._write_archive_run(self.spec_of[job[1]], job[2], job[3], report)
+            self._write_archive_run(self.spec_of[job.slug], job.first, job.pages, report)
 
     def _render_article(self, item: Item, related: Mapping[str, Byline],
                         report: PublishReport) -> None:
@@ -878,7 +857,27 @@ ARCHIVE_READ_PAGES = 20  # archive pages read with one query (memory: 20 x feeds
 SHARED_ARTICLES_MIN = 1000  # article pages a publish shares with its helpers, at least
 ARTICLES_PER_JOB = 250
 SHARED_ARCHIVE_MIN = 40  # archive pages a publish shares with its helpers, at least
-_Job = tuple[Any, ...]  # see Publisher._do
+
+
+@dataclass(frozen=True, slots=True)
+class _ArticlePages:
+    """A job of a publish: these articles' pages."""
+    ids: tuple[str, ...]
+
+    @property
+    def pages(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class _ArchivePages:
+    """A job of a publish: a feed's archive pages `first` to `first + pages - 1`."""
+    slug: str
+    first: int
+    pages: int
+
+
+_Job = _ArticlePages | _ArchivePages
 
 
 def _do_elsewhere(config: Config, job: _Job) -> tuple[int, int, list[tuple[str, datetime]]]:

@@ -282,12 +282,12 @@ def test_a_big_publish_shared_with_a_helper_process_writes_what_one_process_woul
     assert snapshot(env.public) == shared
 
     # what a helper runs, here: its pages are the same bytes, so it writes none
-    from feeds.publish import _do_elsewhere
+    from feeds.publish import _ArchivePages, _ArticlePages, _do_elsewhere
     config = load_config(env.config)
     ids = sorted(name.split("/")[1].removesuffix(".html") for name in shared
                  if name.startswith("articles/"))
-    assert _do_elsewhere(config, ("articles", tuple(ids[:30])))[:2] == (0, 30)
-    assert _do_elsewhere(config, ("archive", "syria", 2, 5))[:2] == (0, 5)
+    assert _do_elsewhere(config, _ArticlePages(tuple(ids[:30])))[:2] == (0, 30)
+    assert _do_elsewhere(config, _ArchivePages("syria", 2, 5))[:2] == (0, 5)
 
     # a full rebuild from nothing, shared again
     for folder in ("articles", "feeds"):
