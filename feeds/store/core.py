@@ -527,6 +527,7 @@ class Store(DeliveryQueries):
     def document_frequency(self, conn: Connection, terms: Iterable[str]) -> dict[str, int]:
         """How many stored articles have each term (inside a write transaction: with its
         own changes so far)."""
+        terms = list(terms)  # read twice below
         counts = self._counts
         unread = [term for term in terms if term not in counts.stored]
         if unread:
