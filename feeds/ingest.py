@@ -43,6 +43,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def received(mtime_ns: int) -> datetime:
+    """When a file arrived: its mtime, the date an undated article is given."""
+    return datetime.fromtimestamp(mtime_ns / 1e9, UTC)
+
+
 class Pipeline:
     """The pure stages, configured once: summarizer, topic rules, story signature."""
 
@@ -179,7 +184,7 @@ def parse_reads(pipeline: Pipeline, reads: Sequence[_Read]) -> list[_Parsed | _R
             continue
         sha = hashlib.sha256(read.data).hexdigest()
         try:
-            articles = parse_file(read.rel, read.data)
+            articles = parse_file(read.rel, read.data, received(read.mtime_ns))
         except ParseError as exc:
             out.append(_Parsed(replace(read, data=None), sha, reason=exc.reason))
             continue
@@ -429,7 +434,7 @@ class Ingestor:
                     report.failed.append((read.rel, entry.reason))
                     log.warning("file failed path=%s reason=%s", read.rel, entry.reason)
                     continue
-                mtime = datetime.fromtimestamp(read.mtime_ns / 1e9, UTC)
+                mtime = received(read.mtime_ns)
                 saved = self.store.save_articles(conn, read.rel, entry.drafts, now, mtime,
                                                  stored)
                 kept = [item for item in saved if item.change != "removed"]
@@ -533,11 +538,12 @@ def explain_file(pipeline: Pipeline, path: Path, inbox: Path) -> dict[str, Any]:
     rel = relative_name(path, inbox)
     try:
         data = path.read_bytes()
+        mtime_ns = path.stat().st_mtime_ns
     except OSError as exc:
         return {"path": str(path), "error": f"cannot read: {exc.strerror or exc}",
                 "articles": []}
     try:
-        articles = parse_file(rel, data)
+        articles = parse_file(rel, data, received(mtime_ns))
     except ParseError as exc:
         return {"path": str(path), "error": exc.reason, "articles": []}
     out = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,40 @@ def test_unicode_encodings_with_and_without_bom(encoding: str) -> None:
     [article] = parse_file("story.txt", data)
     assert article.title == "Ceasefire talks resume in Doha – café “quoted”"
     assert article.body[0].startswith("Negotiators met on Monday")
+
+
+WIRE = ("Talks resume\n\n{dateline} (Gulf Wire) - Negotiators met on Monday in the Qatari "
+        "capital to discuss a truce and an exchange of prisoners, officials said.\n")
+
+
+@pytest.mark.parametrize(("dateline", "received", "published"), [
+    ("DOHA, March 3", "2026-03-10", "2026-03-03"),  # the year the file arrived in
+    ("DOHA, Dec. 30", "2027-01-02", "2026-12-30"),  # a day after it: the year before
+    ("DOHA, March 11", "2026-03-10", "2026-03-11"),  # a day's grace for time zones
+    ("DOHA, March 12", "2026-03-10", "2025-03-12"),
+    ("DOHA, 29 Feb", "2027-01-05", "2024-02-29"),  # back to a leap year
+    ("DOHA, Oct. 15, 2024", "2026-03-10", "2024-10-15"),  # a year given is kept
+])
+def test_a_dateline_day_takes_the_year_the_file_arrived_in(
+        dateline: str, received: str, published: str) -> None:
+    when = datetime.fromisoformat(received).replace(tzinfo=UTC)
+    [article] = parse_file("story.txt", WIRE.format(dateline=dateline).encode(), when)
+    assert article.published == datetime.fromisoformat(published).replace(tzinfo=UTC)
+    assert article.dateline == "DOHA" and article.source == "Gulf Wire"
+    assert article.body[0].startswith("Negotiators met on Monday")
+
+
+def test_explain_dates_wire_copy_by_its_dateline(env: Env) -> None:
+    path = env.drop("talks.txt", WIRE.format(dateline="DOHA, Nov. 28"))
+    stamp = datetime(2026, 12, 1, 9, 30, tzinfo=UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    [report] = env.explain(path)
+    assert report["articles"][0]["published"] == "2026-11-28T00:00:00+00:00"
+    # without a day in the dateline, the file's own time is used later (not the parser's)
+    path.write_text(WIRE.format(dateline="DOHA"), encoding="utf-8")
+    os.utime(path, (stamp, stamp))
+    [report] = env.explain(path)
+    assert report["articles"][0]["published"] is None
 
 
 @pytest.mark.parametrize(("encoding", "title", "body"), [

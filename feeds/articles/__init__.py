@@ -1,4 +1,4 @@
-"""Files to articles: `parse_file(path, data)` picks a reader by extension.
+"""Files to articles: `parse_file(path, data, received)` picks a reader by extension.
 
 Every reader is a pure function from text to `Article`s; every failure becomes a ParseError with
 a reason a person can act on. Nothing here touches the disk, the store or the topics.
@@ -6,8 +6,9 @@ a reason a person can act on. Nothing here touches the disk, the store or the to
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import datetime
 from pathlib import PurePath
+from typing import Protocol
 
 from feeds.articles.decode import DecodeError, decode
 from feeds.articles.html import HTMLError, parse_html
@@ -19,7 +20,13 @@ from feeds.models import Article
 
 __all__ = ["EXTENSIONS", "is_candidate", "parse_file"]
 
-READERS: dict[str, Callable[[str], list[Article]]] = {
+
+
+class Reader(Protocol):
+    def __call__(self, text: str, *, received: datetime | None = None) -> list[Article]: ...
+
+
+READERS: dict[str, Reader] = {
     ".txt": parse_text,
     ".text": parse_text,
     ".md": parse_markdown,
@@ -40,8 +47,10 @@ def is_candidate(name: str) -> bool:
     return PurePath(lower).suffix in EXTENSIONS
 
 
-def parse_file(path: str, data: bytes) -> list[Article]:
-    """Parse one file's bytes; `path` picks the reader and names the file in errors."""
+def parse_file(path: str, data: bytes, received: datetime | None = None) -> list[Article]:
+    """Parse one file's bytes; `path` picks the reader and names the file in errors.
+    `received` (the file's mtime) gives the year to a dateline's "March 3"; without it such a
+    date is not read."""
     suffix = PurePath(path).suffix.lower()
     reader = READERS.get(suffix)
     if reader is None:
@@ -49,7 +58,7 @@ def parse_file(path: str, data: bytes) -> list[Article]:
                                f"expected one of {', '.join(sorted(EXTENSIONS))}")
     try:
         text, _encoding = decode(data)
-        articles = reader(text)
+        articles = reader(text, received=received)
     except (DecodeError, FrontMatterError, JSONArticleError, HTMLError) as exc:
         raise ParseError(path, str(exc)) from None
     except RecursionError:

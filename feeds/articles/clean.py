@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dateutil import parser as dateparser
 
@@ -31,11 +31,11 @@ _BOILERPLATE = re.compile(
     re.I,
 )
 
-_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_TOKEN = (
     r"(?:\d{4}-\d{2}-\d{2}"
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?"
-    rf"|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}|{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}})"
+    rf"|\d{{1,2}}\s+{MONTHS}\s+\d{{4}}|{MONTHS}\s+\d{{1,2}},?\s+\d{{4}})"
 )
 _DATE_LINE = re.compile(
     rf"^(?:(?:date|dated|published|posted|updated|first published)\s*(?:on|at)?\s*[:\-]?\s*)?"
@@ -129,6 +129,23 @@ def parse_date(value: str | datetime | None) -> datetime | None:
     if not 1970 <= parsed.year <= 2100:
         return None
     return parsed
+
+
+def resolve_day(value: str, received: datetime | None) -> datetime | None:
+    """A date written without its year ("March 3", "Oct. 15"), as wire datelines write it: the
+    latest such day not after the day the file was received (a day's grace for time zones),
+    at midnight UTC. None when it is not a day of the year, or nothing says which year."""
+    if received is None:
+        return None
+    latest = (received.astimezone(UTC) + timedelta(days=1)).date()
+    for year in range(latest.year, latest.year - 5, -1):  # 29 February: back to a leap year
+        try:
+            day = dateparser.parse(value, default=datetime(year, 1, 1)).date()
+        except (ValueError, OverflowError):
+            continue
+        if day.year == year and day <= latest:
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return None
 
 
 _DATE_LABEL = re.compile(

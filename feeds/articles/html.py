@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import lxml.html
 from lxml import etree
@@ -69,7 +70,8 @@ def html_to_lines(markup: str) -> tuple[lxml.html.HtmlElement, list[str], list[s
     return doc, lines, [c for c in captions if c], h1
 
 
-def parse_html(text: str, meta: Meta | None = None) -> list[Article]:
+def parse_html(text: str, meta: Meta | None = None, received: datetime | None = None
+               ) -> list[Article]:
     doc, lines, captions, h1 = html_to_lines(text)
     meta = meta or Meta()
     title_tag = doc.findtext(".//title")
@@ -85,4 +87,4 @@ def parse_html(text: str, meta: Meta | None = None) -> list[Article]:
         meta.published = clean.parse_date(stamp or (str(times[0]) if times else None))
     meta.captions.extend(captions)
     # The page usually repeats its title as the <h1>; parse_story drops lines equal to it.
-    return parse_text("\n".join(lines), meta)
+    return parse_text("\n".join(lines), meta, received)

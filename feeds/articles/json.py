@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from feeds.articles import clean
@@ -26,7 +27,7 @@ def _body(item: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_json(text: str) -> list[Article]:
+def parse_json(text: str, received: datetime | None = None) -> list[Article]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -49,9 +50,9 @@ def parse_json(text: str) -> list[Article]:
             continue
         meta = meta_from_mapping(item)
         if looks_like_html(body):
-            found = parse_html(body, meta)
+            found = parse_html(body, meta, received)
         else:
-            found = parse_text(clean.normalize(body), meta)
+            found = parse_text(clean.normalize(body), meta, received)
         if not found:
             problems.append(f"item {index} has no usable text")
         articles.extend(found[:1] if meta.title else found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -81,13 +82,13 @@ def _inline(text: str) -> str:
     return text.replace("`", "")
 
 
-def parse_markdown(text: str) -> list[Article]:
+def parse_markdown(text: str, received: datetime | None = None) -> list[Article]:
     front, body = split_front_matter(clean.normalize(text))
     meta = meta_from_mapping(front)
     h1, plain, captions = to_plain(body)
     meta.title = meta.title or h1
     meta.captions.extend(captions)
-    return parse_text(plain, meta)
+    return parse_text(plain, meta, received)
 
 
 __all__ = ["FrontMatterError", "parse_markdown", "split_front_matter", "Meta"]

@@ -20,9 +20,11 @@ _DATE_PREFIX = re.compile(
     rf"^(?:date\s*[:\-]?\s*)?(?P<date>{clean.DATE_TOKEN})\s*[-–—|:]?\s+(?P<rest>\S.*)$", re.I
 )
 _PLACE = r"[A-Z][A-Z'’.\-]+(?:\s+[A-Z][A-Z'’.\-]+)*"
+_DAY = rf"{clean.MONTHS}\s+\d{{1,2}}|\d{{1,2}}\s+{clean.MONTHS}"  # "March 3", "3 March": no year
 _DATELINE = re.compile(
-    rf"^(?P<place>{_PLACE}(?:,\s*[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){{0,3}})?)"
-    rf"(?:,\s*(?P<when>{clean.DATE_TOKEN}|[A-Z][a-z]{{2,8}}\.?\s+\d{{1,2}}))?"
+    rf"^(?P<place>{_PLACE}(?:,\s*(?!{clean.MONTHS}\s+\d)[A-Z][\w'’.\-]*"
+    rf"(?:\s+[A-Z][\w'’.\-]*){{0,3}})?)"  # "MOSCOW, Russia"; "DOHA, Dec. 30" is a day
+    rf"(?:,\s*(?P<when>{clean.DATE_TOKEN}|{_DAY}))?"
     r"\s*(?:\((?P<source>[^()]{1,40})\))?"
     r"\s*(?P<sep>[-–—:.])\s+(?P<rest>\S.*)$",
     re.S,
@@ -46,6 +48,7 @@ class Dateline:
     place: str
     source: str | None
     rest: str
+    when: str | None = None  # "March 3", "Oct. 15, 2026": the day the dateline gives
 
 
 def match_dateline(paragraph: str) -> Dateline | None:
@@ -55,7 +58,7 @@ def match_dateline(paragraph: str) -> Dateline | None:
         source = match.group("source")
         if source is not None or match.group("sep") in "-–—":
             return Dateline(match.group("place").strip(), source and source.strip(),
-                            match.group("rest"))
+                            match.group("rest"), match.group("when"))
     glued = _SOURCE_FIRST.match(paragraph)
     if glued and len(glued.group("source").split()) <= 5 and any(
             ch.isupper() for ch in glued.group("source")):
@@ -147,8 +150,10 @@ class Meta:
     captions: list[str] = field(default_factory=list)
 
 
-def parse_story(lines: list[str], meta: Meta | None = None) -> Article | None:
-    """One story's lines ('' for a blank line) -> an Article, or None when no body is left."""
+def parse_story(lines: list[str], meta: Meta | None = None, received: datetime | None = None
+                ) -> Article | None:
+    """One story's lines ('' for a blank line) -> an Article, or None when no body is left.
+    `received`: when the file arrived, the year of a dateline's "March 3"."""
     meta = meta or Meta()
     lines = [line.strip() for line in lines]
     title = meta.title
@@ -216,6 +221,9 @@ def parse_story(lines: list[str], meta: Meta | None = None) -> Article | None:
         if found:
             dateline = dateline or found.place or None
             source = source or found.source
+            if found.when and published is None:
+                published = (clean.parse_date(found.when)
+                             or clean.resolve_day(found.when, received))
             paragraphs[0] = found.rest
     paragraphs = [p for p in paragraphs if p]
     if not paragraphs or sum(clean.word_count(p) for p in paragraphs) < 3:
@@ -297,13 +305,15 @@ def split_stories(text: str) -> list[list[str]]:
     return stories
 
 
-def parse_text(text: str, meta: Meta | None = None) -> list[Article]:
-    """Plain text -> its stories. With a known title (`meta`), the text is one story."""
+def parse_text(text: str, meta: Meta | None = None, received: datetime | None = None
+               ) -> list[Article]:
+    """Plain text -> its stories. With a known title (`meta`), the text is one story.
+    `received`: when the file arrived (see parse_story)."""
     text = clean.normalize(text)
     parts = [text.split("\n")] if meta and meta.title else split_stories(text)
     articles = []
     for index, lines in enumerate(parts):
-        article = parse_story(lines, meta if index == 0 else None)
+        article = parse_story(lines, meta if index == 0 else None, received)
         if article is not None:
             articles.append(article)
     return articles
