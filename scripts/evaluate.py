@@ -57,38 +57,61 @@ def pairwise(truth: Mapping[str, Any], found: Mapping[str, str]) -> tuple[float,
     return precision, recall, f1
 
 
+def group_stories(config: Any, files: Mapping[str, tuple[bytes, float]]) -> tuple[
+        dict[str, str], float]:
+    """Ingest the files (name -> (bytes, mtime)) one at a time, in name order, as grouping is
+    incremental: article key -> its story, and the seconds it took."""
+    config.paths.inbox.mkdir(parents=True)
+    for name, (data, stamp) in files.items():
+        path = config.paths.inbox / name
+        path.write_bytes(data)
+        os.utime(path, (stamp, stamp))
+    store = Store.for_config(config)
+    pipeline = Pipeline(config)
+    started = time.perf_counter()
+    for name in sorted(files):
+        Ingestor(config, store, pipeline).run([config.paths.inbox / name])
+    seconds = time.perf_counter() - started
+    found = {item.key: item.story_id or item.id for item in store.items()}
+    store.close()
+    return found, seconds
+
+
 def evaluate_stories(args: argparse.Namespace) -> None:
     data = rows("clusters.jsonl")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        config = default_config(folder, **({"stories": {"threshold": args.threshold}}
-                                           if args.threshold else {}))
-        config.paths.inbox.mkdir(parents=True)
-        stamp = datetime(2015, 3, 20, tzinfo=UTC).timestamp()
-        truth = {}
-        for row in data:
-            path = config.paths.inbox / f"{row['id']}.txt"
-            path.write_text(row["text"], encoding="utf-8")
-            os.utime(path, (stamp, stamp))  # the set has no dates: one day for all
-            truth[f"{row['id']}.txt#0"] = row["cluster"]
-        store = Store.for_config(config)
-        pipeline = Pipeline(config)
-        started = time.perf_counter()
-        for name in sorted(truth):  # one at a time: grouping is incremental
-            Ingestor(config, store, pipeline).run([config.paths.inbox / name.split("#")[0]])
-        seconds = time.perf_counter() - started
-        found = {item.key: item.story_id or item.id for item in store.items()}
-        store.close()
-    precision, recall, f1 = pairwise(truth, found)
-    print(f"stories on clusters.jsonl ({len(data)} articles, "
-          f"{len(set(truth.values()))} events), threshold {config.stories.threshold}")
-    print("| system | pairwise P | pairwise R | pairwise F1 | ms/article |")
+    stamp = datetime(2015, 3, 20, tzinfo=UTC).timestamp()  # the set has no dates: one day for all
+    running = ROOT / "tests" / "data" / "running"
+    labels = json.loads((running / "labels.json").read_text(encoding="utf-8"))
+    sets = {
+        f"clusters.jsonl ({len(data)} articles, {len({r['cluster'] for r in data})} events, "
+        "no dates: one day for all)": (
+            {f"{r['id']}.txt": (r["text"].encode("utf-8"), stamp) for r in data},
+            {f"{r['id']}.txt#0": r["cluster"] for r in data}),
+        f"tests/data/running ({len(labels)} reports, "
+        f"{len({v['event'] for v in labels.values()})} events, dated)": (
+            {name: ((running / name).read_bytes(),
+                    datetime.fromisoformat(label["received"]).timestamp())
+             for name, label in labels.items()},
+            {f"{name}#0": label["event"] for name, label in labels.items()}),
+    }
+    threshold = None
+    print("| set | pairwise P | pairwise R | pairwise F1 | ms/article |")
     print("|---|---|---|---|---|")
-    print(f"| feeds stories | {precision:.3f} | {recall:.3f} | {f1:.3f} | "
-          f"{1000 * seconds / len(data):.1f} |")
+    details = []
+    for title, (files, truth) in sets.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            config = default_config(Path(tmp), **({"stories": {"threshold": args.threshold}}
+                                                  if args.threshold else {}))
+            threshold = config.stories.threshold
+            found, seconds = group_stories(config, files)
+        precision, recall, f1 = pairwise(truth, found)
+        print(f"| {title} | {precision:.3f} | {recall:.3f} | {f1:.3f} | "
+              f"{1000 * seconds / len(files):.1f} |")
+        details.extend((truth[key], key, found[key]) for key in truth)
+    print(f"\nfeeds stories, threshold {threshold}")
     if args.verbose:
-        for key in sorted(truth, key=lambda k: (truth[k], k)):
-            print(f"  {truth[key]:<60} {found[key]}")
+        for event, key, story in sorted(details):
+            print(f"  {event:<60} {key[:40]:<40} {story}")
 
 
 def evaluate_summaries(args: argparse.Namespace) -> None:

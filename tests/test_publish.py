@@ -373,6 +373,37 @@ def test_a_follow_up_like_one_report_but_not_the_others_starts_its_own_story(
     assert related[release] == set()
 
 
+def test_a_running_story_is_told_as_one_story_per_development(env: Env) -> None:
+    """tests/data/running: two running stories over a week, each report of a development
+    recapping the earlier ones. The reports of one development are one story; the
+    developments stay apart (by their words within days of each other, by their dates
+    beyond), and so do the pieces that stand alone. Dates come from the files' datelines and
+    date lines, or from the arrival time where a file has none."""
+    labels = json.loads((DATA / "running" / "labels.json").read_text(encoding="utf-8"))
+    for name, label in labels.items():
+        path = env.drop(name, (DATA / "running" / name).read_bytes())
+        stamp = datetime.fromisoformat(label["received"]).timestamp()
+        os.utime(path, (stamp, stamp))
+    env.feeds("ingest")
+    root = ElementTree.parse(env.public / "feeds" / "all.atom").getroot()
+    by_title = {e.find(f"{ATOM}title").text: e for e in root.findall(f"{ATOM}entry")}
+    page, related, published = {}, {}, {}
+    for name in labels:
+        title = (DATA / "running" / name).read_text(encoding="utf-8").split("\n", 1)[0]
+        entry = by_title[title]
+        links = entry.findall(f"{ATOM}link")
+        page[name] = next(ln.get("href") for ln in links if ln.get("rel") is None)
+        related[name] = {ln.get("href") for ln in links if ln.get("rel") == "related"}
+        published[name] = entry.find(f"{ATOM}published").text
+    for name, label in labels.items():
+        same = {page[other] for other, theirs in labels.items()
+                if theirs["event"] == label["event"] and other != name}
+        assert related[name] == same, name
+    assert published["k3b-arrests.txt"] == "2026-11-12T00:00:00+00:00"  # "DRAVO, Nov 12 (...) -"
+    assert published["f1b-floods.txt"] == "2026-10-19T00:00:00+00:00"  # "Date: 19 October 2026"
+    assert published["k2a-march.txt"] == "2026-11-08T17:30:00+00:00"  # no date: its arrival
+
+
 def test_the_first_ingest_creates_every_feed_even_empty_ones(env: Env) -> None:
     env.drop("one.txt", story("Aid reaches Aleppo"))
     env.feeds("ingest")
