@@ -82,36 +82,39 @@ def evaluate_stories(args: argparse.Namespace) -> None:
     stamp = datetime(2015, 3, 20, tzinfo=UTC).timestamp()  # the set has no dates: one day for all
     running = ROOT / "tests" / "data" / "running"
     labels = json.loads((running / "labels.json").read_text(encoding="utf-8"))
-    sets = {
-        f"clusters.jsonl ({len(data)} articles, {len({r['cluster'] for r in data})} events, "
-        "no dates: one day for all)": (
-            {f"{r['id']}.txt": (r["text"].encode("utf-8"), stamp) for r in data},
-            {f"{r['id']}.txt#0": r["cluster"] for r in data}),
-        f"tests/data/running ({len(labels)} reports, "
-        f"{len({v['event'] for v in labels.values()})} events, dated)": (
-            {name: ((running / name).read_bytes(),
-                    datetime.fromisoformat(label["received"]).timestamp())
-             for name, label in labels.items()},
-            {f"{name}#0": label["event"] for name, label in labels.items()}),
-    }
-    threshold = None
+    clusters = ({f"{r['id']}.txt": (r["text"].encode("utf-8"), stamp) for r in data},
+                {f"{r['id']}.txt#0": r["cluster"] for r in data})
+    own = ({name: ((running / name).read_bytes(),
+                   datetime.fromisoformat(label["received"]).timestamp())
+            for name, label in labels.items()},
+           {f"{name}#0": label["event"] for name, label in labels.items()})
+    own_title = (f"tests/data/running ({len(labels)} reports, "
+                 f"{len({v['event'] for v in labels.values()})} events")
+    unlimited = 24.0 * 365 * 100  # a window no two articles fall outside: the words alone
+    sets = [  # (title, files, truth, window hours or None for the configured one)
+        (f"clusters.jsonl ({len(data)} articles, {len({r['cluster'] for r in data})} events, "
+         "no dates: one day for all)", *clusters, None),
+        (f"{own_title}, dated)", *own, None),
+        (f"{own_title}, words alone: no window)", *own, unlimited),
+    ]
+    threshold = args.threshold or default_config(ROOT).stories.threshold
+    print(f"stories, threshold {threshold}")
     print("| set | pairwise P | pairwise R | pairwise F1 | ms/article |")
     print("|---|---|---|---|---|")
     details = []
-    for title, (files, truth) in sets.items():
+    for title, files, truth, window in sets:
+        stories: dict[str, Any] = {"threshold": threshold}
+        if window is not None:
+            stories["window_hours"] = window
         with tempfile.TemporaryDirectory() as tmp:
-            config = default_config(Path(tmp), **({"stories": {"threshold": args.threshold}}
-                                                  if args.threshold else {}))
-            threshold = config.stories.threshold
-            found, seconds = group_stories(config, files)
+            found, seconds = group_stories(default_config(Path(tmp), stories=stories), files)
         precision, recall, f1 = pairwise(truth, found)
         print(f"| {title} | {precision:.3f} | {recall:.3f} | {f1:.3f} | "
               f"{1000 * seconds / len(files):.1f} |")
-        details.extend((truth[key], key, found[key]) for key in truth)
-    print(f"\nfeeds stories, threshold {threshold}")
+        details.extend((title[:14], truth[key], key, found[key]) for key in truth)
     if args.verbose:
-        for event, key, story in sorted(details):
-            print(f"  {event:<60} {key[:40]:<40} {story}")
+        for where, event, key, story in sorted(details):
+            print(f"  {where:<14} {event:<60} {key[:40]:<40} {story}")
 
 
 def evaluate_summaries(args: argparse.Namespace) -> None:
