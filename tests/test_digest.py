@@ -44,6 +44,14 @@ def subscribe(env: Env, address: str, topics: str = "syria,gaza") -> None:
     env.feeds("subscribers", "add", address, "--topics", topics)
 
 
+def subscribe_all(env: Env, addresses: list[str], topic: str) -> None:
+    """Many subscribers in one command (`subscribers import`), as an editor would add them."""
+    readers = env.root / "readers.csv"
+    readers.write_text("".join(f"{a},{topic}\n" for a in addresses), encoding="utf-8")
+    result = env.feeds("subscribers", "import", str(readers))
+    assert f"{len(addresses)} added or updated, 0 skipped" in result.stdout
+
+
 def load_samples(env: Env, *names: str) -> None:
     for path in SAMPLES.iterdir():
         if not names or path.name in names:
@@ -176,8 +184,7 @@ def test_killed_delivery_resumes_without_loss_or_duplicate(env: Env, smtp: SMTPR
                                                            connections: int) -> None:
     with_smtp(env, smtp, connections)
     readers = [f"reader{n}@example.org" for n in range(5)]
-    for reader in readers:
-        subscribe(env, reader, "syria")
+    subscribe_all(env, readers, "syria")
     load_samples(env, "idlib-water.html", "aleppo-donor-pledges.txt")
     release = threading.Event()
     arrived = itertools.count()
@@ -205,8 +212,7 @@ def test_digests_go_out_over_several_connections_at_once(env: Env,
                                                           smtp: SMTPRecorder) -> None:
     with_smtp(env, smtp, connections=3)
     readers = sorted(f"reader{n}@example.org" for n in range(12))
-    for reader in readers:
-        subscribe(env, reader, "syria")
+    subscribe_all(env, readers, "syria")
     load_samples(env, "idlib-water.html", "aleppo-donor-pledges.txt")
     together = threading.Barrier(3, timeout=10)  # broken unless 3 messages are in DATA at once
     arrived = itertools.count()
