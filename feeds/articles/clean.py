@@ -133,11 +133,13 @@ def parse_date(value: str | datetime | None) -> datetime | None:
 
 def resolve_day(value: str, received: datetime | None) -> datetime | None:
     """A date written without its year ("March 3", "Oct. 15"), as wire datelines write it: the
-    latest such day not after the day the file was received (a day's grace for time zones),
-    at midnight UTC. None when it is not a day of the year, or nothing says which year."""
+    latest such day at most a week after the day the file was received (copy filed on 30
+    December and read on 2 January is last year's; copy dated a few days ahead, an embargo, is
+    this year's), at midnight UTC. None when it is not a day of the year, or nothing says
+    which year."""
     if received is None:
         return None
-    latest = (received.astimezone(UTC) + timedelta(days=1)).date()
+    latest = (received.astimezone(UTC) + timedelta(days=7)).date()
     for year in range(latest.year, latest.year - 5, -1):  # 29 February: back to a leap year
         try:
             day = dateparser.parse(value, default=datetime(year, 1, 1)).date()
