@@ -19,9 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from feeds.articles import is_candidate, parse_file
 from feeds.articles.text import make_title
@@ -33,6 +31,9 @@ from feeds.stories import choose_story, retrieval_terms, signature
 from feeds.summarize import LLMSummarizer, extractive_summary
 from feeds.topics import Rules, classify, compile_rules, explain, named_by_author
 from feeds.workers import spare_cpus, worker_pool
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Pipeline:
         self._llm: LLMSummarizer | None = None
         if config.summarizer.method == "llm":
             llm = config.summarizer.llm
+            import httpx  # only with method = "llm": every ingest would pay for importing it
             self._http = http or httpx.Client()
             self._llm = LLMSummarizer(self._http, url=llm.url, model=llm.model,
                                       api_key=os.environ.get(llm.api_key_env, ""),

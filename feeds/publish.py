@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 from xml.etree import ElementTree
 
-import httpx
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -239,6 +238,8 @@ class HubNotifier:
             self._pool.submit(self._post, list(urls))
 
     def _post(self, urls: list[str]) -> None:
+        import httpx  # only with a hub configured: every publish would pay for importing it
+
         pending, problems = list(urls), {}
         with httpx.Client(timeout=5) as client:
             for attempt in range(self.attempts):

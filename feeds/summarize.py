@@ -14,11 +14,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from feeds.language import content_words, split_sentences
 from feeds.models import Article
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ class LLMSummarizer:
         self.timeout = timeout
 
     def __call__(self, article: Article, *, max_words: int, max_sentences: int) -> str:
+        import httpx  # only with method = "llm" (see Pipeline)
+
         fallback = extractive_summary(article, max_words=max_words, max_sentences=max_sentences)
         prompt = (f"Summarize this news article in at most {max_sentences} sentences and "
                   f"{max_words} words. Reply with the summary only.\n\n"

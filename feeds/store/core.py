@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
@@ -794,7 +793,12 @@ class _Bulk:
 def _count_terms(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (term) DO UPDATE articles + change, in the database's dialect
     (a term's first count is never a decrease: it is counted before it can be forgotten)."""
-    insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(term_counts)
+    insert: Any
+    if dialect == "sqlite":
+        insert = sqlite_insert(term_counts)
+    else:  # imported here: on SQLite, every command would pay for importing it
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        insert = postgresql_insert(term_counts)
     return insert.values(term=sa.bindparam("term"), articles=sa.bindparam("change")
                          ).on_conflict_do_update(
         index_elements=[term_counts.c.term],
