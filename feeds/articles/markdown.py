@@ -7,8 +7,6 @@ import tomllib
 from datetime import datetime
 from typing import Any
 
-import yaml
-
 from feeds.articles import clean
 from feeds.articles.fields import meta_from_mapping
 from feeds.articles.text import Meta, parse_text
@@ -32,6 +30,8 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     head = match.group("head")
+    import yaml  # only for YAML front matter: every ingest would pay for importing it
+
     try:
         data = (yaml.safe_load(head) if match.group("fence") == "---" else tomllib.loads(head))
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
