@@ -125,6 +125,19 @@ class _Parsed:
     reason: str | None = None
 
 
+def _in_time_order(entry: _Parsed | _Read) -> tuple[int, int, str]:
+    """A batch's files are stored, and their articles grouped into stories, in the order
+    their stories came out: by the earliest date among a file's articles (its mtime when it
+    gives none), then by mtime and name. Grouping is incremental and a story's first reports
+    decide which later ones join it, so a backfill groups as a daemon running at the time would
+    have, whatever the files are called."""
+    read = entry.read if isinstance(entry, _Parsed) else entry
+    dates = ([d.published for d in entry.drafts if d.published is not None]
+             if isinstance(entry, _Parsed) else [])
+    when = int(min(dates).timestamp() * 1e9) if dates else read.mtime_ns
+    return when, read.mtime_ns, read.rel
+
+
 def relative_name(path: Path, inbox: Path) -> str:
     """A file's identity: inbox-relative with forward slashes (absolute when outside)."""
     absolute = Path(os.path.abspath(path))
@@ -323,7 +336,7 @@ class Ingestor:
         known = self.store.file_records(
             None if paths is None or len(chosen) > 500 else [rel for _, rel in chosen])
         report = IngestReport()
-        todo: list[tuple[Path, str]] = []
+        todo: list[tuple[int, str, Path]] = []
         for path, rel in chosen:
             try:
                 st = path.lstat() if path.is_symlink() else path.stat()
@@ -338,9 +351,13 @@ class Ingestor:
                 if progress:
                     progress(1)
                 continue
-            todo.append((path, rel))
+            todo.append((st.st_mtime_ns, rel, path))
+        # oldest first: a backfill meets its stories in about the order they came, as a
+        # running daemon would have (grouping is incremental; see _in_time_order)
+        todo.sort()
         size = self.config.ingest.batch_size
-        batches = [todo[start:start + size] for start in range(0, len(todo), size)]
+        batches = [[(path, rel) for _mtime, rel, path in todo[start:start + size]]
+                   for start in range(0, len(todo), size)]
         parsers = _Parsers(self.config, self.pipeline, self._workers(len(batches)))
         # Another daemon sharing the inbox may be reading some of these already: a batch's
         # claims last until it is stored. With workers, the next batch is being parsed
@@ -393,7 +410,7 @@ class Ingestor:
         with self.store.write() as conn:
             # the store's article count (grouping's idf), counted once, then kept up to date
             stored = self.store.article_count(conn)
-            for entry in parsed:
+            for entry in sorted(parsed, key=_in_time_order):
                 read = entry.read if isinstance(entry, _Parsed) else entry
                 if isinstance(entry, _Read):
                     if entry.reason in ("unsettled", "vanished"):

@@ -373,15 +373,19 @@ def test_a_follow_up_like_one_report_but_not_the_others_starts_its_own_story(
     assert related[release] == set()
 
 
-def test_a_running_story_is_told_as_one_story_per_development(env: Env) -> None:
+@pytest.mark.parametrize("named", ["by date", "against it"])
+def test_a_running_story_is_told_as_one_story_per_development(env: Env, named: str) -> None:
     """tests/data/running: two running stories over a week, each report of a development
     recapping the earlier ones. The reports of one development are one story; the
     developments stay apart (by their words within days of each other, by their dates
     beyond), and so do the pieces that stand alone. Dates come from the files' datelines and
-    date lines, or from the arrival time where a file has none."""
+    date lines, or from the arrival time where a file has none. One backfill groups them in
+    the order they came out, whatever their names: named against it (the newest first), a
+    follow-up met first took in an earlier development's report."""
     labels = json.loads((DATA / "running" / "labels.json").read_text(encoding="utf-8"))
-    for name, label in labels.items():
-        path = env.drop(name, (DATA / "running" / name).read_bytes())
+    for n, (name, label) in enumerate(sorted(labels.items())):
+        stored = name if named == "by date" else f"{99 - n}-{name}"
+        path = env.drop(stored, (DATA / "running" / name).read_bytes())
         stamp = datetime.fromisoformat(label["received"]).timestamp()
         os.utime(path, (stamp, stamp))
     env.feeds("ingest")
