@@ -6,10 +6,12 @@ import argparse
 import itertools
 import json
 import os
+import random
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,22 +59,35 @@ def pairwise(truth: Mapping[str, Any], found: Mapping[str, str]) -> tuple[float,
     return precision, recall, f1
 
 
-def group_stories(config: Any, files: Mapping[str, tuple[bytes, float]]) -> tuple[
-        dict[str, str], float]:
-    """Ingest the files (name -> (bytes, mtime)) one at a time, in name order, as grouping is
-    incremental: article key -> its story, and the seconds it took."""
+def group_stories(config: Any, files: Mapping[str, tuple[bytes, float]],
+                  order: Sequence[str] | None = None, *, backfill: bool = False
+                  ) -> tuple[dict[str, str], float]:
+    """Ingest the files (name -> (bytes, mtime)): one at a time in name order or `order`
+    (grouping is incremental: as a running daemon meets them), or with `backfill` in one
+    `feeds ingest` of them all, under names that follow `order` (the inbox's order, when it
+    matters). Returns article key (by the given names) -> its story, and the seconds taken."""
+    names = list(order or sorted(files))
+    stored_as = {name: f"{n:03d}-{name}" if backfill and order else name
+                 for n, name in enumerate(names)}
     config.paths.inbox.mkdir(parents=True)
     for name, (data, stamp) in files.items():
-        path = config.paths.inbox / name
+        path = config.paths.inbox / stored_as[name]
         path.write_bytes(data)
         os.utime(path, (stamp, stamp))
     store = Store.for_config(config)
     pipeline = Pipeline(config)
     started = time.perf_counter()
-    for name in sorted(files):
-        Ingestor(config, store, pipeline).run([config.paths.inbox / name])
+    if backfill:
+        Ingestor(config, store, pipeline).run()
+    else:
+        for name in names:
+            Ingestor(config, store, pipeline).run([config.paths.inbox / stored_as[name]])
     seconds = time.perf_counter() - started
-    found = {item.key: item.story_id or item.id for item in store.items()}
+    given = {f"{stored}#": name for name, stored in stored_as.items()}
+    found = {}
+    for item in store.items():
+        stored, index = item.key.rsplit("#", 1)
+        found[f"{given[stored + '#']}#{index}"] = item.story_id or item.id
     store.close()
     return found, seconds
 
@@ -89,27 +104,41 @@ def evaluate_stories(args: argparse.Namespace) -> None:
             for name, label in labels.items()},
            {f"{name}#0": label["event"] for name, label in labels.items()})
     own_title = (f"tests/data/running ({len(labels)} reports, "
-                 f"{len({v['event'] for v in labels.values()})} events")
+                 f"{len({v['event'] for v in labels.values()})} events, dated")
     unlimited = 24.0 * 365 * 100  # a window no two articles fall outside: the words alone
-    sets = [  # (title, files, truth, window hours or None for the configured one)
+    sets = [  # (title, files, truth, window hours or None for the configured one, backfill)
         (f"clusters.jsonl ({len(data)} articles, {len({r['cluster'] for r in data})} events, "
-         "no dates: one day for all)", *clusters, None),
-        (f"{own_title}, dated)", *own, None),
-        (f"{own_title}, words alone: no window)", *own, unlimited),
+         "no dates: one day for all), one file at a time", *clusters, None, False),
+        (f"{own_title}), one file at a time", *own, None, False),
+        (f"{own_title}), one backfill of all of them", *own, None, True),
+        (f"{own_title} but words alone: no window), one file at a time", *own, unlimited,
+         False),
     ]
     threshold = args.threshold or default_config(ROOT).stories.threshold
-    print(f"stories, threshold {threshold}")
-    print("| set | pairwise P | pairwise R | pairwise F1 | ms/article |")
-    print("|---|---|---|---|---|")
+    print(f"stories, threshold {threshold}; the first F1 in name order (the running set's "
+          f"names follow its dates), then over {args.orders} shuffled orders (of arrival, or "
+          "of the names in a backfill)")
+    print("| set | pairwise P | pairwise R | pairwise F1 | F1 shuffled: median (min-max) | "
+          "ms/article |")
+    print("|---|---|---|---|---|---|")
     details = []
-    for title, files, truth, window in sets:
+    for title, files, truth, window, backfill in sets:
         stories: dict[str, Any] = {"threshold": threshold}
         if window is not None:
             stories["window_hours"] = window
-        with tempfile.TemporaryDirectory() as tmp:
-            found, seconds = group_stories(default_config(Path(tmp), stories=stories), files)
+        runs = []
+        for seed in [None, *range(args.orders)]:
+            order = None if seed is None else random.Random(seed).sample(sorted(files),
+                                                                          len(files))
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(group_stories(default_config(Path(tmp), stories=stories), files,
+                                          order, backfill=backfill))
+        found, seconds = runs[0]
         precision, recall, f1 = pairwise(truth, found)
-        print(f"| {title} | {precision:.3f} | {recall:.3f} | {f1:.3f} | "
+        others = sorted(pairwise(truth, other)[2] for other, _seconds in runs[1:])
+        spread = (f"{statistics.median(others):.3f} ({others[0]:.3f}-{others[-1]:.3f})"
+                  if others else "-")
+        print(f"| {title} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {spread} | "
               f"{1000 * seconds / len(files):.1f} |")
         details.extend((title[:14], truth[key], key, found[key]) for key in truth)
     if args.verbose:
@@ -211,6 +240,8 @@ def main() -> None:
     parser.add_argument("what", choices=sorted(COMMANDS))
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--threshold", type=float)
+    parser.add_argument("--orders", type=int, default=10,
+                        help="stories: also group in this many shuffled arrival orders")
     parser.add_argument("--max-words", type=int, default=60)
     args = parser.parse_args()
     COMMANDS[args.what](args)
