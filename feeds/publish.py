@@ -295,8 +295,8 @@ class Publisher:
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
         self._pending: _Pending | None = None  # pages a paused publish left
         # files are written staged, made durable and put in place together (see _Staged)
-        self._syncer = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="publish-sync")
-        self._files = _Staged(self._syncer)
+        self._writer = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="publish-write")
+        self._files = _Staged(self._writer)
         self._versions: list[tuple[str, datetime]] = []  # article pages written, not recorded
         self._helper_count = helpers
         self._helpers: ProcessPoolExecutor | None = None  # started for the first big publish
@@ -305,7 +305,7 @@ class Publisher:
         """Wait for outstanding hub pings (they retry for a few seconds at most)."""
         if self.hub is not None:
             self.hub.close()
-        self._syncer.shutdown()
+        self._writer.shutdown()
         if self._helpers is not None:
             self._helpers.shutdown(cancel_futures=True)
 
@@ -852,7 +852,7 @@ class Publisher:
                     self._page("article.html", article=view), report)
 
 
-SYNC_THREADS = 8  # fsyncs issued at once when staged files are committed
+WRITE_THREADS = 8  # staged files written and fsynced at once (see _Staged)
 MAX_STAGED = 256  # files staged before a commit, at most
 ARCHIVE_READ_PAGES = 20  # archive pages read with one query (memory: 20 x feeds.entries items)
 SHARED_ARTICLES_MIN = 1000  # article pages a publish shares with its helpers, at least

@@ -83,11 +83,11 @@ def group_stories(config: Any, files: Mapping[str, tuple[bytes, float]],
         for name in names:
             Ingestor(config, store, pipeline).run([config.paths.inbox / stored_as[name]])
     seconds = time.perf_counter() - started
-    given = {f"{stored}#": name for name, stored in stored_as.items()}
+    name_of = {stored: name for name, stored in stored_as.items()}
     found = {}
     for item in store.items():
         stored, index = item.key.rsplit("#", 1)
-        found[f"{given[stored + '#']}#{index}"] = item.story_id or item.id
+        found[f"{name_of[stored]}#{index}"] = item.story_id or item.id
     store.close()
     return found, seconds
 
@@ -122,7 +122,7 @@ def evaluate_stories(args: argparse.Namespace) -> None:
           "ms/article |")
     print("|---|---|---|---|---|---|")
     details = []
-    for title, files, truth, window, backfill in sets:
+    for number, (title, files, truth, window, backfill) in enumerate(sets, 1):
         stories: dict[str, Any] = {"threshold": threshold}
         if window is not None:
             stories["window_hours"] = window
@@ -140,10 +140,10 @@ def evaluate_stories(args: argparse.Namespace) -> None:
                   if others else "-")
         print(f"| {title} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {spread} | "
               f"{1000 * seconds / len(files):.1f} |")
-        details.extend((title[:14], truth[key], key, found[key]) for key in truth)
-    if args.verbose:
-        for where, event, key, story in sorted(details):
-            print(f"  {where:<14} {event:<60} {key[:40]:<40} {story}")
+        details.extend((number, truth[key], key, found[key]) for key in truth)
+    if args.verbose:  # by the set's row number
+        for number, event, key, story in sorted(details):
+            print(f"  {number} {event:<60} {key[:40]:<40} {story}")
 
 
 def evaluate_summaries(args: argparse.Namespace) -> None:

@@ -1,7 +1,8 @@
 """Files to articles: `parse_file(path, data, received)` picks a reader by extension.
 
-Every reader is a pure function from text to `Article`s; every failure becomes a ParseError with
-a reason a person can act on. Nothing here touches the disk, the store or the topics.
+Every reader is a pure function from text (and the file's arrival time) to `Article`s; every
+failure becomes a ParseError with a reason a person can act on. Nothing here touches the disk,
+the store or the topics.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from feeds.errors import ParseError
 from feeds.models import Article
 
 __all__ = ["EXTENSIONS", "is_candidate", "parse_file"]
-
 
 
 class Reader(Protocol):
