@@ -373,20 +373,35 @@ def test_a_follow_up_like_one_report_but_not_the_others_starts_its_own_story(
     assert related[release] == set()
 
 
-@pytest.mark.parametrize("named", ["by date", "against it"])
-def test_a_running_story_is_told_as_one_story_per_development(env: Env, named: str) -> None:
+@pytest.mark.parametrize("backfill", ["as they came", "named against it, in small batches",
+                                      "dated files touched against it"])
+def test_a_running_story_is_told_as_one_story_per_development(env: Env, backfill: str) -> None:
     """tests/data/running: two running stories over a week, each report of a development
     recapping the earlier ones. The reports of one development are one story; the
     developments stay apart (by their words within days of each other, by their dates
     beyond), and so do the pieces that stand alone. Dates come from the files' datelines and
-    date lines, or from the arrival time where a file has none. One backfill groups them in
-    the order they came out, whatever their names: named against it (the newest first), a
-    follow-up met first took in an earlier development's report."""
+    date lines, or from the arrival time where a file has none.
+
+    One backfill groups them in the order they came out, as a daemon running at the time
+    would have: a follow-up met first takes in an earlier development's report. Batches are
+    taken oldest mtime first, whatever the files are called (named newest first, in batches
+    of two); a batch's files go by the dates they give, whatever their mtimes (the dated
+    files touched newest first, after the undated ones)."""
     labels = json.loads((DATA / "running" / "labels.json").read_text(encoding="utf-8"))
-    for n, (name, label) in enumerate(sorted(labels.items())):
-        stored = name if named == "by date" else f"{99 - n}-{name}"
+    ordered = sorted(labels)  # the names follow the dates
+    undated = {Path(r["path"]).name for r in env.explain(*(DATA / "running" / n for n in ordered))
+               if r["articles"][0]["published"] is None}
+    if backfill == "named against it, in small batches":
+        env.write_config(ingest={"settle_seconds": 0.0, "batch_size": 2})
+    late = datetime(2026, 11, 30, tzinfo=UTC).timestamp()  # after every arrival
+    for n, name in enumerate(ordered):
+        stamp = datetime.fromisoformat(labels[name]["received"]).timestamp()
+        stored = name
+        if backfill == "named against it, in small batches":
+            stored = f"{99 - n}-{name}"
+        elif backfill == "dated files touched against it" and name not in undated:
+            stamp = late - 60 * n
         path = env.drop(stored, (DATA / "running" / name).read_bytes())
-        stamp = datetime.fromisoformat(label["received"]).timestamp()
         os.utime(path, (stamp, stamp))
     env.feeds("ingest")
     root = ElementTree.parse(env.public / "feeds" / "all.atom").getroot()
