@@ -1,4 +1,6 @@
-"""The README documents every config key and command; config.toml holds the working defaults."""
+"""The README is the entry point and links every page of docs/; the docs name every config key,
+command and module that exists, and nothing that does not; config.toml holds the working
+defaults."""
 
 from __future__ import annotations
 
@@ -13,6 +15,24 @@ from feeds.config import Config
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+PACKAGE = ROOT / "feeds"
+
+
+def doc(name: str) -> str:
+    return (DOCS / name).read_text(encoding="utf-8")
+
+
+def table_column(text: str, header: str, column: int) -> list[str]:
+    """The cells of one column of the markdown table that starts with the `header` row."""
+    lines = text.splitlines()
+    start = lines.index(header) + 2  # past the header and its |---| row
+    cells = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        cells.append(line.strip("|").split("|")[column].strip())
+    return cells
 
 
 def keys(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -35,26 +55,101 @@ def keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 
 def test_readme_starts_with_the_two_commands() -> None:
+    lines = [line for line in README.splitlines() if line.strip()]
+    assert lines[0].startswith("# ") and lines[1].startswith("```"), lines[:2]
     block = README.split("```")[1]
     assert "scripts/run" in block and "scripts/test" in block
 
 
-def test_every_config_key_is_in_the_readme() -> None:
+def test_the_readme_is_an_entry_point_of_at_most_200_lines() -> None:
+    assert len(README.splitlines()) <= 200
+
+
+def test_the_readme_links_every_page_of_the_docs() -> None:
+    pages = sorted(path.name for path in DOCS.glob("*.md"))
+    assert len(pages) >= 9, pages
+    missing = [name for name in pages if f"](docs/{name})" not in README]
+    assert not missing, missing
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors a markdown renderer gives the headings of a page."""
+    headings = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-") for h in headings}
+
+
+def test_every_link_of_the_readme_and_the_docs_is_relative_and_resolves() -> None:
+    broken = []
+    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for target in _LINK.findall(page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                broken.append(f"{page.name}: {target} (not relative)")
+                continue
+            file, _, anchor = target.partition("#")
+            path = (page.parent / file).resolve() if file else page
+            if not path.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and anchor not in anchors(path.read_text(encoding="utf-8")):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
+
+
+def test_every_config_key_is_documented_and_every_documented_key_exists() -> None:
     every = keys(Config)
     assert "topics.SLUG.threshold" in every and "smtp.host" in every
-    missing = [key for key in every if f"`{key}`" not in README]
-    assert not missing, missing
+    cells = table_column(doc("configuration.md"), "| key | default | meaning |", 0)
+    documented = [cell.strip("`") for cell in cells]
+    assert len(documented) == len(set(documented)), "a key documented twice"
+    missing = [key for key in every if key not in documented]
+    unknown = [key for key in documented if key not in every]
+    assert not missing and not unknown, (missing, unknown)
 
 
-def test_every_command_is_in_the_readme() -> None:
-    commands = []
+def commands() -> list[str]:
+    found = []
     for name, command in main.commands.items():
         if isinstance(command, click.Group):
-            commands += [f"feeds {name} {sub}" for sub in command.commands]
+            found += [f"feeds {name} {sub}" for sub in command.commands]
         else:
-            commands.append(f"feeds {name}")
-    missing = [c for c in commands if f"`{c}" not in README]
+            found.append(f"feeds {name}")
+    return found
+
+
+def test_every_command_is_in_the_cli_docs() -> None:
+    every = commands()
+    assert "feeds explain" in every and "feeds digest preview" in every
+    cells = table_column(doc("cli.md"), "| command | what it does |", 0)
+    missing = [c for c in every if not any(cell.startswith(f"`{c}") for cell in cells)]
     assert not missing, missing
+
+
+def module_map() -> list[str]:
+    """The modules the map in docs/architecture.md names: `name.py` or `name/` in its column."""
+    cells = table_column(doc("architecture.md"), "| layer | module | owns |", 1)
+    return [name for cell in cells for name in re.findall(r"`(\w+\.py|\w+/)`", cell)]
+
+
+def package_tree() -> list[str]:
+    """The top-level modules and packages of feeds/."""
+    modules = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
+    packages = [f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").exists()]
+    return sorted(modules + packages)
+
+
+def test_the_module_map_names_every_module_of_the_package() -> None:
+    mapped = module_map()
+    assert "config.py" in mapped and "store/" in mapped
+    missing = [name for name in package_tree() if name not in mapped]
+    assert not missing, f"in feeds/ but not in docs/architecture.md: {missing}"
+
+
+def test_every_module_in_the_map_exists() -> None:
+    tree = package_tree()
+    unknown = [name for name in module_map() if name not in tree]
+    assert not unknown, f"in docs/architecture.md but not in feeds/: {unknown}"
 
 
 def test_config_toml_sets_every_table_it_documents() -> None:
