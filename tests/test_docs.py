@@ -152,6 +152,28 @@ def test_every_module_in_the_map_exists() -> None:
     assert not unknown, f"in docs/architecture.md but not in feeds/: {unknown}"
 
 
+_TEST_NAMES = re.compile(r"`(test_\w+\.py)(?:::(\w+))?`|`(test_\w+)`")
+
+
+def test_every_test_the_guarantees_name_exists() -> None:
+    """A bare `test_name` after `test_file.py::…` in the same cell belongs to that file."""
+    cells = table_column(doc("guarantees.md"), "| promise | proved by |", 1)
+    named, missing = 0, []
+    for cell in cells:
+        file = None
+        for match in _TEST_NAMES.finditer(cell):
+            name = match.group(2) or match.group(3)
+            file = match.group(1) or file
+            assert file is not None, cell
+            path = ROOT / "tests" / file
+            if not path.exists():
+                missing.append(file)
+            elif name and f"def {name}(" not in path.read_text(encoding="utf-8"):
+                missing.append(f"{file}::{name}")
+            named += 1
+    assert named > 30 and not missing, missing
+
+
 def test_config_toml_sets_every_table_it_documents() -> None:
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     for table in ("site", "paths", "store", "ingest", "summarizer", "summarizer.llm",
