@@ -61,8 +61,11 @@ class Store(DigestFacade):
                 store.migrate()
             else:
                 store.check_schema()
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the database {url}: {exc.orig}") from None
+        except BaseException as exc:
+            store.close()  # a refused database leaves no connection open behind it
+            if isinstance(exc, sa.exc.OperationalError):
+                raise StoreError(f"cannot open the database {url}: {exc.orig}") from None
+            raise
         return store
 
     def close(self) -> None:
