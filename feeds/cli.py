@@ -107,7 +107,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
     if not paths and not config.paths.inbox.is_dir():
         raise FeedsError(f"the inbox {config.paths.inbox} does not exist",
                          hint="create it, or set paths.inbox in the config")
-    from feeds.ingest import Ingestor, Pipeline
+    from feeds.ingest import IngestedChanges, Ingestor, Pipeline
     with obj.store() as store:
         pipeline = Pipeline(config)
         try:
@@ -117,14 +117,10 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
         finally:
             pipeline.close()
         if not no_publish:
-            # In full when an article was removed (archive pages shift). Articles an earlier
-            # run stored and never published (it was killed, or ran --no-publish) go too.
-            if report.removed > 0:
-                _publish(config, store)
-            else:
-                missing = store.unpublished() - report.changed
-                _publish(config, store, changed=report.changed | missing,
-                         topics=None if missing else report.topics)
+            changes = IngestedChanges.of(report)
+            changes.include_unpublished(store)
+            scope = changes.scope()
+            _publish(config, store, changed=scope.changed, topics=scope.topics)
     click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "
                f"unchanged articles; {len(report.failed)} failed, {len(report.duplicates)} "
                f"duplicate, {len(report.deferred)} still being written")

@@ -33,7 +33,7 @@ from feeds.articles import is_candidate
 from feeds.config import Config, DigestConfig, load_config
 from feeds.digest import Digester
 from feeds.errors import FeedsError
-from feeds.ingest import Ingestor, IngestReport, Pipeline
+from feeds.ingest import IngestedChanges, Ingestor, Pipeline
 from feeds.mail import Outbox, open_outbox
 from feeds.publish import Publisher
 from feeds.serve import Server, Site, url_of
@@ -205,54 +205,39 @@ class Daemon:
             services = self.services
         assert services is not None
         names = set(batch)
-        changed: set[str] = set()
-        topics: set[str] | None = set()
-        removed = False  # an article left a file: it leaves the feeds, archives shift
-
-        def absorb(report: IngestReport) -> None:
-            nonlocal topics, removed
-            changed.update(report.changed)
-            topics = None if topics is None or report.topics is None else topics | report.topics
-            removed = removed or report.removed > 0
-
+        changes = IngestedChanges()
         if RECLASSIFY in names:
             services.ingestor.reclassify()
             self._publish(services.publisher)
         stop = self.stopping.is_set
         if RESCAN in names or STARTUP in names:
-            absorb(services.ingestor.run(stop=stop))
+            changes.absorb(services.ingestor.run(stop=stop))
         paths = names - {RESCAN, RECLASSIFY, STARTUP}
         complete = sorted(p for p in paths if not p.startswith(SETTLE))
         waiting = sorted({p.removeprefix(SETTLE) for p in paths if p.startswith(SETTLE)}
                          - set(complete))
         ready = [Path(p) for p in complete if os.path.exists(p)]
         if ready:
-            absorb(services.ingestor.run(ready, settle=0.0, stop=stop))
+            changes.absorb(services.ingestor.run(ready, settle=0.0, stop=stop))
         # Appeared without a close or rename: empty means its writer has not started; the
         # close event will bring it back. Otherwise read it if it holds still for settle_seconds.
         unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
         if unsettled:
-            absorb(services.ingestor.run(unsettled, stop=stop))
+            changes.absorb(services.ingestor.run(unsettled, stop=stop))
         if RESCAN in names and not self.stopping.is_set() and self.store is not None:
             # articles a daemon sharing the store stored and was stopped before publishing
             grace = min(services.config.ingest.rescan_seconds, ORPHAN_GRACE_SECONDS)
-            orphans = self.store.unpublished(
-                before=datetime.now(UTC) - timedelta(seconds=grace)) - changed
-            if orphans:
-                log.info("publishing articles stored and never published count=%d",
-                         len(orphans))
-                changed |= orphans
-                topics = None
+            changes.include_unpublished(
+                self.store, before=datetime.now(UTC) - timedelta(seconds=grace))
         if self.stopping.is_set():
             # what this batch stored still reaches the feeds (other daemons sharing the
             # store publish only their own); the full publish waits for the next start
-            if changed:
-                services.publisher.publish(changed=changed, topics=topics)
+            if changes.changed:
+                services.publisher.publish(changed=changes.changed, topics=changes.topics)
             return
-        if removed:
-            self._publish(services.publisher)
-        elif changed or self.publish_owed:
-            self._publish(services.publisher, changed, topics)
+        if changes.worth_publishing() or self.publish_owed:
+            scope = changes.scope()
+            self._publish(services.publisher, scope.changed, scope.topics)
         if STARTUP in names:
             # after the scan, so that a digest missed while the daemon was down holds what
             # arrived meanwhile

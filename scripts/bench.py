@@ -296,10 +296,7 @@ def fill_store(config: Config, count: int) -> Store:
     """`count` stored articles, made through the real drafts but inserted in bulk batches."""
     from dataclasses import replace
 
-    import sqlalchemy as sa
-
     from feeds.models import entry_id
-    from feeds.store.schema import unpublished
     store = Store.for_config(config)
     pipeline = Pipeline(config)
     pool = [drafts_for(pipeline, f"pool/{n}.txt", [parse_text(s.text)[0]])[0]
@@ -308,17 +305,17 @@ def fill_store(config: Config, count: int) -> Store:
     now = datetime(2025, 1, 1, tzinfo=UTC)
     batch = 5000
     for start in range(0, count, batch):
-        with store.write() as conn:
+        with store.write() as tx:
             for n in range(start, min(count, start + batch)):
                 rel = f"fill/{n:07d}.txt"
                 key = article_key(rel, 0)
                 draft = replace(pool[n % len(pool)], id=article_id(key), key=key, path=rel,
                                 entry_id=entry_id(key))
-                store.save_articles(conn, rel, [draft], now + timedelta(seconds=n), now)
+                tx.save_articles(rel, [draft], now + timedelta(seconds=n), now)
     # as after a publish of all of it: the measured runs publish only their own article (an
     # article stored and never published is published by the next run, see Store.unpublished)
-    with store.write() as conn:
-        conn.execute(sa.delete(unpublished))
+    with store.write() as tx:
+        tx.all_published()
     return store
 
 

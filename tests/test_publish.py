@@ -28,7 +28,7 @@ from feeds.ingest import Ingestor, Pipeline
 from feeds.models import article_id, article_key
 from feeds.publish import Publisher, _runs
 from feeds.store import Store
-from feeds.store.core import MAX_RELATED, _nearest
+from feeds.store.story_index import MAX_RELATED, nearest_reports
 from tests.conftest import (
     DATA,
     HARBOUR,
@@ -450,7 +450,7 @@ def test_related_links_pick_the_nearest_reports_of_a_story(
     others = sorted((m for m in members if m != me),
                     key=lambda m: (abs((m[1] - me[1]).total_seconds()), m[0]))[:MAX_RELATED]
     expected = [m[0] for m in sorted(others, key=lambda m: (m[1], m[0]))]
-    assert _nearest(row, members) == expected
+    assert nearest_reports(row, members) == expected
 
 
 @given(st.lists(st.integers(1, 200), unique=True).map(sorted), st.integers(1, 25))

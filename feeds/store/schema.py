@@ -1,13 +1,13 @@
-"""The schema in one place, and the append-only list of migrations that builds it."""
+"""The live schema: the tables as the queries see them today.
+
+Never created from here: databases are built by `feeds.store.migrations`, whose DDL is
+frozen per step; tests/test_migrations.py checks the two agree."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -101,9 +101,6 @@ runs = sa.Table(
 )
 
 
-def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[files, articles, article_topics, story_terms, runs])
-
 
 subscribers = sa.Table(
     "subscribers", metadata,
@@ -149,16 +146,6 @@ article_seq = sa.Table(
 )
 
 
-def _v2_digests(conn: Connection) -> None:
-    """Subscribers, deliveries, digest runs; and a sequence number per article, in the order
-    articles were stored, so a digest watermark never skips an article committed late."""
-    metadata.create_all(conn, tables=[subscribers, deliveries, digest_runs, article_seq])
-    rows = conn.execute(sa.select(articles.c.id).order_by(articles.c.created, articles.c.updated,
-                                                          articles.c.id)).scalars().all()
-    if rows:
-        conn.execute(article_seq.insert(), [{"article_id": a, "seq": n}
-                                            for n, a in enumerate(rows, 1)])
-
 
 signatures = sa.Table(
     "signatures", metadata,
@@ -168,18 +155,6 @@ signatures = sa.Table(
 )
 
 
-def _v3_signatures(conn: Connection) -> None:
-    """Each article's story signature as one value, so comparing a new article with its
-    candidates reads one row per candidate instead of a hundred."""
-    signatures.create(conn)
-    found: dict[str, dict[str, float]] = {}
-    for article, term, weight in conn.execute(
-            sa.select(story_terms.c.article_id, story_terms.c.term, story_terms.c.weight)):
-        found.setdefault(article, {})[term] = weight
-    if found:
-        conn.execute(signatures.insert(), [{"article_id": a, "terms": json.dumps(t)}
-                                           for a, t in found.items()])
-
 
 term_counts = sa.Table(
     "term_counts", metadata,
@@ -188,15 +163,6 @@ term_counts = sa.Table(
 )
 
 
-def _v4_term_counts(conn: Connection) -> None:
-    """Document frequencies kept up to date on write, so grouping a new article reads one row
-    per term instead of counting the term's whole postings list."""
-    term_counts.create(conn)
-    rows = conn.execute(sa.select(story_terms.c.term, sa.func.count())
-                        .group_by(story_terms.c.term)).all()
-    if rows:
-        conn.execute(term_counts.insert(), [{"term": t, "articles": n} for t, n in rows])
-
 
 unpublished = sa.Table(
     "unpublished", metadata,
@@ -204,18 +170,3 @@ unpublished = sa.Table(
               primary_key=True),
     sa.Column("updated", UTCDateTime, nullable=False),  # the version stored
 )
-
-
-def _v5_unpublished(conn: Connection) -> None:
-    """The articles stored and not yet published (their page not written for this version),
-    so that what a daemon stored and was stopped before publishing is found and published by
-    whichever daemon looks next. What is stored already counts as published (a daemon's start
-    publishes everything)."""
-    unpublished.create(conn)
-
-
-# Append-only: the schema version is the length of this list. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_initial, _v2_digests, _v3_signatures, _v4_term_counts, _v5_unpublished]
-
-

@@ -14,7 +14,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from feeds.store.schema import MIGRATIONS
+from feeds.store.migrations import MIGRATIONS
 from tests.conftest import (
     FEEDS_BIN,
     POSTGRES,

@@ -1,0 +1,39 @@
+"""The typed transactions `Store.read()` and `Store.write()` yield: their methods are the
+named queries of every entity module, all on one connection that never leaves the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from feeds.store.articles import ArticleReads, ArticleWrites
+from feeds.store.deliveries import DeliveryReads, DeliveryWrites
+from feeds.store.engine import CompiledStatements
+from feeds.store.files import FileReads, FileWrites
+from feeds.store.pages import PageReads, PageWrites
+from feeds.store.runs import RunReads, RunWrites
+from feeds.store.story_index import SignatureCache, TermCounts
+from feeds.store.subscribers import SubscriberReads, SubscriberWrites
+
+
+class ReadTransaction(FileReads, ArticleReads, RunReads, PageReads, SubscriberReads,
+                      DeliveryReads):
+    """One read transaction: a consistent view of the store."""
+
+
+class WriteTransaction(FileWrites, ArticleWrites, RunWrites, PageWrites, SubscriberWrites,
+                       DeliveryWrites):
+    """One write transaction: every write of the block commits together, or none does.
+    Document frequencies changed in it are written once, at its end (`finish`)."""
+
+    def __init__(self, conn: Connection, statements: CompiledStatements,
+                 signature_cache: SignatureCache, count_terms_statement: Any) -> None:
+        super().__init__(conn, statements)
+        self.term_counts = TermCounts()
+        self.signature_cache = signature_cache
+        self.count_terms_statement = count_terms_statement
+
+    def finish(self) -> None:
+        """The block's work is done: write what it kept for the end, before the commit."""
+        self.write_term_counts()
