@@ -35,9 +35,9 @@ from feeds.errors import FeedsError
 from feeds.ingest import Ingestor, IngestReport, Pipeline
 from feeds.mail import Outbox, open_outbox
 from feeds.publish import Publisher
-from feeds.serve import Server, Site, url_of
 from feeds.store import Store
 from feeds.tokens import load_secret
+from feeds.web import Server, Site, url_of
 
 log = logging.getLogger(__name__)
 
