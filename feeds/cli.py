@@ -218,35 +218,15 @@ def _print_explain(result: dict[str, Any]) -> None:
 @click.pass_obj
 @handles_errors
 def status(obj: Context, as_json: bool) -> None:
-    """Counts, last runs, failed files with their reasons, pending deliveries."""
+    """Counts, last runs, failed files with their reasons, pending deliveries, subscribers."""
+    from feeds.status import status_json, status_lines, take_snapshot
     with obj.store() as store:
-        counts = store.counts()
-        runs = store.last_runs()
-        failed = store.failed_files()
-        pending = store.pending_count()
+        snapshot = take_snapshot(store, obj.config.paths.public)
     if as_json:
-        click.echo(json.dumps({
-            "counts": counts, "pending_deliveries": pending,
-            "runs": {k: {**v, "started": _fmt_time(v["started"]),
-                         "finished": _fmt_time(v["finished"])} for k, v in runs.items()},
-            "failed": [{"path": f.path, "reason": f.reason} for f in failed],
-        }, ensure_ascii=False, default=str))
+        click.echo(json.dumps(status_json(snapshot), ensure_ascii=False, default=str))
         return
-    click.echo(f"articles: {counts['articles']} in {counts['stories']} stories; files: "
-               f"{counts['files_ok']} ok, {counts['files_failed']} failed, "
-               f"{counts['files_duplicate']} duplicate")
-    for key, value in sorted(counts.items()):
-        if key.startswith("topic:"):
-            click.echo(f"  {key.removeprefix('topic:')}: {value} articles")
-    for kind in ("ingest", "publish", "digest"):
-        run = runs.get(kind)
-        click.echo(f"last {kind}: " + (f"{_fmt_time(run['finished'])}"
-                                       f"{'' if run['ok'] else ' (with problems)'}"
-                                       if run else "never"))
-    click.echo(f"pending deliveries: {pending}")
-    click.echo(f"failed files: {len(failed)}")
-    for record in failed:
-        click.echo(f"  {record.path}: {record.reason}")
+    for line in status_lines(snapshot):
+        click.echo(line)
 
 
 @main.command("config")

@@ -25,20 +25,19 @@ from typing import IO, Any
 
 import uvloop
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from feeds.articles import is_candidate
-from feeds.config import Config, DigestConfig, load_config
-from feeds.digest import Digester
+from feeds.config import Config, load_config
+from feeds.digest import Digester, cron_trigger, latest_slot, missed_slots
 from feeds.errors import FeedsError
 from feeds.ingest import IngestedChanges, Ingestor, Pipeline
 from feeds.mail import Outbox, open_outbox
 from feeds.publish import Publisher
-from feeds.serve import Server, Site, url_of
 from feeds.store import Store
 from feeds.tokens import load_secret
+from feeds.web import Server, Site, url_of
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +301,8 @@ class Daemon:
         for name, digest in config.digests.items():
             self.scheduler.add_job(
                 partial(self._safely, f"digest {name}", partial(self._digest_now, name)),
-                _trigger(digest), id=f"digest:{name}", replace_existing=True, coalesce=True,
-                max_instances=1, misfire_grace_time=digest.grace_seconds)
+                cron_trigger(digest), id=f"digest:{name}", replace_existing=True,
+                coalesce=True, max_instances=1, misfire_grace_time=digest.grace_seconds)
         self.scheduler.add_job(
             partial(self._safely, "leftover deliveries", self._leftovers), "interval",
             seconds=config.mail.retry_seconds, id="leftovers", replace_existing=True,
@@ -369,13 +368,9 @@ class Daemon:
     def _catch_up(self, config: Config) -> None:
         """A slot missed while the daemon was down runs once now, if within its grace."""
         assert self.store is not None
-        for name, digest in config.digests.items():
-            if self.store.last_slot(name) is None:
-                continue  # never ran here: a new installation does not send at once
-            slot = latest_slot(digest, datetime.now(UTC))
-            if slot is not None:
-                log.info("digest catch-up check schedule=%s slot=%s", name, slot.isoformat())
-                self._safely(f"digest {name}", partial(self._digest_now, name))
+        for name, slot in missed_slots(config.digests, self.store, datetime.now(UTC)):
+            log.info("digest catch-up check schedule=%s slot=%s", name, slot.isoformat())
+            self._safely(f"digest {name}", partial(self._digest_now, name))
 
     def reload(self) -> None:
         """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""
@@ -480,18 +475,3 @@ def run_server(config: Config) -> None:
     finally:
         store.close()
 
-
-def _trigger(digest: DigestConfig) -> CronTrigger:
-    return CronTrigger.from_crontab(digest.cron, timezone=digest.timezone)
-
-
-def latest_slot(digest: DigestConfig, now: datetime) -> datetime | None:
-    """The most recent scheduled time at or before `now`, within the schedule's grace."""
-    trigger = _trigger(digest)
-    earliest = now - timedelta(seconds=digest.grace_seconds)
-    slot = None
-    fire = trigger.get_next_fire_time(None, earliest)
-    while fire is not None and fire <= now:
-        slot = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return slot.astimezone(UTC) if slot is not None else None

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from feeds.config import DigestConfig
-from feeds.daemon import latest_slot
+from feeds.digest.schedule import latest_slot
 from tests.conftest import FEEDS_BIN, ROOT, Env, Process, SMTPRecorder, wait_for
 
 SAMPLES = ROOT / "samples" / "inbox"

@@ -9,10 +9,11 @@ from tests.conftest import ROOT
 
 LAYERS = {
     "models": 0, "errors": 0, "language": 0, "render": 0, "logs": 0, "workers": 0,
-    "config": 1, "message": 1,
+    "config": 1,
     "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2, "tokens": 2,
     "store": 3,
-    "ingest": 4, "publish": 4, "digest": 4, "serve": 4,
+    "status": 3.5,  # one snapshot of the store that `web` and the CLI render
+    "ingest": 4, "publish": 4, "digest": 4, "web": 4,
     "daemon": 5,
     "cli": 6,
 }

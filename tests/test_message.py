@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.digest import header_text
-from feeds.mail import dot_stuffed
-from feeds.message import LINE_LIMIT, MessageTemplate, Personal
+from feeds.mail import LINE_LIMIT, MessageTemplate, Personal, dot_stuffed
 
 PLACEHOLDERS = Personal.placeholders()
 LOCAL = st.text("abcdefghijklmnopqrstuvwxyz0123456789.+_-", min_size=1, max_size=40)

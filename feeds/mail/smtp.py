@@ -1,55 +1,23 @@
-"""Delivering finished messages: over SMTP (STARTTLS or implicit TLS, up to smtp.connections
-reused connections, an optional rate limit shared by all of them) or, without [smtp], into a
-Maildir outbox any mail client can open. The only SMTP code in feeds; it never builds messages
-(feeds/message.py does). 8-bit messages go with BODY=8BITMIME, or re-encoded as
-quoted-printable to a server without it."""
+"""Delivering finished messages over SMTP: STARTTLS or implicit TLS, up to smtp.connections
+reused connections, an optional rate limit shared by all of them. The only SMTP code in feeds;
+it never builds messages (feeds/mail/message.py does). 8-bit messages go with BODY=8BITMIME, or
+re-encoded as quoted-printable to a server without it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import mailbox
 import re
 import smtplib
 import ssl
 import threading
 import time
-from pathlib import Path
-from typing import Protocol
 
 from feeds.config import SMTPConfig
 from feeds.errors import DeliveryError
-from feeds.message import Outgoing, seven_bit
+from feeds.mail.message import Outgoing, seven_bit
 
 log = logging.getLogger(__name__)
-
-
-class Outbox(Protocol):
-    # how many callers may send at once (each from its own thread)
-    parallel: int
-
-    def send(self, message: Outgoing) -> None: ...
-    def close(self) -> None: ...
-
-
-class MaildirOutbox:
-    """Each message becomes a file in <state>/outbox/new (written to tmp/, then renamed)."""
-
-    parallel = 1
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.box = mailbox.Maildir(str(path), create=True)
-
-    def send(self, message: Outgoing) -> None:
-        try:  # a Maildir file has the system's line ends
-            self.box.add(message.data.replace(b"\r\n", b"\n"))
-        except OSError as exc:
-            raise DeliveryError(f"cannot write to the outbox {self.path}: {exc.strerror}") \
-                from exc
-
-    def close(self) -> None:
-        self.box.close()
 
 
 class SMTPOutbox:
@@ -192,9 +160,3 @@ def _drop(smtp: smtplib.SMTP | None) -> None:
     if smtp is not None:
         with contextlib.suppress(OSError):
             smtp.close()
-
-
-def open_outbox(smtp: SMTPConfig | None, state: Path) -> Outbox:
-    if smtp is None:
-        return MaildirOutbox(state / "outbox")
-    return SMTPOutbox(smtp)

@@ -1,0 +1,95 @@
+"""A digest as a finished message: the Jinja2 templates, CSS inlined for mail clients, and the
+headers a list message needs (List-Id, RFC 8058 one-click List-Unsubscribe)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from email.utils import format_datetime, formataddr
+from typing import Any
+from urllib.parse import urlsplit
+
+import css_inline
+
+from feeds.config import Config
+from feeds.digest.schedule import schedule_named
+from feeds.digest.selection import DigestSection, entry_count
+from feeds.mail import MessageTemplate, Outgoing, Personal
+from feeds.models import Subscriber
+from feeds.render import environment
+from feeds.tokens import sign
+
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, C1, line/paragraph separators
+# Distinct digests in one run are few (one per schedule and set of items); the bound keeps a
+# long-running daemon from holding every one it ever rendered.
+BODIES_HELD = 256
+
+
+def header_text(value: str) -> str:
+    """A header value that cannot start another header: control characters become spaces."""
+    return _LINE_BREAKS.sub(" ", value).strip()
+
+
+class DigestRenderer:
+    """Renders each distinct digest once and fills in each reader's copy."""
+
+    def __init__(self, config: Config, secret: bytes, clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.secret = secret
+        self.clock = clock
+        assert config.paths.templates is not None
+        self.templates = environment(config.paths.templates)
+        self.host = urlsplit(config.site.base_url).hostname or "localhost"
+        self._bodies: dict[tuple[Any, ...], MessageTemplate] = {}
+        self._placeholders = Personal.placeholders()
+
+    def render(self, subscriber: Subscriber, sections: Sequence[DigestSection],
+               schedule_name: str, message_id: str) -> Outgoing:
+        """The finished message for one subscriber. Each distinct digest is rendered and
+        flattened once, with placeholders for what differs per reader (address, date,
+        Message-ID, unsubscribe link); each reader's copy replaces them in the bytes. When a
+        value or a body cannot go in that way (a non-ASCII address, a line too long for 8-bit
+        transfer), the message is built for that reader alone, with the same result."""
+        key = (schedule_name, tuple((s.slug, s.entries) for s in sections))
+        template = self._bodies.get(key)
+        if template is None:  # render each distinct digest once
+            if len(self._bodies) > BODIES_HELD:
+                self._bodies.clear()
+            template = self._bodies[key] = self.template(sections, schedule_name)
+        values = Personal(to=subscriber.email, date=format_datetime(self.clock()),
+                          message_id=message_id, url=self.unsubscribe_url(subscriber.email))
+        return Outgoing(self.config.mail.from_address, subscriber.email,
+                        template.copy_for(values))
+
+    def unsubscribe_url(self, email: str) -> str:
+        return f"{self.config.site.base_url}unsubscribe/{sign(self.secret, email)}"
+
+    def template(self, sections: Sequence[DigestSection], schedule_name: str) -> MessageTemplate:
+        """The digest with placeholders where each reader's values go."""
+        count = entry_count(sections)
+        schedule = schedule_named(self.config, schedule_name)
+        context = {"site": self.config.site, "sections": sections, "count": count,
+                   "schedule": schedule_name, "unsubscribe_url": self._placeholders.url,
+                   "preheader": "; ".join(e.title for s in sections for e in s.entries)[:140]}
+        html = css_inline.inline(self.templates.get_template("digest.html.j2").render(context))
+        text = self.templates.get_template("digest.txt.j2").render(context)
+        mail = self.config.mail
+        stories = f"{count} {'story' if count == 1 else 'stories'}"
+        subject = schedule.subject.format(site=self.config.site.title, count=count,
+                                          stories=stories, schedule=schedule_name,
+                                          date=self.clock().strftime("%d %B %Y"))
+        mailto = mail.unsubscribe_mailto or mail.from_address
+        return MessageTemplate(
+            headers=(
+                ("From", formataddr((header_text(mail.from_name), mail.from_address))),
+                ("To", self._placeholders.to),
+                ("Subject", header_text(subject)),
+                ("Date", self._placeholders.date),
+                ("Message-ID", self._placeholders.message_id),
+                ("List-Id", f"{header_text(self.config.site.title)} {schedule_name} digest "
+                            f"<{schedule_name}.{self.host}>"),
+                ("List-Unsubscribe",
+                 f"<{self._placeholders.url}>, <mailto:{mailto}?subject=unsubscribe>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
+            text=text, html=html, placeholders=self._placeholders)

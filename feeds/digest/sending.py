@@ -1,0 +1,163 @@
+"""Sending planned deliveries: claimed a batch at a time, over `outbox.parallel` threads, each
+marked sent only after the outbox accepted it, a temporary failure retried within the run and
+then left for a later one.
+
+A crash between the server's acceptance and the mark can repeat at most one message per
+connection on restart: each sender waits until its delivery is marked before it takes the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import datetime
+
+from feeds.digest.planning import DigestReport
+from feeds.digest.render import DigestRenderer
+from feeds.digest.selection import Selection
+from feeds.errors import DeliveryError
+from feeds.mail import Outbox
+from feeds.models import Delivery, Subscriber
+from feeds.store import Store
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.2, 0.8)  # seconds between attempts at a temporary failure, within a run
+CLAIMS_PER_SENDER = 50  # deliveries claimed per sending thread at a time
+
+
+class GroupCommit:
+    """Commits sent marks in groups. A sender waits until its own delivery is marked; whoever
+    finds no commit running commits every mark waiting, so senders on several connections
+    share transactions, and one sender alone commits each mark by itself."""
+
+    def __init__(self, mark_sent: Callable[[Sequence[Delivery], datetime], None],
+                 clock: Callable[[], datetime]) -> None:
+        self.mark_sent = mark_sent
+        self.clock = clock
+        self._changed = threading.Condition()
+        self._waiting: list[Delivery] = []
+        self._group = 0  # the group new marks join
+        self._done = -1  # the last group committed
+        self._busy = False
+        self._broken: BaseException | None = None
+
+    def commit(self, delivery: Delivery) -> None:
+        """Returns once the delivery's sent mark is committed (by this sender or another)."""
+        with self._changed:
+            self._waiting.append(delivery)
+            group = self._group
+            while self._done < group and self._busy and self._broken is None:
+                self._changed.wait()
+            if self._done >= group:
+                return  # committed by another sender
+            if self._broken is not None:
+                raise self._broken
+            self._busy = True  # no commit running: this sender commits every mark waiting
+            batch, self._waiting = self._waiting, []
+            self._group += 1
+        try:
+            self.mark_sent(batch, self.clock())
+        except BaseException as exc:
+            with self._changed:
+                self._broken = exc
+                self._busy = False
+                self._changed.notify_all()
+            raise
+        with self._changed:
+            self._done = group
+            self._busy = False
+            self._changed.notify_all()
+
+
+class DeliverySender:
+    def __init__(self, store: Store, selection: Selection, renderer: DigestRenderer,
+                 clock: Callable[[], datetime], sleep: Callable[[float], None]) -> None:
+        self.store = store
+        self.selection = selection
+        self.renderer = renderer
+        self.clock = clock
+        self.sleep = sleep
+
+    def deliver(self, outbox: Outbox, schedule: str | None = None) -> DigestReport:
+        """Send every pending delivery (this run's and any left by an earlier one) that no
+        other daemon holds, each at most once in this call: a batch is claimed at a time and
+        sent over `outbox.parallel` connections; a temporary failure waits for a later call."""
+        report = DigestReport()
+        people = {s.email: s for s in self.store.subscribers()}
+        lanes = max(1, outbox.parallel)
+        after = 0
+        with self.store.sent_marks() as mark_sent, \
+                ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool:
+            marks = GroupCommit(mark_sent, self.clock)
+            while True:
+                with self.store.claims() as claims:
+                    batch = self.store.claim_deliveries(
+                        claims, after_id=after, schedule=schedule,
+                        limit=CLAIMS_PER_SENDER * lanes)
+                    if not batch:
+                        return report
+                    after = batch[-1].id
+                    outcomes = self.send_batch(pool, lanes, outbox, batch, people, marks)
+                report.sent += outcomes["sent"]
+                report.failed += outcomes["failed"]
+                report.retrying += outcomes["retrying"]
+                report.skipped += outcomes["skipped"]
+
+    def send_batch(self, pool: ThreadPoolExecutor, lanes: int, outbox: Outbox,
+                   batch: Sequence[Delivery], people: dict[str, Subscriber],
+                   marks: GroupCommit) -> Counter[str]:
+        """Each of `lanes` threads sends the batch's next delivery until none is left, or
+        until one of them fails (a database error): then the others stop too. Returns once
+        every lane has stopped, so the batch's claims are held while any of it is sent."""
+        waiting = iter(batch)
+        taking = threading.Lock()
+        failed = threading.Event()
+
+        def lane() -> Counter[str]:
+            outcomes: Counter[str] = Counter()
+            while not failed.is_set():
+                with taking:
+                    delivery = next(waiting, None)
+                if delivery is None:
+                    break
+                try:
+                    outcomes[self.send_one(outbox, delivery, people, marks)] += 1
+                except BaseException:
+                    failed.set()
+                    raise
+            return outcomes
+
+        running = [pool.submit(lane) for _ in range(lanes)]
+        wait(running)
+        return sum((f.result() for f in running), Counter())
+
+    def send_one(self, outbox: Outbox, delivery: Delivery, people: dict[str, Subscriber],
+                 marks: GroupCommit) -> str:
+        """Send one delivery; what became of it: "sent", "failed", "retrying" or "skipped"."""
+        subscriber = people.get(delivery.subscriber)
+        if subscriber is None or subscriber.status != "active":
+            self.store.record_failure(delivery, "subscriber is no longer active",
+                                      permanent=True, now=self.clock())
+            return "skipped"
+        message = self.renderer.render(
+            subscriber, self.selection.sections(subscriber, delivery.item_ids),
+            delivery.schedule, delivery.message_id)
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                outbox.send(message)
+            except DeliveryError as exc:
+                if exc.permanent or delay is None:
+                    self.store.record_failure(delivery, exc.message, permanent=exc.permanent,
+                                              now=self.clock())
+                    log.warning("delivery failed to=%s permanent=%s error=%s",
+                                delivery.subscriber, exc.permanent, exc.message)
+                    return "failed" if exc.permanent else "retrying"
+                self.sleep(delay)
+                continue
+            marks.commit(delivery)
+            return "sent"
+        raise AssertionError("the last attempt returns")

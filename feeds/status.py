@@ -1,0 +1,85 @@
+"""One snapshot of an installation's state, read from the store in one place: `feeds status`
+(text and --json), `/healthz` and `/metrics` all render from it, so they cannot disagree."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from feeds.models import FileRecord
+from feeds.store import Store
+
+RUN_KINDS = ("ingest", "publish", "digest")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    counts: dict[str, int]  # articles, stories, files by status, "topic:<slug>" per topic
+    runs: dict[str, dict[str, Any]]  # the last run of each kind: started, finished, ok, detail
+    failed: list[FileRecord]  # inbox files that could not be read, with the reason
+    deliveries: dict[str, int]  # digest deliveries by status
+    subscribers: dict[str, int]  # subscribers by state
+    published: bool  # public/ has a front page
+
+    @property
+    def pending_deliveries(self) -> int:
+        return self.deliveries.get("pending", 0)
+
+    def topic_counts(self) -> dict[str, int]:
+        """Articles per topic, by slug, in slug order."""
+        return {key.removeprefix("topic:"): value for key, value in sorted(self.counts.items())
+                if key.startswith("topic:")}
+
+    def last_finished(self, kind: str) -> datetime | None:
+        run = self.runs.get(kind)
+        return run["finished"] if run else None
+
+
+def take_snapshot(store: Store, public: Path) -> Snapshot:
+    return Snapshot(
+        counts=store.counts(),
+        runs=store.last_runs(),
+        failed=store.failed_files(),
+        deliveries=store.delivery_counts(),
+        subscribers=dict(sorted(Counter(s.status for s in store.subscribers()).items())),
+        published=(public / "index.html").exists(),
+    )
+
+
+def shown_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else "never"
+
+
+def status_json(snapshot: Snapshot) -> dict[str, Any]:
+    """`feeds status --json`: a shape scripts rely on."""
+    return {
+        "counts": snapshot.counts, "pending_deliveries": snapshot.pending_deliveries,
+        "runs": {kind: {**run, "started": shown_time(run["started"]),
+                        "finished": shown_time(run["finished"])}
+                 for kind, run in snapshot.runs.items()},
+        "failed": [{"path": f.path, "reason": f.reason} for f in snapshot.failed],
+        "subscribers": snapshot.subscribers,
+    }
+
+
+def status_lines(snapshot: Snapshot) -> list[str]:
+    """`feeds status`: what a person reads first."""
+    counts = snapshot.counts
+    lines = [f"articles: {counts['articles']} in {counts['stories']} stories; files: "
+             f"{counts['files_ok']} ok, {counts['files_failed']} failed, "
+             f"{counts['files_duplicate']} duplicate"]
+    lines += [f"  {slug}: {value} articles" for slug, value in snapshot.topic_counts().items()]
+    for kind in RUN_KINDS:
+        run = snapshot.runs.get(kind)
+        lines.append(f"last {kind}: " + (f"{shown_time(run['finished'])}"
+                                         f"{'' if run['ok'] else ' (with problems)'}"
+                                         if run else "never"))
+    lines.append(f"pending deliveries: {snapshot.pending_deliveries}")
+    lines.append("subscribers: " + (", ".join(f"{n} {state}" for state, n
+                                               in snapshot.subscribers.items()) or "none"))
+    lines.append(f"failed files: {len(snapshot.failed)}")
+    lines += [f"  {record.path}: {record.reason}" for record in snapshot.failed]
+    return lines

@@ -1,0 +1,120 @@
+"""The unsubscribe page behind every digest's link: RFC 8058 one-click POSTs from mail
+clients, and a page where a reader keeps some topics or leaves altogether."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Message
+
+from feeds.config import Config
+from feeds.render import environment
+from feeds.store import Store
+from feeds.tokens import verify
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/unsubscribe/"
+MAX_FORM_BYTES = 64 * 1024
+
+
+class FormTooLarge(Exception):
+    pass
+
+
+class UnsubscribePages:
+    def __init__(self, config: Config, store: Store, secret: bytes) -> None:
+        self.config = config
+        self.store = store
+        self.secret = secret
+        assert config.paths.templates is not None
+        self.templates = environment(config.paths.templates)
+
+    def routes(self) -> list[Route]:
+        return [Route(PREFIX + "{token}", self.show, methods=["GET"]),
+                Route(PREFIX + "{token}", self.submit, methods=["POST"])]
+
+    def page(self, status: int, heading: str, message: str, **form: Any) -> Response:
+        html = self.templates.get_template("unsubscribe.html").render(
+            site=self.config.site, heading=heading, message=message, form=bool(form), **form)
+        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+    def invalid(self) -> Response:
+        return self.page(400, "This link is not valid",
+                         "The unsubscribe link is incomplete or was altered. Use the link "
+                         "from your most recent digest.")
+
+    async def show(self, request: Request) -> Response:
+        """GET: the reader's topics to keep, or a note that the address is unsubscribed."""
+        email = verify(self.secret, request.path_params["token"])
+        loop = asyncio.get_running_loop()
+        subscriber = await loop.run_in_executor(None, self.store.subscriber, email) \
+            if email else None
+        if subscriber is None:
+            return self.invalid()
+        if subscriber.status != "active":
+            return self.page(200, "You are unsubscribed",
+                             f"{email} receives no digests from {self.config.site.title}.")
+        topics = [{"slug": slug, "title": t.title, "chosen": slug in subscriber.topics}
+                  for slug, t in self.config.topics.items()]
+        return self.page(200, "Your subscription",
+                         "Choose the topics you want, or unsubscribe from everything.",
+                         email=email, topics=topics, action=request.url.path)
+
+    async def read_form(self, request: Request) -> Any:
+        """The request's form, read within body_timeout_seconds and at most MAX_FORM_BYTES:
+        a public server must not wait or buffer without end for a client's body."""
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            raise FormTooLarge
+        seen = 0
+        receive = request.receive
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_FORM_BYTES:
+                raise FormTooLarge
+            return message
+
+        async with asyncio.timeout(self.config.server.body_timeout_seconds):
+            return await Request(request.scope, limited).form()
+
+    async def submit(self, request: Request) -> Response:
+        """POST: keep the chosen topics, or unsubscribe (one-click, the button, no topics)."""
+        email = verify(self.secret, request.path_params["token"])
+        if email is None:
+            return self.invalid()
+        try:
+            form = await self.read_form(request)
+        except FormTooLarge:
+            return PlainTextResponse("Request body too large", status_code=413,
+                                     headers={"Connection": "close"})
+        except TimeoutError:
+            response = self.page(408, "Request timed out",
+                                 "The form took too long to arrive. Please try again.")
+            response.headers["Connection"] = "close"
+            return response
+        loop = asyncio.get_running_loop()
+        subscriber = await loop.run_in_executor(None, self.store.subscriber, email)
+        if subscriber is None:
+            return self.invalid()
+        chosen = [str(t) for t in form.getlist("topics") if str(t) in self.config.topics]
+        if form.get("action") == "update" and chosen:
+            await loop.run_in_executor(None, self.store.set_subscriber_topics, email, chosen)
+            log.info("subscriber topics changed email=%s topics=%s", email, ",".join(chosen))
+            return self.page(200, "Topics saved",
+                             f"{email} will receive: {', '.join(chosen)}.")
+        # One-click (List-Unsubscribe=One-Click), the button, or no topics left: unsubscribe.
+        await loop.run_in_executor(None, self.store.set_subscriber_status, email,
+                                   "unsubscribed")
+        log.info("subscriber unsubscribed email=%s one_click=%s", email,
+                 form.get("List-Unsubscribe") == "One-Click")
+        return self.page(200, "You are unsubscribed",
+                         f"{email} will receive no more digests from "
+                         f"{self.config.site.title}.")
