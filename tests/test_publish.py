@@ -26,7 +26,9 @@ from feeds.config import load_config
 from feeds.errors import PublishError
 from feeds.ingest import Ingestor, Pipeline
 from feeds.models import article_id, article_key
-from feeds.publish import Publisher, _runs
+from feeds.publish import Publisher
+from feeds.publish.archives import consecutive_runs
+from feeds.publish.sharing import ArchivePages, ArticlePages, do_job_in_helper
 from feeds.store import Store
 from feeds.store.core import MAX_RELATED, _nearest
 from tests.conftest import (
@@ -282,12 +284,11 @@ def test_a_big_publish_shared_with_a_helper_process_writes_what_one_process_woul
     assert snapshot(env.public) == shared
 
     # what a helper runs, here: its pages are the same bytes, so it writes none
-    from feeds.publish import _ArchivePages, _ArticlePages, _do_elsewhere
     config = load_config(env.config)
     ids = sorted(name.split("/")[1].removesuffix(".html") for name in shared
                  if name.startswith("articles/"))
-    assert _do_elsewhere(config, _ArticlePages(tuple(ids[:30])))[:2] == (0, 30)
-    assert _do_elsewhere(config, _ArchivePages("syria", 2, 5))[:2] == (0, 5)
+    assert do_job_in_helper(config, ArticlePages(tuple(ids[:30])))[:2] == (0, 30)
+    assert do_job_in_helper(config, ArchivePages("syria", 2, 5))[:2] == (0, 5)
 
     # a full rebuild from nothing, shared again
     for folder in ("articles", "feeds"):
@@ -456,7 +457,7 @@ def test_related_links_pick_the_nearest_reports_of_a_story(
 @given(st.lists(st.integers(1, 200), unique=True).map(sorted), st.integers(1, 25))
 def test_archive_pages_are_read_in_runs_that_cover_each_page_once(
         pages: list[int], longest: int) -> None:
-    runs = list(_runs(pages, longest))
+    runs = list(consecutive_runs(pages, longest))
     assert [first + n for first, count in runs for n in range(count)] == pages
     assert all(1 <= count <= longest for _, count in runs)
 
