@@ -1,4 +1,4 @@
-"""Durable writes: every file the project writes for others to read goes through here.
+"""Durable writes: the one place that writes files durably.
 
 A file is written under a temporary name beside its place, fsynced, then renamed (or linked)
 into place, so a reader sees it whole, old or new, and never one whose data a crash lost.

@@ -63,9 +63,9 @@ class Publisher:
         # files are written staged, made durable and put in place together (see feeds.files)
         self.public = PublicFolder(config.paths.public)
         self.listings = Listings(config, store)
-        self.feeds = AtomBuilder(config, self.content)
+        self.atom_builder = AtomBuilder(config, self.content)
         self.pages = Pages(config, self.specs, self.listings, self.public)
-        self.archives = Archives(config, store, self.listings, self.feeds, self.public)
+        self.archives = Archives(config, store, self.listings, self.atom_builder, self.public)
         self.sharing = JobSharing(config, helpers)
         self._put_off: PutOffPages | None = None  # pages a paused publish left
 
@@ -81,7 +81,7 @@ class Publisher:
         """A current feed's Atom document of `items` (newest first)."""
         if related is None:
             related = self.listings.related(items)
-        return self.feeds.build(spec, items, related=related)
+        return self.atom_builder.build(spec, items, related=related)
 
     def json_feed(self, spec: FeedSpec, items: Sequence[Item]) -> bytes:
         return json_feed(self.config.site, spec, items, self.content, self.topic_titles)
@@ -106,7 +106,7 @@ class Publisher:
     def forget(self) -> None:
         """Drop what earlier publishes built (entries, content, decoded items)."""
         self.content.clear()
-        self.feeds.forget()
+        self.atom_builder.forget()
         self.listings.forget()
 
     @property
@@ -157,7 +157,7 @@ class Publisher:
                 archive_jobs += self._write_feed(spec, current[spec.slug], report,
                                                  changed_ids, titles)
         self._run_jobs(archive_jobs, report, SHARED_ARCHIVE_MIN)  # then the archive pages
-        self.feeds.drop_unused_entries(2 * len(self.specs) * self.config.feeds.entries)
+        self.atom_builder.drop_unused_entries(2 * len(self.specs) * self.config.feeds.entries)
         # Then the pages that list articles: they may wait for a file that is arriving.
         pages = PutOffPages(siblings, None if wanted is None else set(wanted))
         if owed is not None:
@@ -193,7 +193,7 @@ class Publisher:
         """The feed (Atom and JSON), in place when this returns; the archive pages to write
         after it."""
         full_pages = self.archives.full_pages(spec)
-        document = self.feeds.build(spec, items, related=related,
+        document = self.atom_builder.build(spec, items, related=related,
                                     prev_archive=self.archives.newest_url(spec, full_pages))
         if self.public.write(urls.feed_path(spec.slug), document, report):
             report.changed_feeds.append(spec.atom_url)

@@ -94,6 +94,7 @@ class AtomBuilder:
         self.base = config.site.base_url
         self.content = content
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
+        self.scheme = urls.topic_scheme(self.base)
         self._entries: dict[tuple[Any, ...], ReusableEntry] = {}
         self._used: set[tuple[Any, ...]] = set()  # keys of the entries used since the last drop
 
@@ -173,9 +174,8 @@ class AtomBuilder:
         parts = getattr(entry, EXTENSION)
         parts.author = item.author or item.source or self.config.site.author
         parts.links.extend(links)
-        scheme = urls.topic_scheme(self.base)
         parts.categories.extend(
-            (match.slug, self.topic_titles[match.slug], scheme)
+            (match.slug, self.topic_titles[match.slug], self.scheme)
             for match in item.topics if match.slug in self.topic_titles)
         entry.summary(item.summary or item.title)
         entry.content(self.content.of(item), type="html")
