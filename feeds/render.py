@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -31,3 +34,29 @@ def environment(folder: Path, *, auto_reload: bool = True) -> jinja2.Environment
     env.filters["date"] = _date
     env.filters["iso"] = _iso
     return env
+
+
+class PageTemplates:
+    """The page templates, checked for edits once per `reload_edited()` (one listing of their
+    folder), not by Jinja at each page, where each file a page extends or includes costs a
+    stat. An edit shows from the next check on."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.environment = environment(folder, auto_reload=False)
+        self._stamps: dict[str, tuple[int, int]] = {}
+
+    def reload_edited(self) -> None:
+        stamps = {}
+        for parent, _dirs, names in os.walk(self.folder):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    st = os.stat(os.path.join(parent, name))
+                    stamps[os.path.join(parent, name)] = (st.st_mtime_ns, st.st_size)
+        if stamps != self._stamps:
+            self._stamps = stamps
+            if self.environment.cache is not None:
+                self.environment.cache.clear()
+
+    def render(self, name: str, values: dict[str, Any]) -> str:
+        return self.environment.get_template(name).render(values)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
 import shutil
 import threading
 import time
-import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,7 +24,7 @@ from feeds.config import load_config
 from feeds.errors import PublishError
 from feeds.ingest import Ingestor, Pipeline
 from feeds.models import article_id, article_key
-from feeds.publish import Publisher, _runs
+from feeds.publish import Publisher
 from feeds.store import Store
 from feeds.store.story_index import MAX_RELATED, nearest_reports
 from tests.conftest import (
@@ -36,23 +34,11 @@ from tests.conftest import (
     SEEDS,
     TWO_STORIES,
     Env,
-    dump_toml,
     needs_shared,
 )
+from tests.publishing import FILLERS, snapshot, story, tree
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-def story(title: str, place: str = "Damascus", day: int = 1) -> str:
-    return (f"{title}\n\nPublished: {day} March 2025 10:00 GMT\n\nDAMASCUS (Wire) - Officials "
-            f"in Syria said on Monday that work in {place} would continue. The Syrian "
-            f"government gave no timetable.\n\nResidents of {place} welcomed the news.\n")
-
-
-def snapshot(public: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(public)): (hashlib.sha256(p.read_bytes()).hexdigest(),
-                                         p.stat().st_mtime_ns)
-            for p in sorted(public.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -109,39 +95,6 @@ def test_ids_survive_reingest_and_an_edit_moves_only_updated(env: Env) -> None:
     assert second.title == "Aid reaches Aleppo at last"
     assert second.published == first.published
     assert second.updated_parsed > first.updated_parsed
-
-
-def test_archives_keep_every_entry_reachable_and_full_pages_never_change(env: Env) -> None:
-    env.write_config(feeds={"entries": 3}, ingest={"settle_seconds": 0.0})
-    for n in range(1, 8):
-        env.drop(f"s{n}.txt", story(f"Story number {n} from Syria", f"Town{n}", n))
-        env.feeds("ingest", str(env.inbox / f"s{n}.txt"))
-    feed_path = env.public / "feeds" / "syria.atom"
-    parsed = feedparser.parse(feed_path.read_bytes())
-    assert len(parsed.entries) == 3
-    prev = {link.rel: link.href for link in parsed.feed.links}["prev-archive"]
-    assert prev.endswith("/feeds/syria/archive-2.atom")
-    seen = {e.id for e in parsed.entries}
-    page = env.public / "feeds" / "syria" / "archive-2.atom"
-    pages = []
-    while True:
-        tree = ElementTree.parse(page)
-        assert tree.getroot().find("{http://purl.org/syndication/history/1.0}archive") is not None
-        archive = feedparser.parse(page.read_bytes())
-        assert not archive.bozo and len(archive.entries) == 3
-        seen |= {e.id for e in archive.entries}
-        pages.append(page)
-        links = {link.rel: link.href for link in archive.feed.links}
-        assert links["current"].endswith("/feeds/syria.atom")
-        assert links["next-archive"].endswith(f"/archive-{int(page.stem.split('-')[1]) + 1}.atom")
-        if "prev-archive" not in links:
-            break
-        page = env.public / links["prev-archive"].split("8080/")[1]
-    assert len(seen) == 7
-    full = {p: p.read_bytes() for p in pages}
-    env.drop("s8.txt", story("Story number 8 from Syria", "Town8", 8))
-    env.feeds("ingest")
-    assert {p: p.read_bytes() for p in pages} == full
 
 
 def test_same_event_entries_link_to_each_other_as_related(env: Env) -> None:
@@ -260,69 +213,6 @@ def test_a_publish_failing_midway_leaves_whole_files_and_no_temporary_ones(
     if failing == "replace":  # the four renamed before the fifth are new
         assert len(calls) == 5
         assert sum(failed[name] == after[name] != before.get(name) for name in failed) == 4
-
-
-def test_a_big_publish_shared_with_a_helper_process_writes_what_one_process_would(
-        env: Env) -> None:
-    """A big publish (a backfill, a full rebuild) shares its article and archive pages with
-    a worker process: the files are the ones a single process writes, byte for byte."""
-    shared_config = {"feeds": {"entries": 10}, "ingest": {"settle_seconds": 0.0,
-                                                          "processes": 1}}
-    env.write_config(**shared_config)
-    places = ["Damascus", "Aleppo", "Homs", "Latakia", "Idlib", "Hama", "Raqqa", "Tartus"]
-    for n in range(1100):
-        env.drop(f"r{n:04}.txt", story(f"Report {n} from {places[n % 8]}",
-                                       place=places[n % 8], day=1 + n % 28))
-    assert "publish jobs shared" in env.feeds("--log-level", "debug", "ingest").stderr
-    shared = snapshot(env.public)
-    assert len([name for name in shared if "/archive-" in name]) >= 200
-
-    env.write_config(feeds={"entries": 10}, ingest={"settle_seconds": 0.0, "processes": 0})
-    env.feeds("publish")  # one process, everything: finds every file as it would write it
-    assert snapshot(env.public) == shared
-
-    # what a helper runs, here: its pages are the same bytes, so it writes none
-    from feeds.publish import _ArchivePages, _ArticlePages, _do_elsewhere
-    config = load_config(env.config)
-    ids = sorted(name.split("/")[1].removesuffix(".html") for name in shared
-                 if name.startswith("articles/"))
-    assert _do_elsewhere(config, _ArticlePages(tuple(ids[:30])))[:2] == (0, 30)
-    assert _do_elsewhere(config, _ArchivePages("syria", 2, 5))[:2] == (0, 5)
-
-    # a full rebuild from nothing, shared again
-    for folder in ("articles", "feeds"):
-        shutil.rmtree(env.public / folder)
-    env.write_config(**shared_config)
-    env.feeds("publish")
-    assert {name: digest for name, (digest, _mtime) in snapshot(env.public).items()} == {
-        name: digest for name, (digest, _mtime) in shared.items()}
-
-
-def test_a_publish_does_the_jobs_of_a_helper_that_fails_itself(
-        env: Env, caplog: pytest.LogCaptureFixture) -> None:
-    """A helper that cannot do its jobs (here it cannot open the store) costs time, not
-    pages: the publishing process does them."""
-    env.write_config(feeds={"entries": 10}, ingest={"settle_seconds": 0.0, "processes": 0})
-    for n in range(1050):
-        env.drop(f"r{n:04}.txt", story(f"Report {n} from Homs", place="Homs", day=1 + n % 28))
-    env.feeds("ingest")
-    alone = {name: digest for name, (digest, _mtime) in snapshot(env.public).items()}
-    for folder in ("articles", "feeds"):
-        shutil.rmtree(env.public / folder)
-    config = load_config(env.config)
-    store = Store.for_config(config)
-    try:
-        elsewhere = config.model_copy(update={"store": config.store.model_copy(
-            update={"url": f"sqlite:///{env.root / 'nowhere' / 'feeds.db'}"})})
-        publisher = Publisher(elsewhere, store, helpers=1)
-        try:
-            publisher.publish()
-        finally:
-            publisher.close()
-    finally:
-        store.close()
-    assert "a publish helper failed" in caplog.text
-    assert {name: digest for name, (digest, _mtime) in snapshot(env.public).items()} == alone
 
 
 def test_seed_stories_group_the_same_events_and_only_those(env: Env) -> None:
@@ -453,37 +343,6 @@ def test_related_links_pick_the_nearest_reports_of_a_story(
     assert nearest_reports(row, members) == expected
 
 
-@given(st.lists(st.integers(1, 200), unique=True).map(sorted), st.integers(1, 25))
-def test_archive_pages_are_read_in_runs_that_cover_each_page_once(
-        pages: list[int], longest: int) -> None:
-    runs = list(_runs(pages, longest))
-    assert [first + n for first, count in runs for n in range(count)] == pages
-    assert all(1 <= count <= longest for _, count in runs)
-
-
-@pytest.mark.parametrize("edited", [1, 10])  # one by one, and many at once (one numbered pass)
-def test_an_edit_rewrites_exactly_the_archive_pages_holding_it(env: Env, edited: int) -> None:
-    env.write_config(feeds={"entries": 3}, ingest={"settle_seconds": 0.0})
-    for n in range(1, 21):
-        env.drop(f"s{n}.txt", story(f"Story number {n} from Syria", f"Town{n}", n))
-    env.feeds("ingest")
-    archive = env.public / "feeds" / "syria"
-    before = {p.name: p.read_bytes() for p in archive.iterdir()}
-    assert len(before) == 6  # 20 stories: 6 full pages of 3, 2 in the current feed
-    changed = range(2, 2 + 2 * edited, 2)[:edited]
-    for n in changed:
-        env.drop(f"s{n}.txt", story(f"Story number {n} from Syria, revised", f"Town{n}", n))
-    env.feeds("ingest")
-    after = {p.name: p.read_bytes() for p in archive.iterdir()}
-    revised = {name for name, data in after.items() if b"revised" in data}
-    rewritten = {name for name in after if after[name] != before[name]}
-    assert revised == rewritten
-    everything = [*after.values(), (env.public / "feeds" / "syria.atom").read_bytes()]
-    for n in changed:  # each edit is in the feed or on its page (the newest page overlaps it)
-        assert any(f"Story number {n} from Syria, revised</title>".encode() in data
-                   for data in everything), n
-
-
 def test_pages_a_paused_publish_puts_off_are_written_by_finish(env: Env) -> None:
     """The daemon's publish gives way to arriving files after the feeds: the pages that only
     list articles wait for `finish()` (or the next publish), and then match a full rebuild."""
@@ -539,65 +398,6 @@ def test_a_report_whose_related_list_gains_the_new_one_is_rewritten_too(env: Env
     assert len({*rebuilt}) == 12
 
 
-FILLERS = [
-    "Storm closes mountain roads\n\nHeavy snow closed three mountain passes on Monday and "
-    "the weather service warned of avalanches above 2,000 metres.\n",
-    "Budget vote delayed again\n\nThe city council postponed its budget vote for a second "
-    "week after members disagreed over bus fares and library hours.\n",
-    "Museum reopens its east wing\n\nThe national museum reopened its east wing after a "
-    "two-year restoration of the painted ceilings and the marble staircase.\n",
-    "Cup final goes to penalties\n\nThe river club won the cup final on penalties after a "
-    "goalless match in front of forty thousand supporters.\n",
-]
-
-
-def test_a_full_archive_page_stays_the_same_when_a_later_report_joins_its_story(
-        env: Env) -> None:
-    """Full archive pages never change unless one of their own articles is edited, so their
-    entries carry no story links (those grow as later reports join); the current feed does."""
-    env.write_config(feeds={"entries": 2}, ingest={"settle_seconds": 0.0})
-    shutil.copy2(DATA / "stories" / "1-talks.txt", env.inbox / "talks.txt")
-    env.feeds("ingest")
-    for n, text in enumerate(FILLERS):
-        env.drop(f"filler-{n}.txt", text)
-    env.feeds("ingest")
-    first = env.public / "feeds" / "all" / "archive-1.atom"
-    before = first.read_bytes()
-    assert b"Qatar hosts new round" in before
-    shutil.copy2(DATA / "stories" / "4-deal-again.txt", env.inbox / "deal.txt")
-    env.feeds("ingest")
-    current = (env.public / "feeds" / "all.atom").read_bytes()
-    assert b'rel="related"' in current  # the new report links the talks report
-    assert first.read_bytes() == before
-    env.feeds("publish")  # a full rebuild writes the same
-    assert first.read_bytes() == before
-
-
-def test_a_story_dropped_from_a_file_leaves_the_feeds_at_once(env: Env) -> None:
-    """A file that loses one of its stories (or becomes a copy of another file) loses those
-    articles: the feeds stop listing them at once and their pages go, as a full rebuild
-    would have it."""
-    path = env.drop("pair.txt", TWO_STORIES)
-    other = env.drop("other.txt", FILLERS[2])
-    env.feeds("ingest")
-    assert b"Airport terminal plan" in (env.public / "feeds" / "all.atom").read_bytes()
-    airport = env.public / "articles" / f"{article_id(article_key('pair.txt', 1))}.html"
-    museum = env.public / "articles" / f"{article_id(article_key('other.txt', 0))}.html"
-    assert airport.exists() and museum.exists()
-    path.write_text(HARBOUR, encoding="utf-8")  # the airport story is dropped
-    assert "0 new, 0 updated, 2 unchanged" in env.feeds("ingest").stdout
-    feeds = env.public / "feeds"
-    assert b"Airport terminal plan" not in (feeds / "all.atom").read_bytes()
-    assert not airport.exists() and museum.exists()
-    other.write_text(HARBOUR, encoding="utf-8")  # now a copy of pair.txt: its article goes
-    assert "1 duplicate" in env.feeds("ingest").stdout
-    assert not museum.exists()
-    incremental = _tree(env.public)
-    assert b"Museum reopens" not in incremental[Path("feeds/all.atom")]
-    env.feeds("publish")
-    assert _tree(env.public) == incremental
-
-
 def test_articles_an_earlier_run_stored_but_never_published_are_published_next(
         env: Env) -> None:
     """A `feeds ingest` killed between storing and publishing (or run with --no-publish)
@@ -611,39 +411,11 @@ def test_articles_an_earlier_run_stored_but_never_published_are_published_next(
     pages = {p.name for p in (env.public / "articles").glob("*.html")}
     assert pages == {f"{article_id(article_key(name, n))}.html"
                      for name, n in (("pair.txt", 0), ("pair.txt", 1), ("other.txt", 0))}
-    full = _tree(env.public)
+    full = tree(env.public)
     env.drop("late.txt", HARBOUR.replace("Harbour", "Port"))  # an ordinary run: incremental
     assert "1 new" in env.feeds("ingest").stdout
     env.feeds("publish")
-    assert set(_tree(env.public)) == set(full) | {
+    assert set(tree(env.public)) == set(full) | {
         Path("articles") / f"{article_id(article_key('late.txt', 0))}.html"}
-
-
-def _tree(folder: Path) -> dict[Path, bytes]:
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def test_a_topic_taken_out_of_the_config_leaves_public(env: Env) -> None:
-    """The feeds, archive pages and page of a topic no longer configured are removed by the
-    next full publish; what else is in public/ stays."""
-    for n in range(4):
-        env.drop(f"gaza-{n}.txt", f"Gaza talks, day {n}\n\nHamas and Israel resumed talks on "
-                 f"Gaza in Cairo on day {n}, mediators said. Gaza aid was discussed.\n")
-    env.write_config(feeds={"entries": 2})
-    env.feeds("ingest")
-    own = [Path("feeds/gaza.atom"), Path("feeds/gaza.json"), Path("topics/gaza.html"),
-           Path("feeds/gaza/archive-1.atom")]
-    assert all((env.public / p).exists() for p in own)
-    (env.public / "robots.txt").write_text("User-agent: *\n")  # not feeds' own: kept
-    config = tomllib.loads(env.config.read_text(encoding="utf-8"))
-    del config["topics"]["gaza"]
-    config["digests"]["daily"]["topics"] = ["syria"]
-    env.config.write_text(dump_toml(config), encoding="utf-8")
-    env.feeds("publish")
-    assert not any((env.public / p).exists() for p in own)
-    assert not (env.public / "feeds" / "gaza").exists()
-    assert (env.public / "robots.txt").exists() and (env.public / "feeds/syria.atom").exists()
-    pages = {p.name for p in (env.public / "articles").iterdir()}
-    assert len(pages) == 4  # the articles stay: they are still stored, and in feeds/all.atom
 
 

@@ -1,0 +1,76 @@
+"""Every output path under public/ and every URL the site links to, in one place.
+
+Paths are relative to the public folder; URLs are absolute, `base` (the configured
+`site.base_url`, which always ends in "/") followed by the path. Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+ALL = "all"  # the feed of every topic
+INDEX = Path("index.html")
+OPML = Path("feeds.opml")
+# What a publish writes, and so may remove again: pages and feeds in these folders.
+OUTPUT_FOLDERS = ("articles", "feeds", "topics")
+OUTPUT_SUFFIXES = (".html", ".atom", ".json")
+# Feed ids are derived from the slug alone, so they never change with the base URL.
+_FEED_NAMESPACE = uuid.UUID("9a3c3b0e-2f7d-4d0e-8f55-7b2f6c1a4e90")
+
+
+def feed_path(slug: str) -> Path:
+    return Path("feeds") / f"{slug}.atom"
+
+
+def json_feed_path(slug: str) -> Path:
+    return Path("feeds") / f"{slug}.json"
+
+
+def archive_path(slug: str, page: int) -> Path:
+    """RFC 5005 archive page `page` (from 1, the oldest) of a feed."""
+    return Path("feeds") / slug / f"archive-{page}.atom"
+
+
+def topic_page_path(slug: str) -> Path:
+    return Path("topics") / f"{slug}.html"
+
+
+def article_page_path(item_id: str) -> Path:
+    return Path("articles") / f"{item_id}.html"
+
+
+def feed_url(base: str, slug: str) -> str:
+    return f"{base}feeds/{slug}.atom"
+
+
+def json_feed_url(base: str, slug: str) -> str:
+    return f"{base}feeds/{slug}.json"
+
+
+def archive_url(base: str, slug: str, page: int) -> str:
+    return f"{base}feeds/{slug}/archive-{page}.atom"
+
+
+def topic_page_url(base: str, slug: str) -> str:
+    """A topic's page; the "all" feed's page is the front page."""
+    return f"{base}index.html" if slug == ALL else f"{base}topics/{slug}.html"
+
+
+def topic_scheme(base: str) -> str:
+    """The `scheme` of an Atom category: the folder of the topic pages."""
+    return f"{base}topics/"
+
+
+def article_url(base: str, item_id: str) -> str:
+    return f"{base}articles/{item_id}.html"
+
+
+def unsubscribe_url(base: str, token: str) -> str:
+    """The one-click unsubscribe link of a digest (`token` from feeds.tokens.sign)."""
+    return f"{base}unsubscribe/{token}"
+
+
+def feed_id(slug: str) -> str:
+    """A feed's Atom id: a name-based UUID URN, stable forever."""
+    return uuid.uuid5(_FEED_NAMESPACE, f"feed:{slug}").urn
