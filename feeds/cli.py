@@ -1,15 +1,18 @@
 """The `feeds` command line: one function per command; FeedsError becomes a message and an
-exit code here and nowhere else (2 for configuration errors, 1 for the rest)."""
+exit code here and nowhere else (2 for configuration errors, 1 for the rest).
+
+A command imports what it uses when it runs: pydantic, SQLAlchemy, the parsers, the publisher
+and the digest renderer each take a noticeable part of a second to import, and `feeds --version`
+or `feeds status` should not wait for the ones they do not use (BENCHMARKS.md, start-up row).
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -17,35 +20,35 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from feeds.config import Config, find_config, load_config
+from feeds import __version__
 from feeds.errors import FeedsError
-from feeds.logs import setup_logging
-from feeds.store import DatabaseUnavailable, Store
 
 if TYPE_CHECKING:
+    from feeds.config import Config
     from feeds.digest import Digester
-
-# Each command imports the modules only it needs (the parsers, the publisher, the digest
-# renderer each take a noticeable part of a second to import).
+    from feeds.store import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
-log = logging.getLogger(__name__)
 
 
-@dataclass
 class Context:
-    config_path: str | None
-    _config: Config | None = None
+    """The config file a command was given, loaded on first use."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
+            from feeds.config import find_config, load_config
             self._config = load_config(find_config(self.config_path))
         return self._config
 
     @contextmanager
     def store(self) -> Iterator[Store]:
+        from feeds.store import Store
         store = Store.for_config(self.config)
         try:
             yield store
@@ -63,7 +66,10 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             if exc.hint:
                 click.echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
-        except DatabaseUnavailable as exc:
+        except Exception as exc:
+            from feeds.store import DatabaseUnavailable  # a command without a store never gets it
+            if not isinstance(exc, DatabaseUnavailable):
+                raise
             # the database went away or stayed locked past store.busy_timeout_seconds; the
             # transaction in progress was rolled back, so running the command again is safe
             click.echo(f"feeds: the database is unavailable: {exc.orig}", err=True)
@@ -80,10 +86,11 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--log-format", default="text", show_default=True,
               type=click.Choice(["text", "json"]))
-@click.version_option(package_name="feeds")
+@click.version_option(__version__, prog_name="feeds")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, log_level: str, log_format: str) -> None:
     """Turn a folder of news articles into per-topic Atom feeds and email digests."""
+    from feeds.logs import setup_logging
     setup_logging(log_level, log_format)
     ctx.obj = Context(config_path)
 
@@ -267,6 +274,7 @@ def config_command(obj: Context) -> None:
 @handles_errors
 def run(obj: Context) -> None:
     """The daemon: scan, watch the inbox, publish, run digest schedules, serve HTTP."""
+    from feeds.config import find_config
     from feeds.daemon import run_daemon
     run_daemon(find_config(obj.config_path).resolve(), obj.config)
 
