@@ -268,6 +268,29 @@ def config_command(obj: Context) -> None:
     click.echo(json.dumps(obj.config.redacted(), indent=2, ensure_ascii=False))
 
 
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+@handles_errors
+def init(folder: Path) -> None:
+    """Start a new site in FOLDER (default: here): a commented config.toml and its folders."""
+    from importlib.resources import files
+
+    from feeds.config import load_config
+    config_file = folder / "config.toml"
+    if config_file.exists():
+        raise FeedsError(f"{config_file} already exists; nothing was changed",
+                         hint="edit it, or give feeds init another folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    starter = files("feeds").joinpath("starter-config.toml").read_text(encoding="utf-8")
+    with config_file.open("x", encoding="utf-8") as handle:  # never over a file made meanwhile
+        handle.write(starter)
+    paths = load_config(config_file).paths
+    for made in (paths.inbox, paths.public, paths.state):
+        made.mkdir(parents=True, exist_ok=True)
+    click.echo(f"init: wrote {config_file}; drop articles into {paths.inbox}, then run "
+               f"`feeds --config {config_file} ingest` (or `run` for the daemon)")
+
+
 # --- the daemon and the server -----------------------------------------------------------
 @main.command()
 @click.pass_obj
