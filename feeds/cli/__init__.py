@@ -1,5 +1,6 @@
-"""The `feeds` command line: one function per command; FeedsError becomes a message and an
-exit code here and nowhere else (2 for configuration errors, 1 for the rest).
+"""The `feeds` command line: one function per command (the subscribers and digest groups in
+their own modules). FeedsError becomes a message and an exit code in `handles_errors`
+(cli.context) and nowhere else: 2 for configuration errors, 1 for the rest.
 
 A command imports what it uses when it runs: pydantic, SQLAlchemy, the parsers, the publisher
 and the digest renderer each take a noticeable part of a second to import, and `feeds --version`
@@ -9,74 +10,23 @@ or `feeds status` should not wait for the ones they do not use (BENCHMARKS.md, s
 from __future__ import annotations
 
 import json
-import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from functools import wraps
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from feeds import __version__
+from feeds.cli.context import Context, handles_errors
+from feeds.cli.digests import digest
+from feeds.cli.subscribers import subscribers
 from feeds.errors import FeedsError
 
 if TYPE_CHECKING:
     from feeds.config import Config
-    from feeds.digest import Digester
     from feeds.store import Store
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class Context:
-    """The config file a command was given, loaded on first use."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self.config_path = config_path
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from feeds.config import find_config, load_config
-            self._config = load_config(find_config(self.config_path))
-        return self._config
-
-    @contextmanager
-    def store(self) -> Iterator[Store]:
-        from feeds.store import Store
-        store = Store.for_config(self.config)
-        try:
-            yield store
-        finally:
-            store.close()
-
-
-def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except FeedsError as exc:
-            click.echo(f"feeds: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
-            sys.exit(exc.exit_code)
-        except Exception as exc:
-            from feeds.store import DatabaseUnavailable  # a command without a store never gets it
-            if not isinstance(exc, DatabaseUnavailable):
-                raise
-            # the database went away or stayed locked past store.busy_timeout_seconds; the
-            # transaction in progress was rolled back, so running the command again is safe
-            click.echo(f"feeds: the database is unavailable: {exc.orig}", err=True)
-            click.echo("hint: another process may hold a long write lock; nothing was "
-                       "half-written, run the command again", err=True)
-            sys.exit(1)
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -316,167 +266,5 @@ def serve(obj: Context, port: int | None) -> None:
     run_server(config)
 
 
-# --- subscribers -------------------------------------------------------------------------
-@main.group()
-def subscribers() -> None:
-    """Manage digest subscribers."""
-
-
-def _check_subscriber(config: Config, email: str, topics: str | None,
-                      schedule: str | None) -> tuple[str, list[str], str]:
-    from email_validator import EmailNotValidError, validate_email
-    try:
-        address = validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise FeedsError(f"{email!r} is not a valid email address: {exc}") from None
-    if not config.digests:
-        raise FeedsError("no digest schedules are configured", hint="add a [digests.NAME] table")
-    name = schedule or next(iter(config.digests))
-    if name not in config.digests:
-        raise FeedsError(f"unknown schedule {name!r}",
-                         hint=f"configured: {', '.join(config.digests)}")
-    chosen = ([t.strip() for t in re.split(r"[,;]", topics) if t.strip()] if topics
-              else list(config.digests[name].topics))
-    unknown = [t for t in chosen if t not in config.topics]
-    if unknown:
-        raise FeedsError(f"unknown topic(s): {', '.join(unknown)}",
-                         hint=f"configured: {', '.join(config.topics)}")
-    if not chosen:
-        raise FeedsError("no topics given", hint="pass --topics a,b")
-    return address, chosen, name
-
-
-@subscribers.command("add")
-@click.argument("email")
-@click.option("--topics", help="comma-separated topic slugs (default: the schedule's topics)")
-@click.option("--schedule", help="digest schedule name (default: the first configured)")
-@click.pass_obj
-@handles_errors
-def subscribers_add(obj: Context, email: str, topics: str | None, schedule: str | None) -> None:
-    """Subscribe EMAIL (or update an existing subscriber)."""
-    address, chosen, name = _check_subscriber(obj.config, email, topics, schedule)
-    with obj.store() as store:
-        done = store.add_subscriber(address, chosen, name, datetime.now(UTC))
-    click.echo(f"{done}: {address} ({name}: {', '.join(chosen)})")
-
-
-@subscribers.command("remove")
-@click.argument("email")
-@click.pass_obj
-@handles_errors
-def subscribers_remove(obj: Context, email: str) -> None:
-    """Remove EMAIL."""
-    with obj.store() as store:
-        if not store.remove_subscriber(email.strip()):
-            raise FeedsError(f"no subscriber {email}")
-    click.echo(f"removed: {email}")
-
-
-@subscribers.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@handles_errors
-def subscribers_list(obj: Context, as_json: bool) -> None:
-    """List subscribers with their topics, schedule and status."""
-    with obj.store() as store:
-        found = store.subscribers()
-    for sub in found:
-        if as_json:
-            click.echo(json.dumps({"email": sub.email, "topics": list(sub.topics),
-                                   "schedule": sub.schedule, "status": sub.status}))
-        else:
-            click.echo(f"{sub.email}\t{sub.schedule}\t{sub.status}\t{','.join(sub.topics)}")
-
-
-@subscribers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.pass_obj
-@handles_errors
-def subscribers_import(obj: Context, file: Path) -> None:
-    """Add subscribers from a CSV file with columns email[,topics[,schedule]].
-
-    Topics inside one cell are separated by ";" (or "," when the cell is quoted). Bad rows are
-    listed and skipped; the others are added.
-    """
-    import csv
-    added = skipped = 0
-    with obj.store() as store, file.open(newline="", encoding="utf-8-sig") as handle:
-        for number, row in enumerate(csv.reader(handle), 1):
-            if not row or not row[0].strip() or row[0].strip().lower() == "email":
-                continue
-            try:
-                address, chosen, name = _check_subscriber(
-                    obj.config, row[0].strip(), row[1] if len(row) > 1 and row[1] else None,
-                    row[2].strip() if len(row) > 2 and row[2].strip() else None)
-            except FeedsError as exc:
-                click.echo(f"  line {number}: skipped: {exc.message}")
-                skipped += 1
-                continue
-            store.add_subscriber(address, chosen, name, datetime.now(UTC))
-            added += 1
-    click.echo(f"import: {added} added or updated, {skipped} skipped")
-
-
-# --- digests -----------------------------------------------------------------------------
-@main.group()
-def digest() -> None:
-    """Send or preview email digests."""
-
-
-def _digester(config: Config, store: Store) -> Digester:
-    from feeds.digest import Digester
-    from feeds.tokens import load_secret
-    return Digester(config, store, load_secret(config.paths.state))
-
-
-@digest.command("send")
-@click.option("--schedule", "schedule", help="run only this schedule (default: all)")
-@click.option("--dry-run", is_flag=True, help="show who would get what; send and record nothing")
-@click.pass_obj
-@handles_errors
-def digest_send(obj: Context, schedule: str | None, dry_run: bool) -> None:
-    """Run digest schedules now."""
-    config = obj.config
-    names = [schedule] if schedule else list(config.digests)
-    from feeds.mail import open_outbox
-    with obj.store() as store:
-        digester = _digester(config, store)
-        outbox = open_outbox(config.smtp, config.paths.state)
-        try:
-            for name in names:
-                run = f"manual-{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
-                report = digester.run(name, run, outbox, dry_run=dry_run)
-                if dry_run:
-                    click.echo(f"{name}: would send {report.planned} digests "
-                               f"({report.skipped} subscribers have nothing new)")
-                    for email, count in report.recipients:
-                        click.echo(f"  {email}: {count} items")
-                else:
-                    click.echo(f"{name}: {report.sent} sent, {report.failed} failed, "
-                               f"{report.retrying} to retry, {report.skipped} with nothing new")
-        finally:
-            outbox.close()
-
-
-@digest.command("preview")
-@click.option("--subscriber", "email", required=True, help="whose next digest to render")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="write the message (.eml) or its HTML part (.html) to this file")
-@click.pass_obj
-@handles_errors
-def digest_preview(obj: Context, email: str, out: Path | None) -> None:
-    """Render a subscriber's next digest from real data; sends and records nothing."""
-    with obj.store() as store:
-        outgoing = _digester(obj.config, store).preview(email)
-    message = outgoing.parsed()
-    if out is None:
-        text = message.get_body(("plain",))
-        click.echo(f"Subject: {message['Subject']}\n")
-        click.echo(text.get_content() if text is not None else "")
-        return
-    if out.suffix.lower() in (".html", ".htm"):
-        html = message.get_body(("html",))
-        out.write_text(html.get_content() if html is not None else "", encoding="utf-8")
-    else:
-        out.write_bytes(outgoing.data)
-    click.echo(f"preview: {out}")
+main.add_command(subscribers)
+main.add_command(digest)
