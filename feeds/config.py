@@ -50,7 +50,13 @@ class SiteConfig(_Table):
         return value if value.endswith("/") else value + "/"
 
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+def _builtin_templates() -> Path:
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"  # the wheel maps templates/ into the package
+    return installed if installed.is_dir() else package.parent / "templates"  # a checkout
+
+
+BUILTIN_TEMPLATES = _builtin_templates()
 
 
 class PathsConfig(_Table):

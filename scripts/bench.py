@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -730,6 +731,35 @@ def bench_cluster(quick: bool) -> None:
                 f"(ingest ratio {ingest / base_ingest:.2f}; ratio column: digests)")
 
 
+def run_quietly(args: list[str]) -> None:
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+def bench_startup(quick: bool) -> None:
+    """How long a command takes to start, against a bare interpreter of the same venv, run in
+    turn round after round (the median of each)."""
+    rounds = 5 if quick else 11
+    python = str(ROOT / ".venv" / "bin" / "python")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        make_config(folder)
+        article = write_corpus(folder / "inbox", 1)[0]
+        config = str(folder / "config.toml")
+        subprocess.run([FEEDS, "--config", config, "--log-level", "warning", "ingest"],
+                       check=True, stdout=subprocess.DEVNULL)
+        commands = {"python -c pass": [python, "-c", "pass"],
+                    "feeds --version": [FEEDS, "--version"],
+                    "feeds status": [FEEDS, "--config", config, "status"],
+                    "feeds explain FILE": [FEEDS, "--config", config, "explain", str(article)]}
+        runs: list[Callable[[], None]] = [partial(run_quietly, args) for args in commands.values()]
+        anchor, *spent = interleaved(runs, rounds)
+    for (name, _), seconds, goal in zip(list(commands.items())[1:], spent, (3, 10, 10),
+                                        strict=True):
+        ratio = seconds / anchor
+        row(f"start-up: {name}", f"{seconds * 1000:.0f} ms", f"python -c pass "
+            f"{anchor * 1000:.0f} ms", ratio, f"<= {goal}x", ratio <= goal)
+
+
 def table() -> str:
     lines = ["| measure | ours | anchor | ratio | goal | result |", "|---|---|---|---|---|---|"]
     for r in ROWS:
@@ -749,7 +779,8 @@ def main() -> None:
     measures = {"summarizer": bench_summarizer, "feed": bench_feed_build,
                 "incremental": bench_incremental_publish, "backfill": bench_backfill,
                 "fsyncs": bench_fsyncs, "http": bench_http, "latency": bench_latency,
-                "digests": bench_digests, "cluster": bench_cluster}
+                "digests": bench_digests, "cluster": bench_cluster,
+                "startup": bench_startup}
     chosen = args.only.split(",") if args.only else list(measures)
     started = time.monotonic()
     for name in chosen:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
-from tests.conftest import Env
+from tests.conftest import FEEDS_BIN, Env
 
 STORY = "Harbour reopens\n\nThe harbour reopened on Monday. Ships docked within hours.\n"
 
@@ -32,3 +35,33 @@ def test_help_lists_every_command(env: Env) -> None:
     for command in ("run", "ingest", "publish", "serve", "explain", "status", "config",
                     "subscribers", "digest"):
         assert f"  {command} " in out or f"  {command}\n" in out
+
+
+def test_version_imports_neither_pydantic_nor_sqlalchemy(env: Env) -> None:
+    result = subprocess.run([sys.executable, "-X", "importtime", FEEDS_BIN, "--version"],
+                            capture_output=True, text=True, check=True, cwd=env.root)
+    assert result.stdout.startswith("feeds, version "), result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "click" in imported  # the importtime lines were read
+    heavy = {name for name in imported if name.split(".")[0] in ("pydantic", "sqlalchemy")}
+    assert not heavy, sorted(heavy)
+
+
+def test_init_writes_a_working_starter_site_and_never_overwrites_one(tmp_path: Path) -> None:
+    site = tmp_path / "new-site"
+    made = subprocess.run([FEEDS_BIN, "init", str(site)], capture_output=True, text=True,
+                          check=False, cwd=tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert {p.name for p in site.iterdir()} == {"config.toml", "inbox", "public", "state"}
+    starter = (site / "config.toml").read_text(encoding="utf-8")
+    assert starter.startswith("# feeds: the configuration of a new site")
+    shown = subprocess.run([FEEDS_BIN, "--config", str(site / "config.toml"), "config"],
+                           capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["paths"]["inbox"] == str(site / "inbox")
+    (site / "config.toml").write_text("# mine\n", encoding="utf-8")
+    again = subprocess.run([FEEDS_BIN, "init"], capture_output=True, text=True, check=False,
+                           cwd=site)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "config.toml already exists; nothing was changed" in again.stderr
+    assert (site / "config.toml").read_text(encoding="utf-8") == "# mine\n"

@@ -51,3 +51,4 @@ def missed_slots(digests: Mapping[str, DigestConfig], store: Store,
         if slot is not None:
             missed.append((name, slot))
     return missed
+

@@ -1,0 +1,202 @@
+"""`feeds run`: wiring only. Watcher -> worker (ingest + publish), scheduler, HTTP server.
+
+Start: lock the state folder, open the store, queue the startup scan for the worker, then start
+the watcher, the scheduler and the server. Stop (SIGINT/SIGTERM): watcher -> worker (the
+current batch finishes) -> scheduler -> server -> store -> lock, each step logged. SIGHUP
+reloads config.toml; an invalid new config is refused and the old one keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import signal
+import threading
+from functools import partial
+from pathlib import Path
+
+import uvloop
+from apscheduler.schedulers.background import BackgroundScheduler
+from watchdog.observers.api import BaseObserver
+
+from feeds.config import Config, load_config
+from feeds.daemon.events import InboxEvent, InboxRequest
+from feeds.daemon.lock import StateLock
+from feeds.daemon.watcher import watch_inbox
+from feeds.daemon.worker import CurrentServices, Services, Worker, log_failures
+from feeds.digest.runs import DigestRuns
+from feeds.digest.schedule import cron_trigger, latest_slot
+from feeds.errors import FeedsError
+from feeds.ingest.publishing import PublishAfterIngest
+from feeds.store import Store
+from feeds.tokens import load_secret
+from feeds.web import Server, Site, url_of
+
+__all__ = ["Daemon", "StateLock", "latest_slot", "run_daemon", "run_server"]
+
+log = logging.getLogger(__name__)
+
+WORKER_STOP_SECONDS = 8.0  # the current batch finishes; a longer one is left to the next start
+WATCHER_STOP_SECONDS = 5.0
+
+
+class Daemon:
+    """Owns the parts of `feeds run` and the order they start and stop in."""
+
+    def __init__(self, config_path: Path, config: Config) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.lock = StateLock(config.paths.state)
+        self.events: queue.Queue[InboxEvent] = queue.Queue()
+        self.stopping = threading.Event()
+        self.publishing = PublishAfterIngest(lambda: not self.events.empty())
+        self.store: Store | None = None
+        self.services: CurrentServices | None = None
+        self.digests: DigestRuns | None = None
+        self.worker: Worker | None = None
+        self.observer: BaseObserver | None = None
+        self.scheduler: BackgroundScheduler | None = None
+        self.site: Site | None = None
+
+    def start_background(self) -> None:
+        config = self.config
+        store = self.store = Store.for_config(config)
+        self.services = CurrentServices(Services.build(config, store))
+        self.digests = DigestRuns(store, lambda: self.config)
+        config.paths.inbox.mkdir(parents=True, exist_ok=True)
+        # The worker's first batch scans the inbox, then rebuilds everything once: templates
+        # or the config may have changed since the last run, so the first publish is a full
+        # one. Meanwhile the server serves what public/ holds, and signals are answered.
+        self.publishing.owed = True
+        self.events.put(InboxRequest.STARTUP)
+        self.worker = Worker(self.events, self.services, store, self.publishing, self.stopping,
+                             after_startup=self._catch_up)
+        self.worker.thread.start()
+        self.observer = watch_inbox(config.paths.inbox, self.events)
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._schedule(config)
+        self.scheduler.start()
+
+    def _schedule(self, config: Config) -> None:
+        assert self.scheduler is not None and self.digests is not None
+        self.scheduler.add_job(lambda: self.events.put(InboxRequest.RESCAN), "interval",
+                               seconds=config.ingest.rescan_seconds, id="rescan",
+                               replace_existing=True, coalesce=True, max_instances=1)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id.removeprefix("digest:") \
+                    not in config.digests:
+                job.remove()
+        for name, digest in config.digests.items():
+            self.scheduler.add_job(
+                partial(log_failures, f"digest {name}",
+                        partial(self.digests.run_due_slot, name)),
+                cron_trigger(digest), id=f"digest:{name}", replace_existing=True,
+                coalesce=True, max_instances=1, misfire_grace_time=digest.grace_seconds)
+        self.scheduler.add_job(
+            partial(log_failures, "leftover deliveries", self.digests.finish_abandoned),
+            "interval", seconds=config.mail.retry_seconds, id="leftovers",
+            replace_existing=True, coalesce=True, max_instances=1)
+
+    def _catch_up(self, config: Config) -> None:
+        """A slot missed while the daemon was down runs once now, if within its grace."""
+        assert self.digests is not None
+        for name in self.digests.due_after_downtime(config):
+            log_failures(f"digest {name}", partial(self.digests.run_due_slot, name))
+
+    def reload(self) -> None:
+        """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""
+        try:
+            config = load_config(self.config_path)
+        except FeedsError as exc:
+            log.error("reload refused; the old configuration stays error=%s", exc.message)
+            return
+        if config.paths != self.config.paths or config.database_url != self.config.database_url:
+            log.warning("reload: paths and store changes need a restart; they are ignored")
+            config = config.model_copy(update={"paths": self.config.paths,
+                                               "store": self.config.store})
+        assert self.store is not None and self.services is not None
+        self.services.replace(Services.build(config, self.store)).close()
+        self.config = config
+        if self.site is not None:
+            self.site.reconfigure(config)
+        if self.scheduler is not None:
+            self._schedule(config)
+        self.events.put(InboxRequest.RECLASSIFY)
+        log.info("configuration reloaded path=%s topics=%s", self.config_path,
+                 ",".join(config.topics))
+
+    def stop_background(self) -> None:
+        log.info("stopping: watcher")
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(timeout=WATCHER_STOP_SECONDS)
+        log.info("stopping: worker (the current batch finishes)")
+        self.stopping.set()
+        if self.worker is not None:
+            self.worker.thread.join(timeout=WORKER_STOP_SECONDS)
+        log.info("stopping: scheduler")
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.services is not None:
+            self.services.get().close()
+
+    def close(self) -> None:
+        log.info("stopping: store")
+        if self.store is not None:
+            self.store.close()
+        self.lock.release()
+        log.info("stopped")
+
+    async def serve_until_stopped(self) -> None:
+        assert self.store is not None
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
+        self.site = Site(self.config, self.store, load_secret(self.config.paths.state))
+        server = Server(self.site, self.config.server.host, self.config.server.port)
+        port = await server.start()
+        log.info("feeds running: serving %s, watching %s, state %s",
+                 url_of(self.config.server.host, port), self.config.paths.inbox,
+                 self.config.paths.state)
+        await stop.wait()
+        log.info("signal received, shutting down")
+        await loop.run_in_executor(None, self.stop_background)
+        log.info("stopping: http server")
+        await server.stop()
+
+
+def run_daemon(config_path: Path, config: Config) -> None:
+    daemon = Daemon(config_path, config)
+    daemon.lock.acquire()
+    try:
+        daemon.start_background()
+        uvloop.run(daemon.serve_until_stopped())
+    finally:
+        if daemon.scheduler is not None and daemon.scheduler.running:
+            daemon.stop_background()
+        daemon.close()
+
+
+def run_server(config: Config) -> None:
+    """`feeds serve`: HTTP only, until SIGINT/SIGTERM."""
+    store = Store.for_config(config)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = Server(Site(config, store, load_secret(config.paths.state)), config.server.host,
+                        config.server.port)
+        port = await server.start()
+        log.info("serving %s from %s", url_of(config.server.host, port), config.paths.public)
+        await stop.wait()
+        await server.stop()
+
+    try:
+        uvloop.run(main())
+    finally:
+        store.close()
