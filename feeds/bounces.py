@@ -65,12 +65,16 @@ class BounceMailboxError(FeedsError):
 class Bounce:
     """What one returned message says: `token` names the subscriber (from the VERP address),
     `recipients` the failed addresses as reported (lowercased), `reason` the DSN status and
-    diagnostic, or the feedback type, or why the message was not recognized."""
+    diagnostic, or the feedback type, or why the message was not recognized. `unreadable` is
+    True when the message could not be read at all (garbage, a report nothing could be found
+    in): the mailbox should `keep` it for a human rather than mark it done. An auto-reply or a
+    "not-spam" report is unrecognized but was read."""
 
     kind: Kind
     token: str | None
     recipients: tuple[str, ...]
     reason: str
+    unreadable: bool = False
 
 
 def _split_base(base: str) -> tuple[str, str]:
@@ -133,10 +137,11 @@ def classify(raw: bytes, base: str | None) -> Bounce:
     try:
         msg = email.message_from_bytes(raw)
         if not msg.keys():
-            return Bounce("unrecognized", None, (), "not a mail message: no headers")
+            return Bounce("unrecognized", None, (), "not a mail message: no headers", True)
         return _classify(msg, base)
     except Exception as exc:  # the detectors raise on malformed parts; a bad message is data
-        return Bounce("unrecognized", None, (), _short(f"unreadable: {type(exc).__name__}: {exc}"))
+        reason = _short(f"unreadable: {type(exc).__name__}: {exc}")
+        return Bounce("unrecognized", None, (), reason, True)
 
 
 def _classify(msg: email.message.Message, base: str | None) -> Bounce:
@@ -149,7 +154,8 @@ def _classify(msg: email.message.Message, base: str | None) -> Bounce:
     temporary, permanent = all_failures(msg)
     failed = sorted({a.decode("ascii").lower() for a in temporary | permanent})
     if not failed:
-        return Bounce("unrecognized", envelope_token, (), "no failed recipient or complaint found")
+        reason = "no failed recipient or complaint found"
+        return Bounce("unrecognized", envelope_token, (), reason, True)
     status, reason = _status_and_reason(msg, bool(permanent))
     hard = bool(permanent) and status.startswith("5") and not status.startswith(NOT_THE_ADDRESS)
     return Bounce("hard" if hard else "soft", envelope_token, tuple(failed), reason)
@@ -235,7 +241,7 @@ def _complaint(report: email.message.Message, original: email.message.Message | 
     token = _first_token(senders, base) or envelope_token
     if feedback not in COMPLAINT_TYPES:
         reason = f"feedback report of type {feedback or '(none)'}, not a complaint"
-        return Bounce("unrecognized", token, recipients, reason)
+        return Bounce("unrecognized", token, recipients, _short(reason))
     return Bounce("complaint", token, recipients, f"feedback-type {feedback}")
 
 
@@ -306,6 +312,12 @@ class MaildirBounces:
         pass
 
 
+def _said(exc: Exception) -> str:
+    """imaplib raises with the server's bytes as its argument; show them as text."""
+    first = exc.args[0] if exc.args else exc
+    return first.decode("utf-8", "replace") if isinstance(first, bytes) else str(exc)
+
+
 def _quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -330,12 +342,17 @@ class ImapBounces:
                                      hint="check [bounces] imap_host and imap_port") from exc
         try:
             self.imap.login(user, password)
+            # the server may announce more once logged in (MOVE, UIDPLUS); imaplib keeps the
+            # greeting's list
+            answer = self._ok(self.imap.capability(), "capability")
+            self.capabilities = frozenset(
+                b" ".join(x for x in answer if isinstance(x, bytes)).decode().upper().split())
             self._ok(self.imap.select(_quoted(folder)), f"select {folder}")
             if move_to:
                 self.imap.create(_quoted(move_to))  # NO when it exists already; fine
         except (imaplib.IMAP4.error, OSError) as exc:
             self.close()
-            raise BounceMailboxError(f"cannot open the bounce mailbox {where}: {exc}",
+            raise BounceMailboxError(f"cannot open the bounce mailbox {where}: {_said(exc)}",
                                      hint="check [bounces] imap_user, imap_password_env and "
                                           "imap_folder") from exc
 
@@ -350,7 +367,7 @@ class ImapBounces:
         try:
             return self._ok(self.imap.uid(*args), what)
         except (imaplib.IMAP4.error, OSError) as exc:
-            raise BounceMailboxError(f"IMAP {what} in {self.folder}: {exc}") from exc
+            raise BounceMailboxError(f"IMAP {what} in {self.folder}: {_said(exc)}") from exc
 
     def unread(self) -> Iterator[tuple[str, bytes]]:
         found = self._command("search", "SEARCH", "UNSEEN", "UNFLAGGED")
@@ -364,7 +381,7 @@ class ImapBounces:
     def done(self, handle: str) -> None:
         self._command(f"store {handle}", "STORE", handle, "+FLAGS", "(\\Seen)")
         if self.move_to:
-            if "MOVE" in self.imap.capabilities:
+            if "MOVE" in self.capabilities:
                 self._command(f"move {handle}", "MOVE", handle, _quoted(self.move_to))
             else:  # copied and seen; the original stays rather than expunge a human's deletions
                 self._command(f"copy {handle}", "COPY", handle, _quoted(self.move_to))
