@@ -11,6 +11,7 @@ LAYERS = {
     "models": 0, "errors": 0, "language": 0, "render": 0, "logs": 0, "workers": 0,
     "config": 1, "message": 1,
     "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2, "tokens": 2,
+    "bounces": 2,
     "store": 3,
     "ingest": 4, "publish": 4, "digest": 4, "serve": 4,
     "daemon": 5,
