@@ -133,7 +133,10 @@ def _short(text: str) -> str:
 
 def classify(raw: bytes, base: str | None) -> Bounce:
     """Reads one returned message; never raises. `base` is the VERP base address
-    (``bounces@example.org``), or None when digests go out without VERP (no token then)."""
+    (``bounces@example.org``), or None when digests go out without VERP (no token then); a
+    malformed `base` is the caller's error (ValueError), not the message's."""
+    if base is not None:
+        _split_base(base)
     try:
         msg = email.message_from_bytes(raw)
         if not msg.keys():
@@ -172,8 +175,9 @@ def _status_and_reason(msg: email.message.Message, permanent: bool) -> tuple[str
             if not isinstance(block, email.message.Message):
                 continue
             if str(block.get("Action", "")).strip().lower().startswith(wanted):
-                status = str(block.get("Status", "")).strip()
                 diagnostic = str(block.get("Diagnostic-Code", "")).partition(";")[2].strip()
+                code = STATUS_CODE.search(diagnostic)  # Status is required; not always sent
+                status = str(block.get("Status", "")).strip() or (code.group(1) if code else "")
                 said = diagnostic if status and status in diagnostic else f"{status} {diagnostic}"
                 return status, _short(said)
     for part in msg.walk():
@@ -190,9 +194,8 @@ def _status_and_reason(msg: email.message.Message, permanent: bool) -> tuple[str
 def _is_auto_reply(msg: email.message.Message) -> bool:
     """RFC 3834 auto-replies (vacation, out of office) come back to the envelope sender too.
     A real bounce may say Auto-Submitted as well, so a DSN or Exim's failure header wins."""
-    if any(p.get_content_type() == "message/delivery-status" for p in msg.walk()):
-        return False
-    if msg.get("X-Failed-Recipients"):
+    if msg.get("X-Failed-Recipients") or any(
+            p.get_content_type() == "message/delivery-status" for p in msg.walk()):
         return False
     submitted = str(msg.get("Auto-Submitted", "")).strip().lower()
     precedence = str(msg.get("Precedence", "")).strip().lower()
@@ -206,11 +209,9 @@ def _feedback_report(msg: email.message.Message) -> email.message.Message | None
     for part in msg.walk():
         if part.get_content_type() == "message/feedback-report":
             payload = part.get_payload()
-            if isinstance(payload, list) and payload:
-                first = payload[0]
-                return first if isinstance(first, email.message.Message) else None
-            text = payload if isinstance(payload, str) else ""
-            return email.message_from_string(text.lstrip())
+            if isinstance(payload, list):  # the parser reads the fields as one header block
+                return next((p for p in payload if isinstance(p, email.message.Message)), None)
+            return email.message_from_string(payload.lstrip() if isinstance(payload, str) else "")
     return None
 
 
@@ -342,15 +343,14 @@ class ImapBounces:
                                      hint="check [bounces] imap_host and imap_port") from exc
         try:
             self.imap.login(user, password)
-            # the server may announce more once logged in (MOVE, UIDPLUS); imaplib keeps the
-            # greeting's list
+            # imaplib keeps the greeting's list; a server announces more (MOVE) once logged in
             answer = self._ok(self.imap.capability(), "capability")
             self.capabilities = frozenset(
                 b" ".join(x for x in answer if isinstance(x, bytes)).decode().upper().split())
             self._ok(self.imap.select(_quoted(folder)), f"select {folder}")
             if move_to:
                 self.imap.create(_quoted(move_to))  # NO when it exists already; fine
-        except (imaplib.IMAP4.error, OSError) as exc:
+        except (imaplib.IMAP4.error, OSError, BounceMailboxError) as exc:
             self.close()
             raise BounceMailboxError(f"cannot open the bounce mailbox {where}: {_said(exc)}",
                                      hint="check [bounces] imap_user, imap_password_env and "

@@ -110,6 +110,18 @@ def test_a_dsn_whose_status_is_permanent_but_not_about_the_address_is_soft() -> 
     assert classify(raw, BASE).kind == "soft"
 
 
+def test_a_dsn_without_its_status_field_takes_the_code_of_its_diagnostic() -> None:
+    raw = fixture_bytes("postfix_user_unknown_5.1.1.eml").replace(b"Status: 5.1.1\n", b"")
+    got = classify(raw, BASE)
+    assert (got.kind, got.recipients) == ("hard", ("ada.nobody@example.net",))
+    assert got.reason.startswith("550 5.1.1"), got
+
+
+def test_classify_refuses_a_malformed_verp_base_rather_than_every_message() -> None:
+    with pytest.raises(ValueError, match="VERP base"):
+        classify(fixture_bytes("postfix_user_unknown_5.1.1.eml"), "bounces+x@example.org")
+
+
 def test_a_plain_message_with_no_failure_is_unreadable_with_its_token() -> None:
     raw = (b"From: someone@example.net\nTo: bounces+Ab12_cd@example.org\n"
            b"Subject: hello\n\nJust saying hello.\n")
@@ -416,11 +428,16 @@ def test_imap_reads_a_real_dovecot_folder_once_and_keeps_the_unreadable(
         processed.close()
 
 
-def test_imap_with_a_wrong_password_says_which_settings_to_check(dovecot: Dovecot) -> None:
+def test_imap_with_a_wrong_password_or_folder_says_which_settings_to_check(
+        dovecot: Dovecot) -> None:
+    give_to(dovecot.owner, dovecot.maildir.parent)
     with pytest.raises(BounceMailboxError, match=r"mailbox bounces@127\.0\.0\.1:\d+/INBOX: "
                                                  r"\[AUTHENTICATIONFAILED\]") as caught:
         ImapBounces("127.0.0.1", dovecot.port, "bounces", "wrong", "INBOX", ssl=False)
     assert caught.value.hint and "imap_password_env" in caught.value.hint
+    with pytest.raises(BounceMailboxError, match="select Nowhere: NO") as caught:
+        ImapBounces("127.0.0.1", dovecot.port, "bounces", "secret", "Nowhere", ssl=False)
+    assert caught.value.hint and "imap_folder" in caught.value.hint
 
 
 def test_imap_that_nobody_answers_is_a_bounce_mailbox_error() -> None:
