@@ -11,12 +11,13 @@ LAYERS = {
     "models": 0, "errors": 0, "language": 0, "render": 0, "logs": 0, "workers": 0,
     "urls": 0, "files": 0,
     "config": 1,
-    "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2, "tokens": 2, "websub": 2,
+    "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2, "tokens": 2,
+    "websub": 2, "bounces": 2,
     "store": 3,
-    "status": 3.5,  # one snapshot of the store that `web` and the CLI render
-    "ingest": 4, "publish": 4, "digest": 4, "web": 4,
-    "daemon": 5,
-    "cli": 6,
+    "status": 4,  # one read-only snapshot of the store that `web` and the CLI both render
+    "ingest": 5, "publish": 5, "digest": 5, "web": 5,
+    "daemon": 6,
+    "cli": 7,
 }
 
 
