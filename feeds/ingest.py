@@ -581,6 +581,8 @@ def explain_file(pipeline: Pipeline, path: Path, inbox: Path) -> dict[str, Any]:
             "summary": pipeline.summarize(article),
             "topics": [_topic_json(t) for t in pipeline.classify(article)],
             "scores": [_topic_json(t) for t in pipeline.explain_topics(article)],
+            "language": article.language,
+            "notes": list(article.notes),
         })
     return {"path": str(path), "error": None, "articles": out}
 
