@@ -82,13 +82,14 @@ def _settle(article: Article, received: datetime | None) -> Article:
     date later than the feed's updated breaks readers that sort or mark new by it; the date
     becomes the arrival time and the note says so (see docs/behaviour.md)."""
     published, notes = article.published, article.notes
-    if published is not None and received is not None and published > received:
+    arrival = received.astimezone(UTC) if received is not None else None
+    if published is not None and arrival is not None and published > arrival:
         bare_day = published.timetz() == datetime.min.time().replace(tzinfo=UTC)
-        if published - received > (_DAY_SKEW if bare_day else CLOCK_SKEW):
+        if published - arrival > (_DAY_SKEW if bare_day else CLOCK_SKEW):
             when = f"{published:%Y-%m-%d}" if bare_day else f"{published:%Y-%m-%d %H:%M} UTC"
             notes = (*notes, f"dated {when}, after the file arrived "
-                             f"({received.astimezone(UTC):%Y-%m-%d %H:%M} UTC): published as "
-                             f"of its arrival instead")
-        published = received.astimezone(UTC)
+                             f"({arrival:%Y-%m-%d %H:%M} UTC): published as of its arrival "
+                             f"instead")
+        published = arrival
     return replace(article, published=published, notes=notes,
                    language=detect_language(article))
