@@ -24,8 +24,12 @@ class Article:
     captions: tuple[str, ...] = ()
     standfirst: str | None = None
     url: str | None = None
-    topics: tuple[str, ...] = ()  # topics named by the author (front matter); rules still apply
+    # Topics named by the author (front matter, a JSON "topics" key) and only those: the rules
+    # still apply, and every slug here came from the file, so downstream can mark it as such.
+    topics: tuple[str, ...] = ()
     title_generated: bool = False
+    language: str | None = None  # ISO 639-1 of the text; None when too short to be sure
+    notes: tuple[str, ...] = ()  # what the parser changed that the file did not say (explain)
 
     @property
     def text(self) -> str:

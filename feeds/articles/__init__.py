@@ -7,19 +7,21 @@ the store or the topics.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import Protocol
 
 from feeds.articles.decode import DecodeError, decode
 from feeds.articles.html import HTMLError, parse_html
 from feeds.articles.json import JSONArticleError, parse_json
+from feeds.articles.languages import detect_language
 from feeds.articles.markdown import FrontMatterError, parse_markdown
 from feeds.articles.text import parse_text
 from feeds.errors import ParseError
 from feeds.models import Article
 
-__all__ = ["EXTENSIONS", "is_candidate", "parse_file"]
+__all__ = ["CLOCK_SKEW", "EXTENSIONS", "is_candidate", "parse_file"]
 
 
 class Reader(Protocol):
@@ -37,6 +39,12 @@ READERS: dict[str, Reader] = {
 }
 EXTENSIONS = frozenset(READERS)
 _TEMPORARY_SUFFIXES = ("~", ".tmp", ".part", ".swp", ".swx", ".crdownload", ".partial")
+# How far a timestamp may run ahead of the file's arrival before it is a mistake worth a note:
+# the producer's clock and ours differ by seconds to minutes.
+CLOCK_SKEW = timedelta(minutes=10)
+# A day without a time of day is midnight UTC, which the day's first time zone (UTC+14)
+# reaches 14 hours early: copy filed there on its 3 December arrives on our 2 December.
+_DAY_SKEW = timedelta(hours=14)
 
 
 def is_candidate(name: str) -> bool:
@@ -65,4 +73,23 @@ def parse_file(path: str, data: bytes, received: datetime | None = None) -> list
         raise ParseError(path, "structure nested too deeply to read") from None
     if not articles:
         raise ParseError(path, "no usable text: nothing that reads as an article body")
-    return articles
+    return [_settle(article, received) for article in articles]
+
+
+def _settle(article: Article, received: datetime | None) -> Article:
+    """What every reader leaves to the end: the language, and a date kept from passing the
+    file's arrival. An article cannot have come out after its file arrived, and a published
+    date later than the feed's updated breaks readers that sort or mark new by it; the date
+    becomes the arrival time and the note says so (see docs/behaviour.md)."""
+    published, notes = article.published, article.notes
+    arrival = received.astimezone(UTC) if received is not None else None
+    if published is not None and arrival is not None and published > arrival:
+        bare_day = published.timetz() == datetime.min.time().replace(tzinfo=UTC)
+        if published - arrival > (_DAY_SKEW if bare_day else CLOCK_SKEW):
+            when = f"{published:%Y-%m-%d}" if bare_day else f"{published:%Y-%m-%d %H:%M} UTC"
+            notes = (*notes, f"dated {when}, after the file arrived "
+                             f"({arrival:%Y-%m-%d %H:%M} UTC): published as of its arrival "
+                             f"instead")
+        published = arrival
+    return replace(article, published=published, notes=notes,
+                   language=detect_language(article))

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil import parser as dateparser
 
+from feeds.articles import months
+
 # XML 1.0 forbids these; they also have no place in a news article.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
@@ -117,6 +119,8 @@ def parse_date(value: str | datetime | None) -> datetime | None:
         parsed = value
     else:
         text = str(value).strip()
+        if not text.isascii():
+            text = months.to_english(text) or text
         if not text or len(text) > 80 or not re.search(r"\d{4}", text):
             return None
         try:
@@ -132,13 +136,15 @@ def parse_date(value: str | datetime | None) -> datetime | None:
 
 
 def resolve_day(value: str, received: datetime | None) -> datetime | None:
-    """A date written without its year ("March 3", "Oct. 15"), as wire datelines write it: the
-    latest such day at most a week after the day the file was received (copy filed on 30
-    December and read on 2 January is last year's; copy dated a few days ahead, an embargo, is
-    this year's), at midnight UTC. None when it is not a day of the year, or nothing says
-    which year."""
+    """A date written without its year ("March 3", "Oct. 15", "2 декабря"), as wire datelines
+    write it: the latest such day at most a week after the day the file was received (copy
+    filed on 30 December and read on 2 January is last year's; copy dated a few days ahead, an
+    embargo, is this year's), at midnight UTC. None when it is not a day of the year, or
+    nothing says which year. (`parse_file` then keeps the date from passing the arrival.)"""
     if received is None:
         return None
+    if not value.isascii():
+        value = months.to_english(value) or value
     latest = (received.astimezone(UTC) + timedelta(days=7)).date()
     for year in range(latest.year, latest.year - 5, -1):  # 29 February: back to a leap year
         try:

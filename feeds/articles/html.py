@@ -8,13 +8,14 @@ from datetime import datetime
 import lxml.html
 from lxml import etree
 
-from feeds.articles import clean
+from feeds.articles import boilerplate, clean
 from feeds.articles.text import Meta, parse_text
 from feeds.models import Article
 
 _DROP = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
          "template", "svg", "button", "select")
 _BLOCKS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd", "dt", "td")
+_LIST_ITEMS = ("li", "dd", "dt")
 _TAG = re.compile(r"<(p|br|div|h[1-6]|li|figure|article|section|span|a|em|strong|b|i)\b", re.I)
 
 
@@ -48,6 +49,11 @@ def html_to_lines(markup: str) -> tuple[lxml.html.HtmlElement, list[str], list[s
     for element in list(doc.iter(*_DROP)):
         if element.getparent() is not None:
             element.drop_tree()
+    page_chars = len(doc.text_content())
+    for element in list(doc.iter(etree.Element)):
+        if (element.getparent() is not None
+                and boilerplate.is_named_boilerplate(element, page_chars)):
+            element.drop_tree()
     captions = [_text_of(c) for c in doc.iter("figcaption")]
     for caption in list(doc.iter("figcaption")):
         caption.drop_tree()
@@ -59,9 +65,14 @@ def html_to_lines(markup: str) -> tuple[lxml.html.HtmlElement, list[str], list[s
     blocks = [b for b in root.iter(*_BLOCKS)
               if not any(a.tag in _BLOCKS for a in b.iterancestors())]
     if blocks:
+        in_list = False  # the links under a "Related" or "Most read" heading
         for block in blocks:
             text = _text_of(block)
-            if text:
+            if boilerplate.is_list_heading(text):
+                in_list = True
+                continue
+            in_list = in_list and block.tag in _LIST_ITEMS
+            if text and not in_list and not boilerplate.is_prompt(text):
                 lines.extend([text, ""])
     else:
         for element in root.iter("br"):

@@ -27,12 +27,21 @@ def _body(item: dict[str, Any]) -> str | None:
     return None
 
 
+def _syntax_error(exc: json.JSONDecodeError) -> str:
+    # The decoder's messages end in "at" when it expects a position after them
+    # ("Invalid control character at"): the position completes the sentence.
+    where = f"line {exc.lineno} column {exc.colno}"
+    message = f"{exc.msg} {where}" if exc.msg.endswith(" at") else f"{exc.msg} at {where}"
+    if exc.msg.startswith("Invalid control character"):
+        message += r" (a tab or line break inside a string: write it as \t or \n)"
+    return f"not valid JSON: {message}"
+
+
 def parse_json(text: str, received: datetime | None = None) -> list[Article]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise JSONArticleError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise JSONArticleError(_syntax_error(exc)) from None
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     items = data if isinstance(data, list) else [data]

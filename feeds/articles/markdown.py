@@ -34,15 +34,47 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
 
     try:
         data = (yaml.safe_load(head) if match.group("fence") == "---" else tomllib.loads(head))
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        kind = "YAML" if match.group("fence") == "---" else "TOML"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FrontMatterError(f"front matter is not valid {kind}: {first}") from None
+    except yaml.YAMLError as exc:
+        raise FrontMatterError(_yaml_error(exc, head)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FrontMatterError(_toml_error(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise FrontMatterError("front matter must be a mapping of keys to values")
     return data, text[match.end():]
+
+
+# The front matter starts on the file's second line, after its fence.
+_HEAD_OFFSET = 1
+_TOML_AT_LINE = re.compile(r"\(at line (?P<line>\d+)")
+
+
+def _yaml_error(exc: Exception, head: str) -> str:
+    import yaml
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"front matter is not valid YAML: {message}"
+    mark = exc.problem_mark
+    problem = exc.problem or message
+    text = f"front matter is not valid YAML: {problem} on line {mark.line + 1 + _HEAD_OFFSET}"
+    lines = head.split("\n")
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    key, colon, value = line.partition(":")
+    if colon and value.strip() and ("mapping values" in problem
+                                    or "cannot start any token" in problem):
+        quoted = value.strip().replace("\\", "\\\\").replace('"', '\\"')
+        text += f'; quote the value: {key.strip()}: "{quoted}"'
+    return text
+
+
+def _toml_error(exc: tomllib.TOMLDecodeError) -> str:
+    message = str(exc).strip() or type(exc).__name__
+    message = _TOML_AT_LINE.sub(
+        lambda m: f"(at line {int(m.group('line')) + _HEAD_OFFSET}", message)
+    message = message.replace("(at end of document)", "(at the end of the front matter)")
+    return f"front matter is not valid TOML: {message}"
 
 
 def to_plain(markdown: str) -> tuple[str | None, str, list[str]]:

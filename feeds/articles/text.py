@@ -12,21 +12,33 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from feeds.articles import clean
+from feeds.articles import clean, months
 from feeds.language import split_sentences
 from feeds.models import Article
 
 _DATE_PREFIX = re.compile(
     rf"^(?:date\s*[:\-]?\s*)?(?P<date>{clean.DATE_TOKEN})\s*[-–—|:]?\s+(?P<rest>\S.*)$", re.I
 )
-_PLACE = r"[A-Z][A-Z'’.\-]+(?:\s+[A-Z][A-Z'’.\-]+)*"
-_DAY = rf"{clean.MONTHS}\s+\d{{1,2}}|\d{{1,2}}\s+{clean.MONTHS}"  # "March 3", "3 March": no year
+_CAPITAL = "A-ZА-ЯЁІЇЄҐ"  # Latin and Cyrillic: "MOSCOW", "СТАМБУЛ", "КИЇВ"
+_PLACE = rf"[{_CAPITAL}][{_CAPITAL}'’.\-]+(?:\s+[{_CAPITAL}][{_CAPITAL}'’.\-]+)*"
+# "March 3", "3 March", "2 декабря", "2 грудня": no year
+_DAY = rf"{clean.MONTHS}\s+\d{{1,2}}|\d{{1,2}}\s+{clean.MONTHS}|{months.DAY}"
 _DATELINE = re.compile(
-    rf"^(?P<place>{_PLACE}(?:,\s*(?!{clean.MONTHS}\s+\d)[A-Z][\w'’.\-]*"
-    rf"(?:\s+[A-Z][\w'’.\-]*){{0,3}})?)"  # "MOSCOW, Russia"; "DOHA, Dec. 30" is a day
+    rf"^(?P<place>{_PLACE}(?:,\s*(?!{clean.MONTHS}\s+\d)[{_CAPITAL}][\w'’.\-]*"
+    rf"(?:\s+[{_CAPITAL}][\w'’.\-]*){{0,3}})?)"  # "MOSCOW, Russia"; "DOHA, Dec. 30" is a day
     rf"(?:,\s*(?P<when>{clean.DATE_TOKEN}|{_DAY}))?"
     r"\s*(?:\((?P<source>[^()]{1,40})\))?"
     r"\s*(?P<sep>[-–—:.])\s+(?P<rest>\S.*)$",
+    re.S,
+)
+# Arabic has no capitals to tell a place from a sentence: a dateline names its day or its
+# source ("دمشق، 2 ديسمبر (سانا) - ...", "الدوحة (رويترز) - ...").
+_ARABIC_WORD = r"[\u0621-\u064A\u0671-\u06D3]+"
+_ARABIC_DATELINE = re.compile(
+    rf"^(?P<place>{_ARABIC_WORD}(?:\s+{_ARABIC_WORD}){{0,2}})"
+    rf"(?:\s*[،,]\s*(?P<when>{months.DAY}))?"
+    r"\s*(?:\((?P<source>[^()]{1,40})\))?"
+    r"\s*[-–—:.]\s+(?P<rest>\S.*)$",
     re.S,
 )
 # "(CNN) -- Text", "(CNN)Text", "Omaha, Nebraska (the Heartland Project)When ...": a source in
@@ -59,6 +71,11 @@ def match_dateline(paragraph: str) -> Dateline | None:
         if source is not None or match.group("sep") in "-–—":
             return Dateline(match.group("place").strip(), source and source.strip(),
                             match.group("rest"), match.group("when"))
+    arabic = _ARABIC_DATELINE.match(paragraph)
+    if arabic and (arabic.group("when") or arabic.group("source")):
+        source = arabic.group("source")
+        return Dateline(arabic.group("place"), source and source.strip(), arabic.group("rest"),
+                        arabic.group("when"))
     glued = _SOURCE_FIRST.match(paragraph)
     if glued and len(glued.group("source").split()) <= 5 and any(
             ch.isupper() for ch in glued.group("source")):

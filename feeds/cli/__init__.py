@@ -155,8 +155,11 @@ def _print_explain(result: dict[str, Any]) -> None:
         for label, value in (("title", title), ("author", article["author"]),
                              ("source", article["source"]), ("dateline", article["dateline"]),
                              ("published", article["published"] or "(file time)"),
-                             ("standfirst", article["standfirst"])):
+                             ("standfirst", article["standfirst"]),
+                             ("language", article["language"])):
             click.echo(f"   {label + ':':<11} {value if value is not None else '-'}")
+        for note in article["notes"]:
+            click.echo(f"   note:       {note}")
         for caption in article["captions"]:
             click.echo(f"   caption:    {caption}")
         click.echo(f"   summary:    {article['summary']}")

@@ -42,6 +42,8 @@ def explain_file(pipeline: Pipeline, path: Path, inbox: Path) -> dict[str, Any]:
             "summary": pipeline.summarize(article),
             "topics": [topic_json(t) for t in pipeline.classify(article)],
             "scores": [topic_json(t) for t in pipeline.explain_topics(article)],
+            "language": article.language,
+            "notes": list(article.notes),
         })
     return {"path": str(path), "error": None, "articles": out}
 
