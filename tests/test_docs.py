@@ -198,7 +198,7 @@ class Guard:
             return None
         dists = {norm(d) for d in owners.get(name, [])}
         if dists and not dists & allowed:
-            raise ImportError(f"{name} ({', '.join(sorted(dists))}) is not in requirements.lock")
+            raise ModuleNotFoundError(f"{name} ({', '.join(sorted(dists))}) is not in requirements.lock")
         return None
 
 sys.meta_path.insert(0, Guard())
