@@ -92,6 +92,22 @@ def group_stories(config: Any, files: Mapping[str, tuple[bytes, float]],
     return found, seconds
 
 
+def event_files(events: Sequence[Mapping[str, Any]], *, dated: bool
+                ) -> tuple[dict[str, tuple[bytes, float]], dict[str, str]]:
+    """events.jsonl as inbox files (name -> (bytes, mtime)) and the truth (key -> event).
+    Undated, every file has one day; dated, a file's mtime is its page's date (noon UTC)
+    where the page gave one, and a day after the newest of them where it did not (a file
+    with no date of its own arrives when it is dropped in)."""
+    def stamp(day: str) -> float:
+        return datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
+    days = [stamp(r["date"]) for r in events if r.get("date")]
+    late = max(days, default=stamp("2026-01-01")) + 86400.0
+    files = {f"{r['id']}.txt": (r["text"].encode("utf-8"),
+                                stamp(r["date"]) if dated and r.get("date") else late)
+             for r in events}
+    return files, {f"{r['id']}.txt#0": r["event"] for r in events}
+
+
 def evaluate_stories(args: argparse.Namespace) -> None:
     data = rows("clusters.jsonl")
     stamp = datetime(2015, 3, 20, tzinfo=UTC).timestamp()  # the set has no dates: one day for all
@@ -106,9 +122,17 @@ def evaluate_stories(args: argparse.Namespace) -> None:
     own_title = (f"tests/data/running ({len(labels)} reports, "
                  f"{len({v['event'] for v in labels.values()})} events, dated")
     unlimited = 24.0 * 365 * 100  # a window no two articles fall outside: the words alone
+    events = rows("events.jsonl")
+    events_title = (f"events.jsonl ({len(events)} reports, "
+                    f"{len({r['event'] for r in events})} events")
     sets = [  # (title, files, truth, window hours or None for the configured one, backfill)
         (f"clusters.jsonl ({len(data)} articles, {len({r['cluster'] for r in data})} events, "
          "no dates: one day for all), one file at a time", *clusters, None, False),
+        (f"{events_title}, undated: one day for all), one file at a time",
+         *event_files(events, dated=False), None, False),
+        (f"{events_title}, each file's mtime its page's date where it has one, the rest one "
+         "later day), one backfill of all of them", *event_files(events, dated=True), None,
+         True),
         (f"{own_title}), one file at a time", *own, None, False),
         (f"{own_title}), one backfill of all of them", *own, None, True),
         (f"{own_title} but words alone: no window), one file at a time", *own, unlimited,
