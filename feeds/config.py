@@ -112,7 +112,7 @@ class TopicConfig(_Table):
 
 class StoriesConfig(_Table):
     window_hours: Annotated[float, Field(gt=0)] = 96.0
-    threshold: Annotated[float, Field(gt=0, le=1)] = 0.2
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.16
 
 
 class FeedsConfig(_Table):

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 
 from feeds.language import STOPWORDS
 from feeds.models import Article
-from feeds.stories.facts import PREFIX, Specifics, facts
+from feeds.stories.facts import PREFIX, Specifics, specific_terms
 
-# what each kind of specific two reports state alike adds to their similarity (two at most)
-AGREEMENT = 0.04
 _TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
 _GENERIC = frozenset("""
 president minister government official officials people country countries state states city
@@ -73,7 +71,7 @@ def signature(article: Article, size: int = 100, lead_words: int = 60
             counts[token] = counts.get(token, 0.0) + weight * (2.0 if entity else 1.0)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
     out = {term: round(1.0 + math.log(value), 4) for term, value in ranked}
-    out.update(facts(article.title, parts[1][1], parts[2][1], article.published))
+    out.update(specific_terms(article.title, parts[1][1], parts[2][1], article.published))
     return out
 
 
@@ -113,11 +111,9 @@ class _Similarity:
         self.length = math.hypot(*self.mine.values())
 
     def __call__(self, other: Mapping[str, float]) -> float:
-        theirs = Specifics.of(other)
-        if self.specifics.conflicts(theirs):
+        if self.specifics.conflicts(Specifics.of(other)):
             return 0.0
-        bonus = AGREEMENT * min(2, self.specifics.agreements(theirs))
-        return min(1.0, self._cosine(words_of(other)) + bonus)
+        return self._cosine(words_of(other))
 
     def _cosine(self, other: Mapping[str, float]) -> float:
         known = self.idf

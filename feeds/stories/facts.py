@@ -3,10 +3,11 @@
 Two prisoner swaps by the same mediator, raids on two towns, strikes on one refinery five days
 apart share nearly all their words; they differ in their specifics: the day, the year, the
 counts (prisoners, casualties) and the places below country level. Each report's specifics are
-kept in its stored signature under keys no word can have ("#on:…", "#count:…"), so nothing is
+kept in its stored signature under keys no word can have ("#on:…", "#held:…"), so nothing is
 added to the store. Two reports that both state a specific and disagree on it are two
-occurrences whatever their words say (a veto); reports that share one have earned a little
-trust their words alone did not (agreement)."""
+occurrences whatever their words say (a veto). Agreement is left to the words: a bonus for
+specifics stated alike (0.04 a kind, a threshold of 0.2) gained precision on events.jsonl
+undated but lost it on the dated runs and split the seed reports of one meeting."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ minister prime king prince crown secretary general chief leader army forces poli
 house council court hospital telegram media state street camp city town updated published
 """.split())
 # how far apart (days) the days two reports of one occurrence give can be
-DAY_SLACK = 3
+DAY_SLACK = 1
 # how much more than the other report's a casualty count can be (tolls rise as news comes in)
 TOLL_RATIO = 2.5
 
@@ -86,7 +87,8 @@ def _dates(text: str) -> Iterable[tuple[int | None, int, int]]:
             yield year, month, day
 
 
-def facts(title: str, lead: str, rest: str, published: datetime | None) -> dict[str, float]:
+def specific_terms(title: str, lead: str, rest: str, published: datetime | None
+                   ) -> dict[str, float]:
     """The specifics of a report, as signature keys: "#on:" the day it tells of (its own date,
     else the first date its title or lead gives), "#date:" every day it names, "#year:" every
     year, "#held:"/"#toll:" counts of people held or exchanged / killed or hurt ("#lead…" for
@@ -161,15 +163,6 @@ class Specifics:
                                                          other.lead_held, self.held)
                 or _tolls_apart(self.lead_toll, other.lead_toll)
                 or _places_apart(self, other))
-
-    def agreements(self, other: Specifics) -> int:
-        """How many kinds of specific both reports state alike: the day they tell of, a count
-        of people held or of casualties, a place up front."""
-        same_day = (self.on is not None and other.on is not None
-                    and not _month_day_apart(self.on[1:], other.on[1:]))
-        return sum((same_day, bool(self.held & other.held), bool(self.toll & other.toll),
-                    bool(self.lead_places & other.lead_places)))
-
 
 def _day_number(year: int, month: int, day: int) -> int | None:
     try:
