@@ -12,7 +12,7 @@ LAYERS = {
     "config": 1, "message": 1,
     "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2, "tokens": 2,
     "store": 3,
-    "ingest": 4, "publish": 4, "digest": 4, "serve": 4,
+    "ingest": 4, "publish": 4, "digest": 4, "serve": 4, "topic_check": 4,
     "daemon": 5,
     "cli": 6,
 }
