@@ -252,6 +252,11 @@ def evaluate_topics(args: argparse.Namespace) -> None:
     if args.verbose:
         for item, want, got in misses:
             print(f"  miss {item}: labels {want}, found {got}")
+    from feeds.topic_check import check_folder, report
+    checked, unlabelled = check_folder(ROOT / "tests" / "data" / "topics", rules)
+    print("\ntopics on our own edge cases, tests/data/topics (feeds topics check)")
+    lines = report(checked, unlabelled, slugs)
+    print("\n".join(lines if args.verbose else [x for x in lines if not x.startswith("  ")]))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
