@@ -29,7 +29,6 @@ _DATE = re.compile(
     rf"|{_MONTH.replace('month', 'm2')}\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?\b"
     rf"(?:,?\s+(?P<year2>(?:19|20)\d\d))?"
     r"|(?P<year3>(?:19|20)\d\d)-(?P<m3>[01]\d)-(?P<day3>[0-3]\d))\b", re.I)
-_YEAR = re.compile(r"(?<![\d,.:/-])(?:19|20)\d\d(?![\d,.:/-]\d)")
 _NUMBER_WORDS = {w: n for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
@@ -90,9 +89,10 @@ def _dates(text: str) -> Iterable[tuple[int | None, int, int]]:
 def specific_terms(title: str, lead: str, rest: str, published: datetime | None
                    ) -> dict[str, float]:
     """The specifics of a report, as signature keys: "#on:" the day it tells of (its own date,
-    else the first date its title or lead gives), "#date:" every day it names, "#year:" every
-    year, "#held:"/"#toll:" counts of people held or exchanged / killed or hurt ("#lead…" for
-    those up front) and "#place:"/"#leadplace:" places below country level."""
+    else the first date its title or lead gives), "#date:" every day it names,
+    "#held:" counts of people held or exchanged anywhere, "#leadheld:"/"#leadtoll:" those and
+    counts of people killed or hurt up front, "#place:"/"#leadplace:" places below country
+    level anywhere / up front."""
     out: dict[str, float] = {}
     head, text = f"{title}\n{lead}", f"{title}\n{lead}\n{rest}"
     on = None
@@ -107,17 +107,21 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
         out[f"{PREFIX}on:{on}"] = 1.0
     for _year, month, day in _dates(text):
         out[f"{PREFIX}date:{month:02d}-{day:02d}"] = 1.0
-    for match in _YEAR.finditer(text):
-        out[f"{PREFIX}year:{match.group(0)}"] = 1.0
-    for part, where in ((text, ""), (head, "lead")):
-        for match in _COUNT.finditer(part):
-            kind = "held" if match["noun"].lower() in _CAPTIVE else "toll"
-            out[f"{PREFIX}{where}{kind}:{_number(match['n'])}"] = 1.0
-        for match in _PLACE.finditer(part):
-            for word in match["place"].replace("’", "'").lower().split():
-                word = word.removesuffix("'s").strip("'-")
-                if len(word) > 2 and word not in _WIDE:
-                    out[f"{PREFIX}{where}place:{word}"] = 1.0
+    up_front = len(head)  # one pass over the text: a match starting before this is up front
+    for match in _COUNT.finditer(text):
+        kind = "held" if match["noun"].lower() in _CAPTIVE else "toll"
+        value = _number(match["n"])
+        if kind == "held":  # a toll is compared up front only
+            out[f"{PREFIX}held:{value}"] = 1.0
+        if match.start() < up_front:
+            out[f"{PREFIX}lead{kind}:{value}"] = 1.0
+    for match in _PLACE.finditer(text):
+        for word in match["place"].replace("’", "'").lower().split():
+            word = word.removesuffix("'s").strip("'-")
+            if len(word) > 2 and word not in _WIDE:
+                out[f"{PREFIX}place:{word}"] = 1.0
+                if match.start() < up_front:
+                    out[f"{PREFIX}leadplace:{word}"] = 1.0
     return out
 
 
@@ -127,10 +131,8 @@ class Specifics:
 
     on: tuple[int | None, int, int] | None
     dates: frozenset[tuple[int, int]]
-    years: frozenset[int]
     held: frozenset[int]
     lead_held: frozenset[int]
-    toll: frozenset[int]
     lead_toll: frozenset[int]
     places: frozenset[str]
     lead_places: frozenset[str]
@@ -153,8 +155,8 @@ class Specifics:
         dates = frozenset((int(v[:2]), int(v[3:])) for v in found.get("date", ()))
         places = frozenset(found.get("place", ()))
         words = places | {key for key in terms if not key.startswith(PREFIX)}
-        return cls(on, dates, numbers("year"), numbers("held"), numbers("leadheld"),
-                   numbers("toll"), numbers("leadtoll"), places,
+        return cls(on, dates, numbers("held"), numbers("leadheld"),
+                   numbers("leadtoll"), places,
                    frozenset(found.get("leadplace", ())), frozenset(words))
 
     def conflicts(self, other: Specifics) -> bool:
