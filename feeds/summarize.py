@@ -31,6 +31,16 @@ _LEAD_JUNK = re.compile(
 )
 
 
+# what is left of a page's header once split into sentences ("PUBLISHED: . 14:11 EST, 25 October
+# 2013 . | .", "UPDATED: ...", "By . Associated Press ."): not a sentence of the story
+_HEADER_SENTENCE = re.compile(r"^(?:\|\s*\.?\s*)?(?:PUBLISHED|UPDATED|Last updated|By \.)\b")
+# a photo caption printed inside the text: "(pictured)", "(left)", or a label and a colon
+# ("Retread: David Cameron with Samantha yesterday.")
+_CAPTION_SENTENCE = re.compile(
+    r"\((?:pictured|left|right|centre|center|above|below|top|bottom|inset)(?:[ ,][^)]{0,30})?\)"
+    r"|^[A-Z][\w'’-]*(?: [\w'’-]+){0,3}: [A-Z]")
+
+
 @dataclass(frozen=True, slots=True)
 class Sentence:
     index: int
@@ -55,7 +65,7 @@ def candidate_sentences(article: Article, limit: int = CANDIDATES) -> list[Sente
     for p_index, paragraph in enumerate(article.body):
         for text in split_sentences(paragraph):
             text = _LEAD_JUNK.sub("", text).strip() if not found else text
-            if not text or text.lower() in skip:
+            if not text or text.lower() in skip or _HEADER_SENTENCE.match(text):
                 continue
             count = len(text.split())
             if count < 4 or not any(ch.islower() for ch in text):
@@ -87,7 +97,9 @@ def extractive_summary(article: Article, *, max_words: int = 60, max_sentences: 
         length = 1.0 if 8 <= sentence.words <= 40 else 0.6
         quoted = 0.75 if sentence.text.startswith(("\"", "“", "'", "‘")) else 1.0
         question = 0.6 if sentence.text.endswith("?") else 1.0
-        score = (1.6 * position + 0.6 * overlap + 0.6 * centrality) * length * quoted * question
+        caption = 0.5 if _CAPTION_SENTENCE.search(sentence.text) else 1.0
+        score = ((1.6 * position + 0.6 * overlap + 0.6 * centrality) * length * quoted
+                 * question * caption)
         scored.append((score, sentence))
     scored.sort(key=lambda pair: (-pair[0], pair[1].index))
     chosen: list[Sentence] = []

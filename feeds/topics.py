@@ -149,7 +149,7 @@ def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
                           + math.log2(1 + in_lead + in_rest) * density)
         total += value
         where = "title" if in_title else "lead" if in_lead else "body"
-        evidence.append(f"{term}×{count} ({where}) +{value:.1f}")
+        evidence.append(f"{term}×{count} ({where}) {value:+.1f}")  # a negative weight: -
     missing = _unmatched(rules.groups, text.everything)
     not_lead = _unmatched(rules.lead_groups, text.head)
     vetoes = [t for t, p in rules.exclude if p.search(text.everything)]

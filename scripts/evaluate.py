@@ -92,6 +92,22 @@ def group_stories(config: Any, files: Mapping[str, tuple[bytes, float]],
     return found, seconds
 
 
+def event_files(events: Sequence[Mapping[str, Any]], *, dated: bool
+                ) -> tuple[dict[str, tuple[bytes, float]], dict[str, str]]:
+    """events.jsonl as inbox files (name -> (bytes, mtime)) and the truth (key -> event).
+    Undated, every file has one day; dated, a file's mtime is its page's date (noon UTC)
+    where the page gave one, and a day after the newest of them where it did not (a file
+    with no date of its own arrives when it is dropped in)."""
+    def stamp(day: str) -> float:
+        return datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
+    days = [stamp(r["date"]) for r in events if r.get("date")]
+    late = max(days, default=stamp("2026-01-01")) + 86400.0
+    files = {f"{r['id']}.txt": (r["text"].encode("utf-8"),
+                                stamp(r["date"]) if dated and r.get("date") else late)
+             for r in events}
+    return files, {f"{r['id']}.txt#0": r["event"] for r in events}
+
+
 def evaluate_stories(args: argparse.Namespace) -> None:
     data = rows("clusters.jsonl")
     stamp = datetime(2015, 3, 20, tzinfo=UTC).timestamp()  # the set has no dates: one day for all
@@ -106,9 +122,17 @@ def evaluate_stories(args: argparse.Namespace) -> None:
     own_title = (f"tests/data/running ({len(labels)} reports, "
                  f"{len({v['event'] for v in labels.values()})} events, dated")
     unlimited = 24.0 * 365 * 100  # a window no two articles fall outside: the words alone
+    events = rows("events.jsonl")
+    events_title = (f"events.jsonl ({len(events)} reports, "
+                    f"{len({r['event'] for r in events})} events")
     sets = [  # (title, files, truth, window hours or None for the configured one, backfill)
         (f"clusters.jsonl ({len(data)} articles, {len({r['cluster'] for r in data})} events, "
          "no dates: one day for all), one file at a time", *clusters, None, False),
+        (f"{events_title}, undated: one day for all), one file at a time",
+         *event_files(events, dated=False), None, False),
+        (f"{events_title}, each file's mtime its page's date where it has one, the rest one "
+         "later day), one backfill of all of them", *event_files(events, dated=True), None,
+         True),
         (f"{own_title}), one file at a time", *own, None, False),
         (f"{own_title}), one backfill of all of them", *own, None, True),
         (f"{own_title} but words alone: no window), one file at a time", *own, unlimited,
@@ -146,43 +170,65 @@ def evaluate_stories(args: argparse.Namespace) -> None:
             print(f"  {number} {event:<60} {key[:40]:<40} {story}")
 
 
+# A Daily Mail sample from the *train* split of CNN/DailyMail (never the test split): the 73
+# non-CNN stories of data/train_sample.zip in github.com/EileenFeng/Text-Summarization-NLP
+# (commit 895f9688), as {"id","article","reference"} lines. Kept out of the repository (no
+# licence is given for it): pass its path with --dailymail.
+DAILYMAIL_SOURCE = "EileenFeng/Text-Summarization-NLP data/train_sample.zip, train split"
+
+
+def lead_words(text: str, count: int) -> str:
+    """A lead cut to `count` words: the baseline of the same length as the summary."""
+    return " ".join(text.split()[:count])
+
+
 def evaluate_summaries(args: argparse.Namespace) -> None:
     from rouge_score import rouge_scorer
 
     from feeds.articles.text import parse_text
     from feeds.summarize import extractive_summary, lead
 
-    data = rows("summ.jsonl")
-    articles = [parse_text(row["article"])[0] for row in data]
-    references = [row["reference"] for row in data]
+    samples = [("summ.jsonl (CNN/DailyMail validation)", rows("summ.jsonl"))]
+    if args.dailymail:
+        data = [json.loads(line) for line in
+                Path(args.dailymail).read_text(encoding="utf-8").splitlines() if line]
+        samples.append((f"Daily Mail sample ({DAILYMAIL_SOURCE})", data))
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    systems: dict[str, Callable[[Any], str]] = {
-        "Lead-3": lambda a: lead(a, 3),
-        "feeds extractive": lambda a: extractive_summary(a, max_words=args.max_words,
-                                                         max_sentences=3),
-    }
-    results = {}
-    for name, system in systems.items():
+    keys = ("rouge1", "rouge2", "rougeL")
+    for title, data in samples:
+        articles = [parse_text(row["article"])[0] for row in data]
+        references = [row["reference"] for row in data]
         started = time.perf_counter()
-        outputs = [system(a) for a in articles]
+        ours = [extractive_summary(a, max_words=args.max_words, max_sentences=3)
+                for a in articles]
         seconds = time.perf_counter() - started
-        totals = [0.0, 0.0, 0.0]
-        for output, reference in zip(outputs, references, strict=True):
-            score = scorer.score(reference, output)
-            for i, key in enumerate(("rouge1", "rouge2", "rougeL")):
-                totals[i] += score[key].fmeasure
-        words = sum(len(o.split()) for o in outputs) / len(outputs)
-        results[name] = ([t / len(data) for t in totals], seconds, words)
-    base = results["Lead-3"][0]
-    print(f"summaries on summ.jsonl ({len(data)} CNN/DailyMail articles), ROUGE F1 (stemmed), "
-          f"max_words={args.max_words}")
-    print("| system | R-1 | R-2 | R-L | ratio to Lead-3 (R-1/R-2/R-L) | words | ms/article "
-          "| articles/s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, (scores, seconds, words) in results.items():
-        ratios = "/".join(f"{s / b:.3f}" for s, b in zip(scores, base, strict=True))
-        print(f"| {name} | {scores[0]:.4f} | {scores[1]:.4f} | {scores[2]:.4f} | {ratios} | "
-              f"{words:.0f} | {1000 * seconds / len(data):.2f} | {len(data) / seconds:.0f} |")
+        systems = {
+            "Lead-3": [lead(a, 3) for a in articles],
+            "lead cut to the same length": [lead_words(" ".join(a.body), len(o.split()))
+                                            for a, o in zip(articles, ours, strict=True)],
+            "feeds extractive": ours,
+        }
+        results = {}
+        for name, outputs in systems.items():
+            totals = [0.0, 0.0, 0.0]
+            for output, reference in zip(outputs, references, strict=True):
+                score = scorer.score(reference, output)
+                for i, key in enumerate(keys):
+                    totals[i] += score[key].fmeasure
+            words = sum(len(o.split()) for o in outputs) / len(outputs)
+            results[name] = ([t / len(data) for t in totals], words)
+        print(f"summaries on {title}: {len(data)} articles, ROUGE F1 (stemmed), "
+              f"max_words={args.max_words}, {1000 * seconds / len(data):.2f} ms/article")
+        print("| system | R-1 | R-2 | R-L | to Lead-3 (R-1/R-2/R-L) | to a lead of the same "
+              "length | words |")
+        print("|---|---|---|---|---|---|---|")
+        for name, (scores, words) in results.items():
+            ratios = ["/".join(f"{s / b:.3f}" for s, b in zip(scores, results[base][0],
+                                                                strict=True))
+                      for base in ("Lead-3", "lead cut to the same length")]
+            print(f"| {name} | {scores[0]:.4f} | {scores[1]:.4f} | {scores[2]:.4f} | "
+                  f"{ratios[0]} | {ratios[1]} | {words:.0f} |")
+        print()
 
 
 # "The article mentions the topic's country": the naive baseline for topics.
@@ -228,6 +274,11 @@ def evaluate_topics(args: argparse.Namespace) -> None:
     if args.verbose:
         for item, want, got in misses:
             print(f"  miss {item}: labels {want}, found {got}")
+    from feeds.topic_check import check_folder, report
+    checked, unlabelled = check_folder(ROOT / "tests" / "data" / "topics", rules)
+    print("\ntopics on our own edge cases, tests/data/topics (feeds topics check)")
+    lines = report(checked, unlabelled, slugs)
+    print("\n".join(lines if args.verbose else [x for x in lines if not x.startswith("  ")]))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
@@ -243,6 +294,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10,
                         help="stories: also group in this many shuffled arrival orders")
     parser.add_argument("--max-words", type=int, default=60)
+    parser.add_argument("--dailymail", metavar="JSONL",
+                        help="summaries: also this Daily Mail sample (see DAILYMAIL_SOURCE)")
     args = parser.parse_args()
     COMMANDS[args.what](args)
 

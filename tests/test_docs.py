@@ -198,7 +198,8 @@ class Guard:
             return None
         dists = {norm(d) for d in owners.get(name, [])}
         if dists and not dists & allowed:
-            raise ModuleNotFoundError(f"{name} ({', '.join(sorted(dists))}) is not in requirements.lock")
+            missing = f"{name} ({', '.join(sorted(dists))}) is not in requirements.lock"
+            raise ModuleNotFoundError(missing)
         return None
 
 sys.meta_path.insert(0, Guard())

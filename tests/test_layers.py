@@ -16,6 +16,7 @@ LAYERS = {
     "store": 3,
     "status": 4,  # one read-only snapshot of the store that `web` and the CLI both render
     "ingest": 5, "publish": 5, "digest": 5, "web": 5,
+    "topic_check": 5,
     "daemon": 6,
     "cli": 7,
 }

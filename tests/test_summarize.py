@@ -117,3 +117,18 @@ def test_llm_summaries_fall_back_to_extractive(env: Env, llm: FakeLLM, mode: str
                                       "this week.")
     else:
         assert article["summary"] == extractive["summary"]
+
+
+def test_a_page_header_and_inline_captions_are_not_summary_sentences() -> None:
+    """Copy pasted from a web page keeps its header ("By . Agency . PUBLISHED: . time . |
+    . UPDATED: ...") and its photo captions inside the text; neither tells the story."""
+    text = ("By . Coast Wire . PUBLISHED: . 09:12 EST, 4 May 2026 . | . UPDATED: . 10:40 EST, "
+            "4 May 2026 . The harbour authority reopened the northern quay on Tuesday after six "
+            "weeks of repairs to the sea wall. Repaired: The northern quay (pictured) with the "
+            "first boats back. Fishermen said the reopening would shorten their mornings by an "
+            "hour. The southern stretch of the wall will be repaired in the spring.\n")
+    summary = extractive_summary(parse_text(text)[0], max_words=45, max_sentences=3)
+    assert summary == ("The harbour authority reopened the northern quay on Tuesday after six "
+                       "weeks of repairs to the sea wall. Fishermen said the reopening would "
+                       "shorten their mornings by an hour. The southern stretch of the wall will "
+                       "be repaired in the spring.")

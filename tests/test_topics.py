@@ -13,20 +13,13 @@ from hypothesis import strategies as st
 from feeds.topics import compile_term
 from tests.conftest import DATA, SEEDS, Env, needs_shared
 
-CASES = {
-    "ukraine_fighting_without_talks.txt": [],
-    "gaza_truce_brokered_by_qatar.txt": ["gaza"],
-    "syria_mentioned_in_passing.txt": [],
-    "ukraine_child_return_mediated_by_qatar.txt": ["ukraine-mediation"],
-    "prisoner_swap_after_talks.txt": ["ukraine-mediation"],
-    # The subject up front: neighbouring news mentions a topic's words late and in passing.
-    "ukraine_sanctions_analysis_ceasefire_in_passing.txt": [],
-    "ukraine_offensive_talks_stalled_in_passing.txt": [],
-    "ukraine_talks_round_in_geneva.txt": ["ukraine-mediation"],
-    "israel_coalition_gaza_in_passing.txt": [],
-    "gaza_feature_lede_without_the_name.txt": ["gaza"],  # the dateline names it
-    "syria_refugee_feature_late_name.txt": ["syria"],  # Syria needs no lead: its words are its own
-}
+CASES = {path.name.removesuffix(".topics"): sorted(path.read_text(encoding="utf-8").split())
+         for path in sorted((DATA / "topics").glob("*.topics"))}  # why: tests/data/topics/README
+
+
+def test_every_edge_case_has_its_label() -> None:
+    texts = {p.name for p in (DATA / "topics").glob("*.txt")}
+    assert len(CASES) >= 18 and set(CASES) == texts
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +127,32 @@ def test_a_term_counts_whole_words_as_a_look_behind_pattern_would(
     for haystack in (text, f"{word}{after}{text}", f"{text}{before}{word}{after}{text}"):
         assert compiled.count(haystack) == len(reference.findall(haystack)), haystack
         assert compiled.search(haystack) == (reference.search(haystack) is not None)
+
+
+def test_topics_check_scores_labelled_files_and_shows_the_misses(env: Env,
+                                                                tmp_path: Path) -> None:
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    for name, label in [("gaza_west_bank_raid_no_gaza.txt", "gaza"),
+                        ("syria_mentioned_in_passing.txt", ""),  # an empty sidecar: none
+                        ("syria_in_passing_lebanon_cabinet.txt", "syria\n")]:  # mislabelled
+        shutil.copy2(DATA / "topics" / name, folder / name)
+        (folder / f"{name}.topics").write_text(label, encoding="utf-8")
+    shutil.copy2(DATA / "topics" / "syria_transition_refugee_returns.txt", folder)  # no label
+    (folder / "talks.md").write_text(
+        "---\ntitle: Talks in Istanbul\ntopics: [ukraine-mediation, gaza]\n---\n"
+        "Russian and Ukrainian negotiators met in Istanbul on Monday for peace talks on a "
+        "ceasefire and a prisoner exchange, Turkish mediators said.\n", encoding="utf-8")
+    lines = env.feeds("topics", "check", str(folder)).stdout.splitlines()
+    assert lines[0] == "4 labelled files (1 without a label left out)"
+    assert "| syria | 1.000 | 0.000 | 0.000 | 1 |" in lines
+    assert "| gaza | 1.000 | 0.500 | 0.667 | 2 |" in lines  # talks.md names gaza, wrongly
+    assert "| ukraine-mediation | 1.000 | 1.000 | 1.000 | 1 |" in lines
+    misses = [line for line in lines if line.startswith("miss ")]
+    assert misses == ["miss syria_in_passing_lebanon_cabinet.txt: expected ['syria'], "
+                      "found none",
+                      "miss talks.md: expected ['gaza', 'ukraine-mediation'], "
+                      "found ['ukraine-mediation']"]
+    evidence = lines[lines.index(misses[0]) + 1]
+    assert evidence.startswith("  syria (missed): score ") and "hezbollah" in evidence
+    assert "  gaza (missed): score 0.0 of 4.5; not in the title or lead" in "\n".join(lines)

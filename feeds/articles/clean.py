@@ -71,6 +71,35 @@ def is_junk(line: str) -> bool:
     return short and not any(ch.islower() for ch in stripped)
 
 
+# what a page's menus say: a block of short lines with two of these is navigation, not a story
+_NAVIGATION = re.compile(
+    r"^(?:skip to (?:main )?content|skip navigation|connect with us|follow us|(?:main )?menu"
+    r"|home(?:page)?|search|sign in|sign up|log ?in|log out|register|subscribe|newsletters?"
+    r"|contact(?: us)?|about(?: us)?|privacy(?: policy)?|terms(?: of (?:use|service))?"
+    r"|cookies?(?: policy| settings)?|advertise(?: with us)?|share|e-?mail|facebook|twitter|x"
+    r"|instagram|youtube|linkedin|whatsapp|telegram|tiktok|rss|close|toggle navigation)$", re.I)
+
+
+def navigation_lines(lines: list[str]) -> int:
+    """How many of the leading lines are a page's navigation block ("Skip to main content",
+    menus, "Connect with us"): three or more short lines without a sentence's end, two of them
+    a menu's words. 0 when they are not."""
+    count = menu = 0
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            count += 1
+            continue
+        if word_count(stripped) > 4 or stripped.endswith((".", "!", "?", ",", ":", "\"", "”")):
+            break
+        count += 1
+        menu += bool(_NAVIGATION.match(stripped))
+    while count and not lines[count - 1].strip():
+        count -= 1
+    short = sum(1 for line in lines[:count] if line.strip())
+    return count if short >= 3 and menu >= 2 else 0
+
+
 def is_boilerplate(line: str) -> bool:
     return word_count(line) <= 20 and bool(_BOILERPLATE.match(line.strip()))
 

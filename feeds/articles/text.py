@@ -306,6 +306,15 @@ def split_stories(text: str) -> list[list[str]]:
     if current:
         chunks.append((current_gap, current))
 
+    while chunks and (cut := clean.navigation_lines(chunks[0][1])):
+        # a page's menus before its article: boilerplate, not a story of its own
+        rest = chunks[0][1][cut:]
+        while rest and not rest[0]:
+            rest = rest[1:]
+        if rest or len(chunks) == 1:
+            chunks[0] = (chunks[0][0], rest or chunks[0][1])
+            break
+        chunks.pop(0)
     stories: list[list[str]] = []
     for index, (before, chunk) in enumerate(chunks):
         first = chunk[0]

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from feeds.store.engine import Queries
 from feeds.store.schema import articles, signatures, story_terms, term_counts
+from feeds.stories.facts import PREFIX as FACT_PREFIX
 
 COMMON_TERM_FLOOR = 500  # a term in fewer articles always gets its postings (save_terms)
 MAX_STORY_REPORTS = 25  # a new report is compared with the 25 newest of a story at most
@@ -121,14 +122,18 @@ class StoryIndexWrites(Queries):
         each is found through any of twenty terms."""
         if not fresh:
             self.forget_terms(article_id)
-        for term, _weight in terms:  # counted once more (written at commit)
+        # a report's specifics (the day, counts, places: feeds.stories.facts) ride in its
+        # signature for the story rules; they are no words, so they are neither counted nor
+        # posted: no look-up reads them
+        words = tuple((t, w) for t, w in terms if not t.startswith(FACT_PREFIX))
+        for term, _weight in words:  # counted once more (written at commit)
             self.term_counts.change[term] += 1
         if not fresh:
             self.conn.execute(story_terms.delete().where(story_terms.c.article_id == article_id))
             self.conn.execute(signatures.delete().where(signatures.c.article_id == article_id))
         self.run(_INSERT_SIGNATURE, {"article_id": article_id, "terms": json.dumps(dict(terms))})
         self.signature_cache.keep((article_id, content_hash), dict(terms))
-        posted = terms
+        posted = words
         if stored is not None and posted:
             common = max(COMMON_TERM_FLOOR, stored // 10)
             df = self.document_frequency([term for term, _weight in posted])
@@ -144,7 +149,8 @@ class StoryIndexWrites(Queries):
         document frequencies."""
         signature = self.conn.execute(_SIGNATURE_OF, {"article_id": article_id}).scalar()
         for term in json.loads(signature) if signature else ():
-            self.term_counts.change[term] -= 1
+            if not term.startswith(FACT_PREFIX):
+                self.term_counts.change[term] -= 1
 
     def write_term_counts(self) -> None:
         """The transaction's changes to document frequencies, one row per term."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from feeds.language import STOPWORDS
 from feeds.models import Article
+from feeds.stories.facts import PREFIX, Specifics, specific_terms
 
 _TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
 _GENERIC = frozenset("""
@@ -46,7 +47,8 @@ def _term(word: str) -> str | None:
 def signature(article: Article, size: int = 100, lead_words: int = 60
               ) -> dict[str, float]:
     """The article's story terms with weights: title words count triple, the lead double,
-    names and places double; repetition counts sublinearly (1 + log tf)."""
+    names and places double; repetition counts sublinearly (1 + log tf). Then its specifics
+    (feeds.stories.facts)."""
     counts: dict[str, float] = {}
     tokens = " ".join(article.body).split()
     parts = ((3.0, article.title), (2.0, " ".join(tokens[:lead_words])),
@@ -68,7 +70,14 @@ def signature(article: Article, size: int = 100, lead_words: int = 60
                 entity = not (start == 0 or before.endswith((".", "!", "?", "\"", "“")))
             counts[token] = counts.get(token, 0.0) + weight * (2.0 if entity else 1.0)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
-    return {term: round(1.0 + math.log(value), 4) for term, value in ranked}
+    out = {term: round(1.0 + math.log(value), 4) for term, value in ranked}
+    out.update(specific_terms(article.title, parts[1][1], parts[2][1], article.published))
+    return out
+
+
+def words_of(terms: Mapping[str, float]) -> dict[str, float]:
+    """A signature's words, without its specifics."""
+    return {t: w for t, w in terms.items() if not t.startswith(PREFIX)}
 
 
 def idf(df: Mapping[str, int], total: int, term: str) -> float:
@@ -81,7 +90,7 @@ def retrieval_terms(terms: Mapping[str, float], df: Mapping[str, int], total: in
     more than 2 % of all articles (and 100) are left out: their postings are long and say
     little about one event, so the cost of finding candidates does not grow with the store."""
     common = max(100, total // 50)
-    usable = [t for t in terms if df.get(t, 0) <= common]
+    usable = [t for t in terms if df.get(t, 0) <= common and not t.startswith(PREFIX)]
     ranked = sorted(usable, key=lambda t: (-terms[t] * idf(df, total, t), t))
     return ranked[:count]
 
@@ -94,12 +103,19 @@ class _Similarity:
     so results do not depend on the order a set gives terms in."""
 
     def __init__(self, terms: Mapping[str, float], df: Mapping[str, int], total: int) -> None:
+        self.specifics = Specifics.of(terms)
+        terms = words_of(terms)
         self.unseen = idf({}, total, "")
         self.idf = {t: idf(df, total, t) for t in {*terms, *df}}
         self.mine = {t: w * self.idf[t] for t, w in terms.items()}
         self.length = math.hypot(*self.mine.values())
 
     def __call__(self, other: Mapping[str, float]) -> float:
+        if self.specifics.conflicts(Specifics.of(other)):
+            return 0.0
+        return self._cosine(words_of(other))
+
+    def _cosine(self, other: Mapping[str, float]) -> float:
         known = self.idf
         shared = other.keys() & known.keys()
         raw = math.hypot(*other.values())

@@ -1,0 +1,65 @@
+"""Same-event grouping on crafted reports (tests/data/stories/specifics), read the way feed
+readers see it: the `rel="related"` links of all.atom. Each pair is two occurrences of one kind
+of event in nearly the same words; what tells them apart is a specific both state."""
+
+from __future__ import annotations
+
+import shutil
+from xml.etree import ElementTree
+
+import pytest
+
+from feeds.models import Article
+from feeds.stories import signature
+from feeds.stories.facts import Specifics
+from tests.conftest import DATA, Env
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SPECIFICS = DATA / "stories" / "specifics"
+
+
+def related_by_file(env: Env, *names: str) -> dict[str, set[str]]:
+    """Ingest the files in one run; file name -> the file names its entry links as related."""
+    for name in names:
+        shutil.copy2(SPECIFICS / name, env.inbox / name)
+    env.feeds("ingest")
+    root = ElementTree.parse(env.public / "feeds" / "all.atom").getroot()
+    title_of = {name: (SPECIFICS / name).read_text(encoding="utf-8").split("\n", 1)[0]
+                for name in names}
+    page, links = {}, {}
+    for entry in root.findall(f"{ATOM}entry"):
+        title = entry.findtext(f"{ATOM}title") or ""
+        found = entry.findall(f"{ATOM}link")
+        page[title] = next(ln.get("href") for ln in found if ln.get("rel") is None)
+        links[title] = {ln.get("href") for ln in found if ln.get("rel") == "related"}
+    name_of = {page[title]: name for name, title in title_of.items()}
+    return {name: {name_of[href] for href in links[title_of[name]]} for name in names}
+
+
+@pytest.mark.parametrize("pair", [("swap-115.txt", "swap-146.txt"),
+                                  ("raid-jenin.txt", "raid-tubas.txt"),
+                                  ("refinery-aug-14.txt", "refinery-aug-19.txt")],
+                         ids=["count of prisoners", "town", "day"])
+def test_two_occurrences_told_alike_stay_two_stories(env: Env, pair: tuple[str, str]) -> None:
+    assert related_by_file(env, *pair) == {pair[0]: set(), pair[1]: set()}
+
+
+def test_one_swap_told_from_the_other_capital_joins_it_and_not_the_other_swap(
+        env: Env) -> None:
+    related = related_by_file(env, "swap-115.txt", "same-swap-other-capital.txt",
+                              "swap-146.txt")
+    assert related == {"swap-115.txt": {"same-swap-other-capital.txt"},
+                       "same-swap-other-capital.txt": {"swap-115.txt"},
+                       "swap-146.txt": set()}
+
+
+def test_a_signature_keeps_the_specifics_the_report_states() -> None:
+    text = (SPECIFICS / "swap-115.txt").read_text(encoding="utf-8").split("\n\n")
+    mine = Specifics.of(signature(Article(title=text[0], body=tuple(text[1:]))))
+    assert mine.lead_held == {115} and "chernihiv" in mine.places
+    other = (SPECIFICS / "refinery-aug-19.txt").read_text(encoding="utf-8").split("\n\n")
+    theirs = Specifics.of(signature(Article(title=other[0], body=tuple(other[1:]))))
+    assert theirs.on == (None, 8, 19) and (8, 19) in theirs.dates
+    assert not mine.conflicts(mine) and mine.conflicts(Specifics.of(signature(Article(
+        title=text[0].replace("115", "146"), body=tuple(t.replace("115", "146")
+                                                         for t in text[1:])))))
