@@ -1,10 +1,11 @@
 """The README is the entry point and links every page of docs/; the docs name every config key,
-command and module that exists, and nothing that does not; config.toml holds the working
-defaults."""
+command and module that exists, and nothing that does not (modules with the layer
+tests/test_layers.py enforces); config.toml holds the working defaults."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from feeds.cli import main
 from feeds.config import Config
 from tests.conftest import ROOT
+from tests.test_layers import LAYERS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = ROOT / "docs"
@@ -126,16 +128,31 @@ def test_every_command_is_in_the_cli_docs() -> None:
     assert not missing, missing
 
 
+_MODULE = re.compile(r"`(\w+\.py|\w+/)`")
+
+
+def module_rows() -> list[tuple[str, str, str]]:
+    """The rows of the map in docs/architecture.md: layer, module cell, owns cell."""
+    text = doc("architecture.md")
+    return list(zip(table_column(text, "| layer | module | owns |", 0),
+                    table_column(text, "| layer | module | owns |", 1),
+                    table_column(text, "| layer | module | owns |", 2), strict=True))
+
+
 def module_map() -> list[str]:
     """The modules the map in docs/architecture.md names: `name.py` or `name/` in its column."""
-    cells = table_column(doc("architecture.md"), "| layer | module | owns |", 1)
-    return [name for cell in cells for name in re.findall(r"`(\w+\.py|\w+/)`", cell)]
+    return [name for _, cell, _ in module_rows() for name in _MODULE.findall(cell)]
 
 
 def package_tree() -> list[str]:
     """The top-level modules and packages of feeds/."""
-    modules = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
-    packages = [f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").exists()]
+    return package_contents(PACKAGE)
+
+
+def package_contents(folder: Path) -> list[str]:
+    """The modules (`name.py`) and packages (`name/`) directly inside one package folder."""
+    modules = [p.name for p in folder.glob("*.py") if p.name != "__init__.py"]
+    packages = [f"{p.name}/" for p in folder.iterdir() if (p / "__init__.py").exists()]
     return sorted(modules + packages)
 
 
@@ -150,6 +167,44 @@ def test_every_module_in_the_map_exists() -> None:
     tree = package_tree()
     unknown = [name for name in module_map() if name not in tree]
     assert not unknown, f"in docs/architecture.md but not in feeds/: {unknown}"
+
+
+def test_the_map_gives_each_module_the_layer_test_layers_enforces() -> None:
+    wrong = [f"{name} in layer {layer}, tests/test_layers.py: {LAYERS[stem]}"
+             for layer, cell, _ in module_rows() for name in _MODULE.findall(cell)
+             if (stem := name.removesuffix(".py").removesuffix("/")) in LAYERS
+             and int(layer) != LAYERS[stem]]
+    assert not wrong, wrong
+
+
+def test_each_package_row_names_exactly_the_modules_of_that_package() -> None:
+    """A package's "owns" cell names its own modules (`name.py`) and sub-packages (`name/`);
+    `__init__.py` may be named and need not be."""
+    problems = []
+    for _, cell, owns in module_rows():
+        for package in (name for name in _MODULE.findall(cell) if name.endswith("/")):
+            named = set(_MODULE.findall(owns)) - {"__init__.py"}
+            present = set(package_contents(PACKAGE / package))
+            problems += [f"{package}{name} is in feeds/ but not in its row"
+                         for name in sorted(present - named)]
+            problems += [f"{package}{name} is in its row but not in feeds/"
+                         for name in sorted(named - present)]
+    assert not problems, problems
+
+
+def test_the_readme_sketch_names_every_module_in_its_layer() -> None:
+    """The README's one-screen tree: a line per layer, `N  name.py name/ …  what they are`."""
+    sketch = README.split("\nfeeds/\n", 1)[1].split("```", 1)[0]
+    rows = re.findall(r"^  (\d)  (\S+(?: \S+)*)", sketch, re.M)
+    assert len(rows) >= 8, sketch
+    named = {name: int(layer) for layer, names in rows for name in names.split()}
+    tree = package_tree()
+    missing = [name for name in tree if name not in named]
+    unknown = [name for name in named if name not in tree]
+    assert not missing and not unknown, f"not in the sketch: {missing}; not in feeds/: {unknown}"
+    wrong = {name: layer for name, layer in named.items()
+             if layer != LAYERS[name.removesuffix(".py").removesuffix("/")]}
+    assert not wrong, wrong
 
 
 _TEST_NAMES = re.compile(r"`(test_\w+\.py)(?:::(\w+))?`|`(test_\w+)`")
