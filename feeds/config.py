@@ -7,19 +7,21 @@ never from the file. `load_config` turns every problem into a ConfigError naming
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -37,7 +39,7 @@ class _Table(BaseModel):
 
 class SiteConfig(_Table):
     title: str = "feeds"
-    base_url: str = "http://127.0.0.1:8080/"
+    base_url: str = ""  # empty: http://<server.host>:<server.port>/ (see Config.with_server)
     author: str = "feeds"
     language: str = "en"
     description: str = "News by topic, from our editors' inbox."
@@ -48,6 +50,9 @@ class SiteConfig(_Table):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"expected an absolute http(s) URL, got {json.dumps(value)}")
         return value if value.endswith("/") else value + "/"
+
+
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 
 
 def _builtin_templates() -> Path:
@@ -202,6 +207,11 @@ class ServerConfig(_Table):
     # a form body (unsubscribe) not received within this long is refused with 408
     body_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
 
+    def url(self) -> str:
+        """Where this server answers, as a base URL (a wildcard host as localhost)."""
+        host = "localhost" if self.host in WILDCARD_HOSTS else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
+
 
 class WebSubConfig(_Table):
     hub: str = ""
@@ -222,6 +232,7 @@ class Config(_Table):
     server: ServerConfig = ServerConfig()
     websub: WebSubConfig = WebSubConfig()
     source: Path = Path("config.toml")
+    _base_url_from_server: bool = PrivateAttr(default=False)
 
     @field_validator("topics")
     @classmethod
@@ -241,6 +252,21 @@ class Config(_Table):
                 if slug not in self.topics:
                     raise ValueError(f"digests.{name}.topics names unknown topic {slug!r}")
         return self
+
+    @property
+    def base_url_from_server(self) -> bool:
+        """site.base_url was not set: it names the server's own address."""
+        return self._base_url_from_server
+
+    def with_server(self, server: ServerConfig) -> Config:
+        """This config serving at `server` (a reload keeping the running address, port 0
+        once bound); an unset site.base_url follows the address."""
+        config = self.model_copy(update={"server": server})
+        if self._base_url_from_server:
+            config = config.model_copy(update={"site": self.site.model_copy(
+                update={"base_url": server.url()})})
+            config._base_url_from_server = True
+        return config
 
     @property
     def database_url(self) -> str:
@@ -283,10 +309,33 @@ _EXPECTED = {
 }
 
 
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed where `loc` (an unknown key's place) is: its table's fields."""
+    model: Any = Config
+    parts = list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(parts.pop(0))
+        if field is None:
+            return []
+        kind = field.annotation
+        args = [a for a in get_args(kind) if a is not type(None)]
+        if get_origin(kind) is dict and parts:  # [topics.SLUG], [digests.NAME]
+            parts.pop(0)
+            kind = args[-1]
+        elif args and get_origin(kind) is not dict:  # smtp: SMTPConfig | None
+            kind = args[0]
+        if not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+            return []
+        model = kind
+    return [name for name in model.model_fields if name != "source"]
+
+
 def _problem(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        loc = tuple(error["loc"])
+        close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1, cutoff=0.6)
+        return f"unknown key; did you mean {close[0]}?" if close else "unknown key"
     if kind == "missing":
         return "required key is missing"
     if kind in _EXPECTED:
@@ -309,7 +358,11 @@ def _resolve(config: Config, base: Path) -> Config:
         templates=(base / config.paths.templates).resolve() if config.paths.templates
         else BUILTIN_TEMPLATES,
     )
-    return config.model_copy(update={"paths": paths})
+    resolved = config.model_copy(update={"paths": paths})
+    if not config.site.base_url:
+        resolved._base_url_from_server = True
+        resolved = resolved.with_server(config.server)
+    return resolved
 
 
 def parse_config(data: Mapping[str, Any], *, path: Path) -> Config:

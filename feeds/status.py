@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ class Snapshot:
     deliveries: dict[str, int]  # digest deliveries by status
     subscribers: dict[str, int]  # subscribers by state
     published: bool  # public/ has a front page
+    skipped: list[FileRecord] = field(default_factory=list)  # types ingest does not read
+    noted: list[FileRecord] = field(default_factory=list)  # read, with a warning (reason)
 
     @property
     def pending_deliveries(self) -> int:
@@ -39,6 +41,8 @@ class Snapshot:
 
 
 def take_snapshot(store: Store, public: Path) -> Snapshot:
+    with store.read() as tx:
+        skipped, noted = tx.files_with_status("skipped"), tx.noted_files()
     return Snapshot(
         counts=store.counts(),
         runs=store.last_runs(),
@@ -46,7 +50,13 @@ def take_snapshot(store: Store, public: Path) -> Snapshot:
         deliveries=store.delivery_counts(),
         subscribers=dict(sorted(Counter(s.status for s in store.subscribers()).items())),
         published=(public / "index.html").exists(),
+        skipped=skipped, noted=noted,
     )
+
+
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """`1 article`, `2 articles`: every count the commands print reads right."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def shown_time(value: Any) -> str:
@@ -61,6 +71,8 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
                         "finished": shown_time(run["finished"])}
                  for kind, run in snapshot.runs.items()},
         "failed": [{"path": f.path, "reason": f.reason} for f in snapshot.failed],
+        "skipped": [{"path": f.path, "reason": f.reason} for f in snapshot.skipped],
+        "warnings": [{"path": f.path, "reason": f.reason} for f in snapshot.noted],
         "subscribers": snapshot.subscribers,
     }
 
@@ -68,10 +80,12 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
 def status_lines(snapshot: Snapshot) -> list[str]:
     """`feeds status`: what a person reads first."""
     counts = snapshot.counts
-    lines = [f"articles: {counts['articles']} in {counts['stories']} stories; files: "
+    stories = counted(counts["stories"], "story", "stories")
+    lines = [f"articles: {counts['articles']} in {stories}; files: "
              f"{counts['files_ok']} ok, {counts['files_failed']} failed, "
              f"{counts['files_duplicate']} duplicate"]
-    lines += [f"  {slug}: {value} articles" for slug, value in snapshot.topic_counts().items()]
+    lines += [f"  {slug}: {counted(value, 'article')}"
+              for slug, value in snapshot.topic_counts().items()]
     for kind in RUN_KINDS:
         run = snapshot.runs.get(kind)
         lines.append(f"last {kind}: " + (f"{shown_time(run['finished'])}"
@@ -82,4 +96,8 @@ def status_lines(snapshot: Snapshot) -> list[str]:
                                                in snapshot.subscribers.items()) or "none"))
     lines.append(f"failed files: {len(snapshot.failed)}")
     lines += [f"  {record.path}: {record.reason}" for record in snapshot.failed]
+    for label, records in (("skipped files", snapshot.skipped), ("warnings", snapshot.noted)):
+        if records:
+            lines.append(f"{label}: {len(records)}")
+            lines += [f"  {record.path}: {record.reason}" for record in records]
     return lines

@@ -107,7 +107,7 @@ def test_dry_run_and_preview_send_and_record_nothing(env: Env, smtp: SMTPRecorde
     subscribe(env, "reader@example.org")
     load_samples(env)
     dry = env.feeds("digest", "send", "--dry-run")
-    assert "would send 1 digests" in dry.stdout and "reader@example.org: 5 items" in dry.stdout
+    assert "would send 1 digest " in dry.stdout and "reader@example.org: 5 items" in dry.stdout
     out = tmp_path / "next.eml"
     env.feeds("digest", "preview", "--subscriber", "reader@example.org", "--out", str(out))
     preview = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)

@@ -125,7 +125,7 @@ def test_input_files_are_never_modified(env: Env) -> None:
         [p.name for p in SEEDS.iterdir()] + ["bad.json"])
 
 
-def test_hidden_temporary_and_unknown_files_are_skipped(env: Env) -> None:
+def test_hidden_and_temporary_files_are_ignored_and_unknown_types_skipped(env: Env) -> None:
     env.drop(".hidden.txt", STORY)
     env.drop("draft.txt.part", STORY)
     env.drop("draft.txt.tmp", STORY)
@@ -133,7 +133,8 @@ def test_hidden_temporary_and_unknown_files_are_skipped(env: Env) -> None:
     env.drop(".git/objects/x.txt", STORY)
     env.drop("photo.jpg", b"\xff\xd8\xff")
     assert "0 new" in env.feeds("ingest", "--no-publish").stdout
-    assert rows(env, "select count(*) from files") == [(0,)]
+    # an unknown type is recorded as skipped, for `feeds status` (issue 20, item 11)
+    assert rows(env, "select path, status from files") == [("photo.jpg", "skipped")]
 
 
 def test_rename_into_place_is_picked_up(env: Env) -> None:

@@ -21,7 +21,7 @@ from feeds.articles.text import parse_text
 from feeds.errors import ParseError
 from feeds.models import Article
 
-__all__ = ["CLOCK_SKEW", "EXTENSIONS", "is_candidate", "parse_file"]
+__all__ = ["CLOCK_SKEW", "EXTENSIONS", "is_candidate", "parse_file", "skip_reason"]
 
 
 class Reader(Protocol):
@@ -47,12 +47,26 @@ CLOCK_SKEW = timedelta(minutes=10)
 _DAY_SKEW = timedelta(hours=14)
 
 
-def is_candidate(name: str) -> bool:
+def _is_ignored(name: str) -> bool:
     """Hidden and temporary names are never read: producers write those, then rename."""
-    lower = name.lower()
-    if name.startswith((".", "#", "~$")) or lower.endswith(_TEMPORARY_SUFFIXES):
-        return False
-    return PurePath(lower).suffix in EXTENSIONS
+    return name.startswith((".", "#", "~$")) or name.lower().endswith(_TEMPORARY_SUFFIXES)
+
+
+def is_candidate(name: str) -> bool:
+    return not _is_ignored(name) and PurePath(name.lower()).suffix in EXTENSIONS
+
+
+def skip_reason(name: str) -> str | None:
+    """Why a file in the inbox is not read (an unsupported type), or None: for the files
+    read, and for hidden and temporary names, which are ignored without a word."""
+    if _is_ignored(name) or is_candidate(name):
+        return None
+    return _unsupported(PurePath(name.lower()).suffix)
+
+
+def _unsupported(suffix: str) -> str:
+    return (f"unsupported file type {suffix or '(none)'}; "
+            f"expected one of {', '.join(sorted(EXTENSIONS))}")
 
 
 def parse_file(path: str, data: bytes, received: datetime | None = None) -> list[Article]:
@@ -62,8 +76,7 @@ def parse_file(path: str, data: bytes, received: datetime | None = None) -> list
     suffix = PurePath(path).suffix.lower()
     reader = READERS.get(suffix)
     if reader is None:
-        raise ParseError(path, f"unsupported file type {suffix or '(none)'}; "
-                               f"expected one of {', '.join(sorted(EXTENSIONS))}")
+        raise ParseError(path, _unsupported(suffix))
     try:
         text, _encoding = decode(data)
         articles = reader(text, received=received)

@@ -146,6 +146,7 @@ def explain(obj: Context, files: tuple[Path, ...], as_json: bool) -> None:
 
 
 def _print_explain(result: dict[str, Any]) -> None:
+    from feeds.status import counted
     click.echo(f"== {result['path']}")
     if result["error"]:
         click.echo(f"   error: {result['error']}")
@@ -168,7 +169,7 @@ def _print_explain(result: dict[str, Any]) -> None:
             mark = "+" if any(t["slug"] == topic["slug"] for t in article["topics"]) else " "
             click.echo(f"   topic {mark} {topic['slug']}: {topic['score']:.1f} "
                        f"(threshold {topic['threshold']:g}) {'; '.join(topic['evidence'])}")
-        click.echo(f"   body ({len(article['body'])} paragraphs):")
+        click.echo(f"   body ({counted(len(article['body']), 'paragraph')}):")
         for paragraph in article["body"]:
             click.echo(f"     | {paragraph}")
 

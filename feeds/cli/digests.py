@@ -37,6 +37,7 @@ def digest_send(obj: Context, schedule: str | None, dry_run: bool) -> None:
     config = obj.config
     names = [schedule] if schedule else list(config.digests)
     from feeds.mail import open_outbox
+    from feeds.status import counted
     with obj.store() as store:
         digester = _digester(config, store)
         outbox = open_outbox(config.smtp, config.paths.state)
@@ -45,10 +46,11 @@ def digest_send(obj: Context, schedule: str | None, dry_run: bool) -> None:
                 run = f"manual-{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
                 report = digester.run(name, run, outbox, dry_run=dry_run)
                 if dry_run:
-                    click.echo(f"{name}: would send {report.planned} digests "
-                               f"({report.skipped} subscribers have nothing new)")
+                    nothing = "has" if report.skipped == 1 else "have"
+                    click.echo(f"{name}: would send {counted(report.planned, 'digest')} "
+                               f"({counted(report.skipped, 'subscriber')} {nothing} nothing new)")
                     for email, count in report.recipients:
-                        click.echo(f"  {email}: {count} items")
+                        click.echo(f"  {email}: {counted(count, 'item')}")
                 else:
                     click.echo(f"{name}: {report.sent} sent, {report.failed} failed, "
                                f"{report.retrying} to retry, {report.skipped} with nothing new")

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import queue
 import signal
+import socket
 import threading
 from functools import partial
 from pathlib import Path
@@ -29,9 +30,11 @@ from feeds.digest.runs import DigestRuns
 from feeds.digest.schedule import cron_trigger, latest_slot
 from feeds.errors import FeedsError
 from feeds.ingest.publishing import PublishAfterIngest
+from feeds.ingest.scan import require_inbox
 from feeds.store import Store
 from feeds.tokens import load_secret
 from feeds.web import Server, Site, url_of
+from feeds.web.server import bind_listener, link_warnings
 
 __all__ = ["Daemon", "StateLock", "latest_slot", "run_daemon", "run_server"]
 
@@ -41,12 +44,24 @@ WORKER_STOP_SECONDS = 8.0  # the current batch finishes; a longer one is left to
 WATCHER_STOP_SECONDS = 5.0
 
 
+# what the running daemon set up once: a reload that changes them is told to restart
+RESTART_KEYS = ("paths.inbox", "paths.public", "paths.state", "paths.templates", "store.url",
+                "store.busy_timeout_seconds", "server.host", "server.port",
+                "server.idle_timeout_seconds")
+
+
+def _value(config: Config, key: str) -> object:
+    table, name = key.split(".")
+    return getattr(getattr(config, table), name)
+
+
 class Daemon:
     """Owns the parts of `feeds run` and the order they start and stop in."""
 
     def __init__(self, config_path: Path, config: Config) -> None:
         self.config_path = config_path
         self.config = config
+        self.started = config  # as loaded: what a reload is compared with
         self.lock = StateLock(config.paths.state)
         self.events: queue.Queue[InboxEvent] = queue.Queue()
         self.stopping = threading.Event()
@@ -58,13 +73,24 @@ class Daemon:
         self.observer: BaseObserver | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.site: Site | None = None
+        self.listener: socket.socket | None = None
+
+    def bind(self) -> None:
+        """Listen before anything else starts: a taken port is refused in one line, not
+        after the start-up scan and publish."""
+        server = self.config.server
+        self.listener = bind_listener(server.host, server.port)
+        if server.port == 0:  # links (when derived from the address) name the port bound
+            port = self.listener.getsockname()[1]
+            self.config = self.config.with_server(server.model_copy(update={"port": port}))
+        for warning in link_warnings(self.config):
+            log.warning(warning)
 
     def start_background(self) -> None:
         config = self.config
         store = self.store = Store.for_config(config)
         self.services = CurrentServices(Services.build(config, store))
         self.digests = DigestRuns(store, lambda: self.config)
-        config.paths.inbox.mkdir(parents=True, exist_ok=True)
         # The worker's first batch scans the inbox, then rebuilds everything once: templates
         # or the config may have changed since the last run, so the first publish is a full
         # one. Meanwhile the server serves what public/ holds, and signals are answered.
@@ -111,10 +137,16 @@ class Daemon:
         except FeedsError as exc:
             log.error("reload refused; the old configuration stays error=%s", exc.message)
             return
-        if config.paths != self.config.paths or config.database_url != self.config.database_url:
-            log.warning("reload: paths and store changes need a restart; they are ignored")
-            config = config.model_copy(update={"paths": self.config.paths,
-                                               "store": self.config.store})
+        running = self.config
+        for key in RESTART_KEYS:
+            old, new = _value(self.started, key), _value(config, key)
+            if old != new:
+                log.warning("reload: this change needs a restart; until then the old value "
+                            "stays key=%s old=%s new=%s", key, old, new)
+        kept = {"host": running.server.host, "port": running.server.port,
+                "idle_timeout_seconds": running.server.idle_timeout_seconds}
+        config = config.model_copy(update={"paths": running.paths, "store": running.store}) \
+            .with_server(config.server.model_copy(update=kept))
         assert self.store is not None and self.services is not None
         self.services.replace(Services.build(config, self.store)).close()
         self.config = config
@@ -156,7 +188,9 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
         self.site = Site(self.config, self.store, load_secret(self.config.paths.state))
-        server = Server(self.site, self.config.server.host, self.config.server.port)
+        server = Server(self.site, self.config.server.host, self.config.server.port,
+                        listener=self.listener)
+        self.listener = None  # the server owns it now
         port = await server.start()
         log.info("feeds running: serving %s, watching %s, state %s",
                  url_of(self.config.server.host, port), self.config.paths.inbox,
@@ -169,19 +203,28 @@ class Daemon:
 
 
 def run_daemon(config_path: Path, config: Config) -> None:
+    require_inbox(config.paths.inbox)
     daemon = Daemon(config_path, config)
     daemon.lock.acquire()
+    try:
+        daemon.bind()
+    except FeedsError:
+        daemon.lock.release()
+        raise
     try:
         daemon.start_background()
         uvloop.run(daemon.serve_until_stopped())
     finally:
         if daemon.scheduler is not None and daemon.scheduler.running:
             daemon.stop_background()
+        if daemon.listener is not None:
+            daemon.listener.close()
         daemon.close()
 
 
 def run_server(config: Config) -> None:
     """`feeds serve`: HTTP only, until SIGINT/SIGTERM."""
+    listener = bind_listener(config.server.host, config.server.port)
     store = Store.for_config(config)
 
     async def main() -> None:
@@ -190,7 +233,7 @@ def run_server(config: Config) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         server = Server(Site(config, store, load_secret(config.paths.state)), config.server.host,
-                        config.server.port)
+                        config.server.port, listener=listener)
         port = await server.start()
         log.info("serving %s from %s", url_of(config.server.host, port), config.paths.public)
         await stop.wait()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ from feeds.config import Config
 from feeds.ingest.parallel import BatchParsers
 from feeds.ingest.pipeline import ParsedFile, Pipeline, as_parsed_article
 from feeds.ingest.record import BatchRecorder, IngestReport
-from feeds.ingest.scan import FileRead, read_file, relative_name, scan, settled
+from feeds.ingest.scan import FileRead, read_file, relative_name, scan, settled, skipped_file
+from feeds.models import FileRecord
 from feeds.store import Claims, Store
 from feeds.workers import spare_cpus
 
@@ -21,6 +23,8 @@ log = logging.getLogger("feeds.ingest")  # see feeds.ingest.pipeline
 
 Clock = Callable[[], datetime]
 ParsedBatch = Callable[[], list[ParsedFile | FileRead]]
+Candidate = tuple[Path, str, bool]  # a file, its name, whether it is of a type not read
+FORGOTTEN_WHEN_GONE = ("failed", "skipped")
 
 
 def utcnow() -> datetime:
@@ -66,12 +70,13 @@ class Ingestor:
                         log.info("ingest stopping; files left for the next run count=%d",
                                  sum(len(b) for b in batches[number:]))
                         break
-                    mine = self.store.claim_files(claims, [rel for _, rel in batch])
+                    mine = self.store.claim_files(claims, [rel for _, rel, _ in batch])
                     if len(mine) < len(batch):
                         log.debug("files another daemon is reading count=%d",
                                   len(batch) - len(mine))
-                    reads = settled([read_file(path, rel, inbox, limits) for path, rel in batch
-                                     if rel in mine], settle)
+                    reads = settled([skipped_file(path, rel) if skipped
+                                     else read_file(path, rel, inbox, limits)
+                                     for path, rel, skipped in batch if rel in mine], settle)
                     ahead.append((len(batch), mine, parsers.submit(reads)))
                     while len(ahead) > parsers.ahead:
                         self._store_batch(claims, *ahead.popleft(), report, progress)
@@ -81,28 +86,37 @@ class Ingestor:
             parsers.close()
         finished = self.clock()
         self.store.record_run("ingest", started, finished, not report.failed, report.as_dict())
-        log.info("ingest finished new=%d updated=%d unchanged=%d failed=%d duplicates=%d "
-                 "deferred=%d seconds=%.2f", report.new, report.updated, report.unchanged,
+        # a rescan that found nothing new is the usual case: once a minute at INFO is noise
+        quiet = not (report.new or report.updated or report.failed or report.duplicates
+                     or report.deferred or report.removed or report.skipped or report.forgotten)
+        log.log(logging.DEBUG if quiet else logging.INFO,
+                "ingest finished new=%d updated=%d unchanged=%d failed=%d duplicates=%d "
+                "deferred=%d seconds=%.2f", report.new, report.updated, report.unchanged,
                  len(report.failed), len(report.duplicates), len(report.deferred),
                  (finished - started).total_seconds())
         return report
 
     def _changed_files(self, paths: Iterable[Path] | None, report: IngestReport,
-                       progress: Callable[[int], None] | None
-                       ) -> list[list[tuple[Path, str]]]:
+                       progress: Callable[[int], None] | None) -> list[list[Candidate]]:
         """The files whose size or mtime changed since they were recorded, in batches of
-        ingest.batch_size; the unchanged ones are counted in `report`."""
+        ingest.batch_size; the unchanged ones are counted in `report`. A whole-inbox scan
+        also takes the files of types ingest does not read (recorded as skipped), and the
+        failures of files no longer there are forgotten."""
         inbox = self.config.paths.inbox
-        chosen = [(path, relative_name(path, inbox)) for path in (
-            scan(inbox) if paths is None else map(Path, paths))]
+        unsupported: list[Path] = []
+        chosen = [(path, relative_name(path, inbox), False) for path in (
+            scan(inbox, unsupported) if paths is None else map(Path, paths))]
+        chosen += [(path, relative_name(path, inbox), True) for path in unsupported]
         # a few paths (the watcher's case) read only their own records, not the whole table
         known = self.store.file_records(
-            None if paths is None or len(chosen) > 500 else [rel for _, rel in chosen])
-        todo: list[tuple[int, str, Path]] = []
-        for path, rel in chosen:
+            None if paths is None or len(chosen) > 500 else [rel for _, rel, _ in chosen])
+        todo: list[tuple[int, str, Path, bool]] = []
+        gone: list[str] = []
+        for path, rel, skipped in chosen:
             try:
                 st = path.lstat() if path.is_symlink() else path.stat()
             except OSError:
+                gone.append(rel)
                 continue
             if not (path.is_file() or path.is_symlink()):
                 continue
@@ -113,13 +127,34 @@ class Ingestor:
                 if progress:
                     progress(1)
                 continue
-            todo.append((st.st_mtime_ns, rel, path))
+            todo.append((st.st_mtime_ns, rel, path, skipped))
+        if paths is None:
+            seen = {rel for _, rel, _ in chosen}
+            gone += [rel for rel in known if rel not in seen
+                     and not os.path.lexists(inbox / rel)]
+        self._forget(gone, known, report)
         # oldest first: a backfill meets its stories in about the order they came, as a
         # running daemon would have (grouping is incremental; see record.in_time_order)
         todo.sort()
         size = self.config.ingest.batch_size
-        return [[(path, rel) for _mtime, rel, path in todo[start:start + size]]
+        return [[(path, rel, skipped) for _mtime, rel, path, skipped in todo[start:start + size]]
                 for start in range(0, len(todo), size)]
+
+    def _forget(self, gone: list[str], known: dict[str, FileRecord],
+                report: IngestReport) -> None:
+        """A failed or skipped file that is gone is no longer a problem: its record goes, so
+        `feeds status`, /healthz and /metrics stop counting it. (The records of files that
+        were read stay: their articles stay published.)"""
+        forget = sorted(rel for rel in set(gone)
+                        if (record := known.get(rel)) is not None
+                        and record.status in FORGOTTEN_WHEN_GONE)
+        if not forget:
+            return
+        with self.store.write() as tx:
+            tx.forget_files(forget, FORGOTTEN_WHEN_GONE)
+        report.forgotten += forget
+        log.info("forgot the failures of files no longer in the inbox count=%d paths=%s",
+                 len(forget), ",".join(forget[:10]))
 
     def _workers(self, batches: int) -> int:
         """Worker processes for parsing: none for a single batch (starting them costs more

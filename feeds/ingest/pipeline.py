@@ -3,11 +3,12 @@ make of a file: parse, then summarize and classify each article, ready to store.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,7 @@ class ParsedFile:
     sha256: str
     drafts: tuple[ArticleDraft, ...] = ()
     reason: str | None = None
+    warning: str | None = None  # read, but with something the editor should fix
 
 
 def drafts_for(pipeline: Pipeline, rel: str, articles: Sequence[Article]
@@ -118,9 +120,28 @@ def parse_reads(pipeline: Pipeline, reads: Sequence[FileRead]) -> list[ParsedFil
             out.append(ParsedFile(replace(read, data=None), sha,
                                   reason=f"internal parser error: {type(exc).__name__}"))
             continue
+        warning = unknown_topics(articles, pipeline.rules)
+        if warning is not None:
+            log.warning("front matter names an unknown topic path=%s problem=%s", read.rel,
+                        warning)
         out.append(ParsedFile(replace(read, data=None), sha,
-                              drafts=drafts_for(pipeline, read.rel, articles)))
+                              drafts=drafts_for(pipeline, read.rel, articles), warning=warning))
     return out
+
+
+def unknown_topics(articles: Sequence[Article], known: Mapping[str, object]) -> str | None:
+    """What to tell the editor when front matter names topics the config does not have
+    (the rules still place the article; the named topic alone is ignored)."""
+    unknown = sorted({slug for article in articles for slug in article.topics
+                      if slug not in known})
+    if not unknown:
+        return None
+    named = []
+    for slug in unknown:
+        close = difflib.get_close_matches(slug, list(known), n=1, cutoff=0.6)
+        named.append(f"{slug!r} (did you mean {close[0]}?)" if close else repr(slug))
+    return (f"front matter names unknown {'topic' if len(unknown) == 1 else 'topics'} "
+            f"{', '.join(named)}; ignored (known: {', '.join(sorted(known)) or 'none'})")
 
 
 def as_parsed_article(item: Item) -> Article:

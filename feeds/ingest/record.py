@@ -27,6 +27,8 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # new or changed this run
+    forgotten: list[str] = field(default_factory=list)  # failures of files no longer there
     changed: set[str] = field(default_factory=set)  # article ids new or updated
     # articles a file no longer holds (a story dropped, the file now a copy of another): they
     # leave the feeds and shift the archive pages after them, so a full publish follows
@@ -38,7 +40,8 @@ class IngestReport:
         return {"new": self.new, "updated": self.updated, "unchanged": self.unchanged,
                 "files_read": self.files_read, "failed": len(self.failed),
                 "duplicates": len(self.duplicates), "deferred": len(self.deferred),
-                "removed": self.removed}
+                "removed": self.removed, "skipped": len(self.skipped),
+                "forgotten": len(self.forgotten)}
 
 
 def in_time_order(entry: ParsedFile | FileRead) -> tuple[int, int, str]:
@@ -80,6 +83,13 @@ class BatchRecorder:
             if read.reason == "unsettled":
                 self.report.deferred.append(read.rel)
                 log.info("file still being written, later path=%s", read.rel)
+            return
+        if read.skipped:
+            self.tx.record_file(path=read.rel, sha256="", size=read.size,
+                                mtime_ns=read.mtime_ns, status="skipped", reason=read.reason,
+                                duplicate_of=None, count=0, now=self.now)
+            self.report.skipped.append((read.rel, read.reason or ""))
+            log.info("file skipped path=%s reason=%s", read.rel, read.reason)
             return
         self.tx.record_file(path=read.rel, sha256="", size=read.size, mtime_ns=read.mtime_ns,
                             status="failed", reason=read.reason, duplicate_of=None, count=0,
@@ -126,8 +136,8 @@ class BatchRecorder:
         report.removed += len(saved) - len(kept)
         self.stored += sum(item.change == "new" for item in kept) - (len(saved) - len(kept))
         tx.record_file(path=read.rel, sha256=entry.sha256, size=read.size,
-                       mtime_ns=read.mtime_ns, status="ok", reason=None, duplicate_of=None,
-                       count=len(entry.drafts), now=self.now)
+                       mtime_ns=read.mtime_ns, status="ok", reason=entry.warning,
+                       duplicate_of=None, count=len(entry.drafts), now=self.now)
         group_stories(tx, self.stories, entry.drafts, kept, self.stored)
         for draft, item in zip(entry.drafts, kept, strict=True):
             if item.change == "new":

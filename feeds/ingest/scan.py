@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.articles import is_candidate
+from feeds.articles import is_candidate, skip_reason
 from feeds.config import IngestConfig
+from feeds.errors import FeedsError
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class FileRead:
     mtime_ns: int
     data: bytes | None = None
     reason: str | None = None
+    skipped: bool = False  # a type ingest does not read: recorded as skipped, not failed
 
 
 def received(mtime_ns: int) -> datetime:
@@ -40,13 +42,35 @@ def relative_name(path: Path, inbox: Path) -> str:
         return absolute.as_posix()
 
 
-def scan(inbox: Path) -> Iterator[Path]:
-    """Every candidate file under the inbox, in a stable order; hidden folders are skipped."""
+def require_inbox(inbox: Path) -> None:
+    """Refuse a missing inbox: a typo in paths.inbox would otherwise give a healthy-looking
+    daemon that never sees an article."""
+    if not inbox.is_dir():
+        raise FeedsError(f"the inbox {inbox} does not exist",
+                         hint="create it, or set paths.inbox in the config")
+
+
+def scan(inbox: Path, unsupported: list[Path] | None = None) -> Iterator[Path]:
+    """Every candidate file under the inbox, in a stable order; hidden folders are skipped.
+    Files of a type ingest does not read go to `unsupported` (hidden and temporary names
+    nowhere: producers write those, then rename)."""
     for root, dirs, names in os.walk(inbox, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if is_candidate(name):
                 yield Path(root) / name
+            elif unsupported is not None and skip_reason(name) is not None:
+                unsupported.append(Path(root) / name)
+
+
+def skipped_file(path: Path, rel: str) -> FileRead:
+    """A file of a type ingest does not read, with the reason `feeds ingest FILE` gives."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return FileRead(path, rel, 0, 0, reason="vanished")
+    return FileRead(path, rel, st.st_size, st.st_mtime_ns, reason=skip_reason(path.name),
+                    skipped=True)
 
 
 def outside(path: Path, inbox: Path) -> bool:

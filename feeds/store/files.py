@@ -44,7 +44,19 @@ class FileReads(Queries):
         return row.path if row else None
 
     def failed_files(self) -> list[FileRecord]:
-        rows = self.conn.execute(sa.select(files).where(files.c.status == "failed")
+        return self.files_with_status("failed")
+
+    def files_with_status(self, status: str) -> list[FileRecord]:
+        """The records of one status (failed, skipped), by path."""
+        rows = self.conn.execute(sa.select(files).where(files.c.status == status)
+                                 .order_by(files.c.path))
+        return [file_record(row) for row in rows]
+
+    def noted_files(self) -> list[FileRecord]:
+        """Files read whose record carries a warning (a topic the front matter names that
+        the config does not have), by path."""
+        rows = self.conn.execute(sa.select(files).where(files.c.status == "ok",
+                                                        files.c.reason.is_not(None))
                                  .order_by(files.c.path))
         return [file_record(row) for row in rows]
 
@@ -57,6 +69,11 @@ class FileWrites(FileReads):
                       duplicate_of=duplicate_of, articles=count, last_seen=now)
         if not self.run(_UPDATE_FILE, {"where_path": path, **values}):
             self.run(_INSERT_FILE, {"path": path, "first_seen": now, **values})
+
+    def forget_files(self, paths: Sequence[str], statuses: Sequence[str]) -> None:
+        """Drop the records of these paths that have one of `statuses` (files gone)."""
+        self.conn.execute(files.delete().where(files.c.path.in_(list(paths)),
+                                               files.c.status.in_(list(statuses))))
 
     def touch_file(self, path: str, mtime_ns: int, now: datetime) -> None:
         """The file was read again and its bytes had not changed."""

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import math
 import socket
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from feeds.config import WILDCARD_HOSTS, Config
+from feeds.errors import FeedsError
 from feeds.web.app import Site
 
 
@@ -98,18 +102,21 @@ class UvicornWithoutSignals(uvicorn.Server):
 class Server:
     """Starts and stops the site on a host and port (0 picks a free port)."""
 
-    def __init__(self, site: Site, host: str, port: int) -> None:
+    def __init__(self, site: Site, host: str, port: int,
+                 listener: socket.socket | None = None) -> None:
+        """`listener`: a socket `bind_listener` already bound (the daemon binds before its
+        start-up scan, so a taken port is refused at once)."""
         self.site = site
         self.host = host
-        self.port = port
+        self.port = port if listener is None else int(listener.getsockname()[1])
+        self._listener = listener
         self._server: UvicornWithoutSignals | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
-        """Bind (an OSError says why not) and serve; returns the port."""
-        family = socket.getaddrinfo(self.host or None, self.port, type=socket.SOCK_STREAM,
-                                    flags=socket.AI_PASSIVE)[0][0]
-        listener = socket.create_server((self.host, self.port), family=family, backlog=2048)
+        """Bind (unless bound already) and serve; returns the port."""
+        listener = self._listener or bind_listener(self.host, self.port)
+        self._listener = None
         self.port = listener.getsockname()[1]
         config = uvicorn.Config(
             self.site, http=BoundedHeadProtocol, interface="asgi3", lifespan="off", log_config=None,
@@ -135,3 +142,51 @@ class Server:
 def url_of(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a FeedsError naming server.host and server.port
+    with what to do (a taken port is the usual case: another feeds, or another program)."""
+    where = f"{url_of(host, port).removeprefix('http://').rstrip('/')}"
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                    flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except socket.gaierror as exc:
+        raise FeedsError(f"cannot listen on {where} (server.host): {exc.strerror}",
+                         hint="set server.host to an address of this machine, such as "
+                              "127.0.0.1 or 0.0.0.0") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise FeedsError(f"cannot listen on {where} (server.host:port): the address is "
+                             "already in use",
+                             hint="another program (or another feeds) listens there; stop it, "
+                                  "or set server.port to a free port") from None
+        if exc.errno == errno.EACCES:
+            raise FeedsError(f"cannot listen on {where} (server.host:port): permission denied",
+                             hint="ports below 1024 need privileges; set server.port to 1024 "
+                                  "or above (and put a reverse proxy in front)") from None
+        raise FeedsError(f"cannot listen on {where} (server.host:port): "
+                         f"{exc.strerror or exc}") from None
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def link_warnings(config: Config) -> list[str]:
+    """What is likely wrong with where links point, for the daemon to say at start: a
+    base_url naming this machine at another port, or links derived from a wildcard host."""
+    server, base = config.server, config.site.base_url
+    if config.base_url_from_server:
+        if server.host in WILDCARD_HOSTS:
+            return [f"site.base_url is not set and server.host {server.host!r} listens on "
+                    f"every address: links name {base}; set site.base_url to the address "
+                    "readers use"]
+        return []
+    url = urlsplit(base)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if url.hostname in LOOPBACK_HOSTS | {server.host} and server.port and port != server.port:
+        return [f"site.base_url {base} names port {port}, but server.port is {server.port}: "
+                "links will not reach this server; correct site.base_url, or leave it out to "
+                "follow the server's address"]
+    return []
