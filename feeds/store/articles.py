@@ -40,6 +40,7 @@ class ArticleDraft:
     published: datetime | None  # None: keep the stored date, or use the fallback
     topics: tuple[TopicMatch, ...]
     terms: tuple[tuple[str, float], ...]  # story signature: (term, weight)
+    language: str | None = None  # ISO 639-1, as the parser found it
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,7 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
                 standfirst=draft.standfirst, url=draft.url, body=json.dumps(list(draft.body)),
                 captions=json.dumps(list(draft.captions)), summary=draft.summary,
                 content_hash=draft.content_hash, published=published, updated=stamp,
+                language=draft.language,
             )
             if old is None:
                 self.run(_INSERT_ARTICLE, {"id": draft.id, "key": draft.key, "created": now,
@@ -288,5 +290,5 @@ def _item(row: Any, text: tuple[tuple[str, ...], tuple[str, ...]], topics: list[
         dateline=row.dateline, published=row.published, updated=row.updated,
         summary=row.summary, captions=captions,
         standfirst=row.standfirst, url=row.url, story_id=row.story_id, topics=tuple(topics),
-        related=tuple(related),
+        related=tuple(related), language=row.language,
     )
