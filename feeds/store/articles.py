@@ -124,6 +124,16 @@ class ArticleReads(Queries):
         return [_item(row, texts[row.id], topics.get(row.id, []),
                       nearest_reports(row, siblings.get(row.story_id, []))) for row in rows]
 
+    def items_outside(self, topics: Iterable[str], *, limit: int,
+                      reuse: Mapping[str, Item] | None = None) -> list[Item]:
+        """The `limit` articles stored last that are in none of `topics` (the configured
+        ones: what no topic page lists), as `items` gives them."""
+        in_one = sa.exists().where(article_topics.c.article_id == articles.c.id,
+                                   article_topics.c.slug.in_(list(topics)))
+        ids = list(self.conn.execute(sa.select(articles.c.id).where(~in_one).order_by(
+            articles.c.created.desc(), articles.c.id.desc()).limit(limit)).scalars())
+        return self.items(ids=ids, order="created", reuse=reuse) if ids else []
+
     def neighbours(self, ids: Iterable[str]) -> set[str]:
         """The other articles whose related reports (the MAX_RELATED of their story nearest in
         time) include one of these. Nearness is not symmetric: a report can be among the
