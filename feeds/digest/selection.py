@@ -73,7 +73,7 @@ class Selection:
                 continue
             entries = []
             for members in stories.values():
-                lead = max(members, key=lambda i: (i.published, i.id))
+                lead = max(members, key=lambda i: (i.published, i.updated, i.id))
                 if lead.id in placed or not any(slug in m.topic_slugs for m in members):
                     continue
                 placed.add(lead.id)
