@@ -65,6 +65,7 @@ class Item:
     story_id: str | None = None
     topics: tuple[TopicMatch, ...] = ()
     related: tuple[str, ...] = field(default=())  # ids of the other items of the same story
+    language: str | None = None  # ISO 639-1 of its text, as the parser found it; None: unknown
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:

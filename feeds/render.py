@@ -11,8 +11,9 @@ from typing import Any
 import jinja2
 
 
-def _date(value: datetime | None, fmt: str = "%d %B %Y") -> str:
-    return value.strftime(fmt).lstrip("0") if value else ""
+def display_date(value: datetime | None) -> str:
+    """The one way pages, feeds' pages and mail write a day: "3 December 2026"."""
+    return f"{value.day} {value:%B %Y}" if value else ""
 
 
 def _iso(value: datetime | None) -> str:
@@ -31,7 +32,7 @@ def environment(folder: Path, *, auto_reload: bool = True) -> jinja2.Environment
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["date"] = _date
+    env.filters["date"] = display_date
     env.filters["iso"] = _iso
     return env
 

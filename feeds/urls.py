@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 ALL = "all"  # the feed of every topic
+OTHER = "other"  # the page of the articles in no topic (topics/other.html)
 INDEX = Path("index.html")
 OPML = Path("feeds.opml")
 # What a publish writes, and so may remove again: pages and feeds in these folders.

@@ -124,7 +124,7 @@ def test_the_comparison_sees_a_column_added_without_a_migration(urls: Any) -> No
     for table in live.metadata.sorted_tables:
         copy = table.to_metadata(grown)
         if table.name == "articles":
-            copy.append_column(sa.Column("language", sa.String(16)))
+            copy.append_column(sa.Column("reading_minutes", sa.Integer))
     url = urls()
     migrated(url, len(MIGRATIONS))
     assert reflected(url) != created_from(grown, urls())

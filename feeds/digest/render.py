@@ -9,6 +9,7 @@ from datetime import datetime
 from email.utils import format_datetime, formataddr
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import css_inline
 
@@ -17,18 +18,34 @@ from feeds.digest.schedule import schedule_named
 from feeds.digest.selection import DigestSection, entry_count
 from feeds.mail import MessageTemplate, Outgoing, Personal
 from feeds.models import Subscriber
-from feeds.render import environment
+from feeds.render import display_date, environment
 from feeds.tokens import sign
 
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, C1, line/paragraph separators
 # Distinct digests in one run are few (one per schedule and set of items); the bound keeps a
 # long-running daemon from holding every one it ever rendered.
 BODIES_HELD = 256
+# The inbox preview most mail clients show after the subject runs to about this many characters.
+PREHEADER_CHARS = 140
+_PARTIAL_WORD = re.compile(r"\S*$")
+_TRAILING = re.compile(r"[\s;,:]+$")  # what a cut line should not end in before its ellipsis
 
 
 def header_text(value: str) -> str:
     """A header value that cannot start another header: control characters become spaces."""
     return _LINE_BREAKS.sub(" ", value).strip()
+
+
+def preheader(titles: Sequence[str], limit: int = PREHEADER_CHARS) -> str:
+    """The digest's titles as one line of at most `limit` characters, cut between words with
+    an ellipsis when they do not fit (a single word longer than that is cut where it must)."""
+    line = "; ".join(titles)
+    if len(line) <= limit:
+        return line
+    head = line[:limit - 1]  # room for the ellipsis
+    if not line[limit - 1].isspace():  # mid-word: back to where that word starts
+        head = _PARTIAL_WORD.sub("", head) or head
+    return (_TRAILING.sub("", head) or head) + "…"
 
 
 class DigestRenderer:
@@ -71,14 +88,15 @@ class DigestRenderer:
         schedule = schedule_named(self.config, schedule_name)
         context = {"site": self.config.site, "sections": sections, "count": count,
                    "schedule": schedule_name, "unsubscribe_url": self._placeholders.url,
-                   "preheader": "; ".join(e.title for s in sections for e in s.entries)[:140]}
+                   "preheader": preheader([e.title for s in sections for e in s.entries])}
         html = css_inline.inline(self.templates.get_template("digest.html.j2").render(context))
         text = self.templates.get_template("digest.txt.j2").render(context)
         mail = self.config.mail
         stories = f"{count} {'story' if count == 1 else 'stories'}"
         subject = schedule.subject.format(site=self.config.site.title, count=count,
                                           stories=stories, schedule=schedule_name,
-                                          date=self.clock().strftime("%d %B %Y"))
+                                          date=display_date(self.clock().astimezone(
+                                              ZoneInfo(schedule.timezone))))
         mailto = mail.unsubscribe_mailto or mail.from_address
         return MessageTemplate(
             headers=(

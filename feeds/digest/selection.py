@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from feeds import urls
 from feeds.config import Config
 from feeds.models import Item, Subscriber
 from feeds.store import Store
@@ -22,7 +23,9 @@ class DigestEntry:
     url: str
     summary: str
     published: datetime
-    sources: tuple[str, ...]
+    sources: tuple[str, ...]  # who published the story's reports, oldest report first
+    authors: tuple[str, ...] = ()  # the bylines of those reports that name a source too
+    language: str | None = None  # the lead report's, when it differs from the site's
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +73,23 @@ class Selection:
                 continue
             entries = []
             for members in stories.values():
-                lead = max(members, key=lambda i: (i.published, i.id))
+                lead = max(members, key=lambda i: (i.published, i.updated, i.id))
                 if lead.id in placed or not any(slug in m.topic_slugs for m in members):
                     continue
                 placed.add(lead.id)
-                sources = tuple(dict.fromkeys(
-                    name for m in sorted(members, key=lambda i: i.published)
-                    if (name := m.source or m.author)))
-                entries.append(DigestEntry(lead.title, f"{self.config.site.base_url}articles/"
-                                           f"{lead.id}.html", lead.summary, lead.published,
-                                           sources))
+                entries.append(self._entry(lead, members))
             entries.sort(key=lambda e: e.published, reverse=True)
             if entries:
                 sections.append(DigestSection(slug, topic.title, tuple(entries)))
         return sections
+
+    def _entry(self, lead: Item, members: Sequence[Item]) -> DigestEntry:
+        """The story as one entry: the newest report's title and summary, every report's
+        source (an author stands in for a missing one) and the bylines beside them."""
+        reports = sorted(members, key=lambda i: (i.published, i.id))
+        sources = tuple(dict.fromkeys(name for m in reports if (name := m.source or m.author)))
+        authors = tuple(dict.fromkeys(m.author for m in reports if m.author and m.source))
+        site = self.config.site
+        language = lead.language if lead.language != site.language else None
+        return DigestEntry(lead.title, urls.article_url(site.base_url, lead.id), lead.summary,
+                           lead.published, sources, authors, language)

@@ -97,7 +97,7 @@ def drafts_for(pipeline: Pipeline, rel: str, articles: Sequence[Article]
             body=article.body, captions=article.captions, summary=summary,
             content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
             published=article.published, topics=topics,
-            terms=tuple(signature(article).items()),
+            terms=tuple(signature(article).items()), language=article.language,
         ))
     return tuple(drafts)
 

@@ -168,7 +168,8 @@ class Publisher:
         self.store.pages_written(self.pages.take_versions())
         if present is not None:
             keep = files_to_keep(self.store.article_ids(), [
-                (spec.slug, self.archives.full_pages(spec)) for spec in self.specs])
+                (spec.slug, self.archives.full_pages(spec)) for spec in self.specs],
+                [self.pages.other_path])
             report.removed += prune(self.public.root, present, keep)
         if self.hub is not None:
             self.hub.notify(report.changed_feeds)

@@ -21,9 +21,10 @@ from feeds.config import Config
 from feeds.models import Byline, Item
 from feeds.publish.catalog import FeedSpec
 from feeds.publish.content import ArticleHtml
-from feeds.publish.views import link_text
+from feeds.publish.views import byline, entry_language, link_text
 
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # The name our extensions are registered under (feedgen sets it as an attribute of the feed
 # and of each entry); it appears nowhere in the document.
 EXTENSION = "written_directly"
@@ -38,12 +39,16 @@ class EntryParts(BaseEntryExtension):  # type: ignore[misc]
     an entry (these values are built here, never taken from input unchecked)."""
 
     def __init__(self) -> None:
-        self.author = ""
+        self.author: str | None = None  # None: the feed's author covers the entry
+        self.language: str | None = None  # xml:lang, when not the feed's
         self.categories: list[tuple[str, str, str]] = []  # (term, label, scheme)
         self.links: list[tuple[str, str]] = []  # (href, title)
 
     def extend_atom(self, entry: Any) -> Any:
-        etree.SubElement(etree.SubElement(entry, "author"), "name").text = self.author
+        if self.language:
+            entry.set(XML_LANG, self.language)
+        if self.author:
+            etree.SubElement(etree.SubElement(entry, "author"), "name").text = self.author
         for term, label, scheme in self.categories:
             etree.SubElement(entry, "category", term=term, label=label, scheme=scheme)
         for href, title in self.links:
@@ -151,7 +156,8 @@ class AtomBuilder:
             links = tuple((urls.article_url(self.base, other), link_text(related[other]))
                           for other in item.related if other in related)
             # everything the entry shows: the stored version, its topics, its story's links
-            key = (item.id, item.updated, tuple(m.slug for m in item.topics), links)
+            key = (item.id, item.updated, item.language, tuple(m.slug for m in item.topics),
+                   links)
             entry = self._entries.get(key)
             if entry is None:  # adding registers the feed's entry extension on it
                 entry = self._entries[key] = self._fill_entry(fg.add_entry(ReusableEntry()),
@@ -172,7 +178,10 @@ class AtomBuilder:
         entry.link(href=urls.article_url(self.base, item.id), rel="alternate",
                    type="text/html")
         parts = getattr(entry, EXTENSION)
-        parts.author = item.author or item.source or self.config.site.author
+        # RFC 4287 4.2.1: an entry without an author has the feed's, so the site's name is
+        # not repeated as if it were a byline
+        parts.author = byline(item) or None
+        parts.language = entry_language(item, self.config.site.language)
         parts.links.extend(links)
         parts.categories.extend(
             (match.slug, self.topic_titles[match.slug], self.scheme)

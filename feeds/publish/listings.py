@@ -43,6 +43,17 @@ class Listings:
         `titles`."""
         items = self.items(topic=None if spec.slug == ALL else spec.slug,
                            limit=self.entries, order="created")
+        return self._listed(items, titles)
+
+    def other_items(self, topics: Iterable[str], titles: dict[str, Byline]) -> list[Item]:
+        """The newest articles in none of `topics`, newest first, as `feed_items`."""
+        items = self.store.items_outside(topics, limit=self.entries, reuse=self._seen)
+        if len(self._seen) > REUSED_ITEMS:
+            self._seen.clear()
+        self._seen.update((item.id, item) for item in items)
+        return self._listed(items, titles)
+
+    def _listed(self, items: list[Item], titles: dict[str, Byline]) -> list[Item]:
         items.sort(key=lambda i: (i.published, i.updated, i.id), reverse=True)
         titles.update(self.related(items, known=titles))
         return items

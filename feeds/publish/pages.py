@@ -13,13 +13,14 @@ from feeds import urls
 from feeds.config import Config
 from feeds.models import Byline, Item
 from feeds.publish import views
-from feeds.publish.catalog import FeedSpec
+from feeds.publish.catalog import FeedSpec, other_spec
 from feeds.publish.listings import Listings
 from feeds.publish.opml import opml
 from feeds.publish.output import PublicFolder, PublishReport
 from feeds.render import PageTemplates
 
 MAX_PAGE_DELAY = 2.0  # seconds a paused publish may leave topic pages and the front page
+FRONT_PAGE_STORIES = 5  # stories of each topic on the front page
 
 
 @dataclass
@@ -45,10 +46,17 @@ class Pages:
         self.base = config.site.base_url
         self.specs = specs
         self.spec_of = {spec.slug: spec for spec in specs}
+        self.topic_slugs = [spec.slug for spec in specs[1:]]
+        self.other = other_spec(config)
+        self.other_path = urls.topic_page_path(self.other.slug)
         self.listings = listings
         self.public = public
         self.templates = PageTemplates(config.paths.templates)
         self.versions: list[tuple[str, datetime]] = []  # article pages written, not recorded
+
+    def topic(self, spec: FeedSpec, items: Sequence[Item], titles: Mapping[str, Byline],
+              limit: int | None = None) -> dict[str, Any]:
+        return views.topic_view(self.base, spec, items, titles, self.site.language, limit)
 
     def take_versions(self) -> list[tuple[str, datetime]]:
         """The article versions whose pages were written since the last call."""
@@ -72,7 +80,7 @@ class Pages:
 
     def write_article(self, item: Item, related: Mapping[str, Byline],
                       report: PublishReport) -> None:
-        view = views.article_view(self.base, item, related, self.spec_of)
+        view = views.article_view(self.base, item, related, self.spec_of, self.site.language)
         self.public.write(urls.article_page_path(item.id),
                           self.render("article.html", article=view), report)
 
@@ -98,6 +106,8 @@ class Pages:
                 return pages
             items = self.listings.items(ids=pages.siblings)
             related = self.listings.related(items)
+            if pages.topics is not None:  # the stories their listings show changed too
+                pages.topics.update(slug for item in items for slug in item.topic_slugs)
             for item in items:
                 if paused():
                     return pages
@@ -111,8 +121,7 @@ class Pages:
             if paused():
                 return pages
             self.public.write(urls.topic_page_path(spec.slug), self.render(
-                "topic.html", topic=views.topic_view(self.base, spec, listed(spec), titles)),
-                report)
+                "topic.html", topic=self.topic(spec, listed(spec), titles)), report)
             pages.topics.discard(spec.slug)
         for spec in self.specs[1:]:  # the front page lists every topic: read them first
             if spec.slug not in current:
@@ -121,8 +130,14 @@ class Pages:
                 listed(spec)
         if paused():
             return pages
-        self.public.write(urls.INDEX, self.render("index.html", topics=[
-            views.topic_view(self.base, spec, listed(spec)[:5], titles)
-            for spec in self.specs[1:]]), report)
+        # Articles in no topic: listed on a page of their own, read each time (a new one
+        # adds no topic to what a publish knows changed)
+        other = self.topic(self.other, self.listings.other_items(self.topic_slugs, titles),
+                           titles)
+        self.public.write(self.other_path, self.render("other.html", topic=other), report)
+        self.public.write(urls.INDEX, self.render(
+            "index.html", topics=[self.topic(spec, listed(spec), titles, FRONT_PAGE_STORIES)
+                                  for spec in self.specs[1:]],
+            other={**other, "entries": other["entries"][:FRONT_PAGE_STORIES]}), report)
         self.public.write(urls.OPML, opml(self.site.title, self.specs), report)
         return None

@@ -23,10 +23,12 @@ def published_files(public: Path) -> list[Path]:
     return found
 
 
-def files_to_keep(article_ids: Iterable[str], feeds: Iterable[tuple[str, int]]) -> set[Path]:
-    """What a full publish writes: the pages of these articles, and for each (slug, full
-    archive pages) feed its Atom and JSON documents, archive pages and topic page."""
-    keep = {urls.article_page_path(i) for i in article_ids}
+def files_to_keep(article_ids: Iterable[str], feeds: Iterable[tuple[str, int]],
+                  pages: Iterable[Path] = ()) -> set[Path]:
+    """What a full publish writes: the pages of these articles, for each (slug, full archive
+    pages) feed its Atom and JSON documents, archive pages and topic page, and these `pages`
+    (the page of articles in no topic)."""
+    keep = {urls.article_page_path(i) for i in article_ids} | set(pages)
     for slug, full_pages in feeds:
         keep |= {urls.feed_path(slug), urls.json_feed_path(slug)}
         keep |= {urls.archive_path(slug, page) for page in range(1, full_pages + 1)}

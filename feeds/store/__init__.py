@@ -165,6 +165,12 @@ class Store(DigestFacade):
             return tx.items(topic=topic, limit=limit, offset=offset, ids=ids,
                             oldest_first=oldest_first, order=order, reuse=reuse)
 
+    def items_outside(self, topics: Iterable[str], *, limit: int,
+                      reuse: Mapping[str, Item] | None = None) -> list[Item]:
+        """The newest articles in none of these topics (see ArticleReads.items_outside)."""
+        with self.read() as tx:
+            return tx.items_outside(topics, limit=limit, reuse=reuse)
+
     def neighbours(self, ids: Iterable[str]) -> set[str]:
         """The other articles whose related links include one of these."""
         with self.read() as tx:

@@ -40,6 +40,7 @@ class ArticleDraft:
     published: datetime | None  # None: keep the stored date, or use the fallback
     topics: tuple[TopicMatch, ...]
     terms: tuple[tuple[str, float], ...]  # story signature: (term, weight)
+    language: str | None = None  # ISO 639-1, as the parser found it
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,16 @@ class ArticleReads(Queries):
             texts[t.id] = (tuple(json.loads(t.body)), tuple(json.loads(t.captions)))
         return [_item(row, texts[row.id], topics.get(row.id, []),
                       nearest_reports(row, siblings.get(row.story_id, []))) for row in rows]
+
+    def items_outside(self, topics: Iterable[str], *, limit: int,
+                      reuse: Mapping[str, Item] | None = None) -> list[Item]:
+        """The `limit` articles stored last that are in none of `topics` (the configured
+        ones: what no topic page lists), as `items` gives them."""
+        in_one = sa.exists().where(article_topics.c.article_id == articles.c.id,
+                                   article_topics.c.slug.in_(list(topics)))
+        ids = list(self.conn.execute(sa.select(articles.c.id).where(~in_one).order_by(
+            articles.c.created.desc(), articles.c.id.desc()).limit(limit)).scalars())
+        return self.items(ids=ids, order="created", reuse=reuse) if ids else []
 
     def neighbours(self, ids: Iterable[str]) -> set[str]:
         """The other articles whose related reports (the MAX_RELATED of their story nearest in
@@ -225,6 +236,7 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
                 standfirst=draft.standfirst, url=draft.url, body=json.dumps(list(draft.body)),
                 captions=json.dumps(list(draft.captions)), summary=draft.summary,
                 content_hash=draft.content_hash, published=published, updated=stamp,
+                language=draft.language,
             )
             if old is None:
                 self.run(_INSERT_ARTICLE, {"id": draft.id, "key": draft.key, "created": now,
@@ -288,5 +300,5 @@ def _item(row: Any, text: tuple[tuple[str, ...], tuple[str, ...]], topics: list[
         dateline=row.dateline, published=row.published, updated=row.updated,
         summary=row.summary, captions=captions,
         standfirst=row.standfirst, url=row.url, story_id=row.story_id, topics=tuple(topics),
-        related=tuple(related),
+        related=tuple(related), language=row.language,
     )

@@ -69,6 +69,7 @@ articles = sa.Table(
     sa.Column("published", UTCDateTime, nullable=False, index=True),
     sa.Column("updated", UTCDateTime, nullable=False, index=True),
     sa.Column("created", UTCDateTime, nullable=False, index=True),
+    sa.Column("language", sa.String(8)),  # ISO 639-1; NULL: unknown (or stored before v8)
 )
 
 article_topics = sa.Table(
