@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from feeds.models import FileRecord
 from feeds.store import Store
+from feeds.store.retractions import Retraction
 
 RUN_KINDS = ("ingest", "publish", "digest")
 
@@ -23,6 +24,7 @@ class Snapshot:
     deliveries: dict[str, int]  # digest deliveries by status
     subscribers: dict[str, int]  # subscribers by state
     published: bool  # public/ has a front page
+    retractions: list[Retraction] = field(default_factory=list)  # the latest first
 
     @property
     def pending_deliveries(self) -> int:
@@ -46,7 +48,13 @@ def take_snapshot(store: Store, public: Path) -> Snapshot:
         deliveries=store.delivery_counts(),
         subscribers=dict(sorted(Counter(s.status for s in store.subscribers()).items())),
         published=(public / "index.html").exists(),
+        retractions=_retractions(store),
     )
+
+
+def _retractions(store: Store) -> list[Retraction]:
+    with store.read() as tx:
+        return tx.retractions()
 
 
 def shown_time(value: Any) -> str:
@@ -62,6 +70,10 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
                  for kind, run in snapshot.runs.items()},
         "failed": [{"path": f.path, "reason": f.reason} for f in snapshot.failed],
         "subscribers": snapshot.subscribers,
+        "retractions": [{"id": r.article_id, "key": r.key, "entry_id": r.entry_id,
+                         "title": r.title, "reason": r.reason,
+                         "retracted": shown_time(r.retracted), "topics": list(r.topics)}
+                        for r in snapshot.retractions],
     }
 
 
@@ -82,4 +94,7 @@ def status_lines(snapshot: Snapshot) -> list[str]:
                                                in snapshot.subscribers.items()) or "none"))
     lines.append(f"failed files: {len(snapshot.failed)}")
     lines += [f"  {record.path}: {record.reason}" for record in snapshot.failed]
+    lines.append(f"retracted: {len(snapshot.retractions)}")
+    lines += [f"  {r.key} {r.article_id} on {shown_time(r.retracted)}: "
+              f"{r.reason or '(no reason given)'}" for r in snapshot.retractions]
     return lines

@@ -21,6 +21,7 @@ import click
 from feeds import __version__
 from feeds.cli.context import Context, handles_errors
 from feeds.cli.digests import digest
+from feeds.cli.retract import retract
 from feeds.cli.subscribers import subscribers
 from feeds.errors import FeedsError
 
@@ -247,3 +248,4 @@ def serve(obj: Context, port: int | None) -> None:
 
 main.add_command(subscribers)
 main.add_command(digest)
+main.add_command(retract)
