@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ class Snapshot:
     subscribers: dict[str, int]  # subscribers by state
     published: bool  # public/ has a front page
     retractions: list[Retraction] = field(default_factory=list)  # the latest first
+    # active subscribers naming topics the config no longer has: slug -> their addresses
+    stranded: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def pending_deliveries(self) -> int:
@@ -40,7 +43,10 @@ class Snapshot:
         return run["finished"] if run else None
 
 
-def take_snapshot(store: Store, public: Path) -> Snapshot:
+def take_snapshot(store: Store, public: Path,
+                  topics: Collection[str] | None = None) -> Snapshot:
+    """`topics`: the configured topics, when known (then subscribers stranded by a removed
+    topic are listed)."""
     return Snapshot(
         counts=store.counts(),
         runs=store.last_runs(),
@@ -49,7 +55,19 @@ def take_snapshot(store: Store, public: Path) -> Snapshot:
         subscribers=dict(sorted(Counter(s.status for s in store.subscribers()).items())),
         published=(public / "index.html").exists(),
         retractions=_retractions(store),
+        stranded={} if topics is None else stranded_subscribers(store, topics),
     )
+
+
+def stranded_subscribers(store: Store, topics: Collection[str]) -> dict[str, list[str]]:
+    """Active subscribers whose topics name one not configured (removed from the config):
+    slug -> their addresses. They get nothing of that topic any more."""
+    found: dict[str, list[str]] = {}
+    for subscriber in store.subscribers(status="active"):
+        for slug in subscriber.topics:
+            if slug not in topics:
+                found.setdefault(slug, []).append(subscriber.email)
+    return dict(sorted(found.items()))
 
 
 def _retractions(store: Store) -> list[Retraction]:
@@ -74,6 +92,7 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
                          "title": r.title, "reason": r.reason,
                          "retracted": shown_time(r.retracted), "topics": list(r.topics)}
                         for r in snapshot.retractions],
+        "stranded_subscribers": snapshot.stranded,
     }
 
 
@@ -97,4 +116,8 @@ def status_lines(snapshot: Snapshot) -> list[str]:
     lines.append(f"retracted: {len(snapshot.retractions)}")
     lines += [f"  {r.key} {r.article_id} on {shown_time(r.retracted)}: "
               f"{r.reason or '(no reason given)'}" for r in snapshot.retractions]
+    for slug, emails in snapshot.stranded.items():
+        lines.append(f"warning: topic {slug} is no longer configured; {len(emails)} active "
+                     f"subscriber{'' if len(emails) == 1 else 's'} still name it: "
+                     f"{', '.join(emails)}")
     return lines

@@ -182,7 +182,7 @@ def status(obj: Context, as_json: bool) -> None:
     """Counts, last runs, failed files with their reasons, pending deliveries, subscribers."""
     from feeds.status import status_json, status_lines, take_snapshot
     with obj.store() as store:
-        snapshot = take_snapshot(store, obj.config.paths.public)
+        snapshot = take_snapshot(store, obj.config.paths.public, obj.config.topics)
     if as_json:
         click.echo(json.dumps(status_json(snapshot), ensure_ascii=False, default=str))
         return
