@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from feeds.models import FileRecord
 from feeds.store import Store
+from feeds.store.retractions import Retraction
 
 RUN_KINDS = ("ingest", "publish", "digest")
 
@@ -25,6 +27,9 @@ class Snapshot:
     published: bool  # public/ has a front page
     skipped: list[FileRecord] = field(default_factory=list)  # types ingest does not read
     noted: list[FileRecord] = field(default_factory=list)  # read, with a warning (reason)
+    retractions: list[Retraction] = field(default_factory=list)  # the latest first
+    # active subscribers naming topics the config no longer has: slug -> their addresses
+    stranded: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def pending_deliveries(self) -> int:
@@ -40,9 +45,13 @@ class Snapshot:
         return run["finished"] if run else None
 
 
-def take_snapshot(store: Store, public: Path) -> Snapshot:
+def take_snapshot(store: Store, public: Path,
+                  topics: Collection[str] | None = None) -> Snapshot:
+    """`topics`: the configured topics, when known (then subscribers stranded by a removed
+    topic are listed)."""
     with store.read() as tx:
         skipped, noted = tx.files_with_status("skipped"), tx.noted_files()
+        retractions = tx.retractions()
     return Snapshot(
         counts=store.counts(),
         runs=store.last_runs(),
@@ -51,12 +60,25 @@ def take_snapshot(store: Store, public: Path) -> Snapshot:
         subscribers=dict(sorted(Counter(s.status for s in store.subscribers()).items())),
         published=(public / "index.html").exists(),
         skipped=skipped, noted=noted,
+        retractions=retractions,
+        stranded={} if topics is None else stranded_subscribers(store, topics),
     )
 
 
 def counted(count: int, one: str, many: str | None = None) -> str:
     """`1 article`, `2 articles`: every count the commands print reads right."""
     return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def stranded_subscribers(store: Store, topics: Collection[str]) -> dict[str, list[str]]:
+    """Active subscribers whose topics name one not configured (removed from the config):
+    slug -> their addresses. They get nothing of that topic any more."""
+    found: dict[str, list[str]] = {}
+    for subscriber in store.subscribers(status="active"):
+        for slug in subscriber.topics:
+            if slug not in topics:
+                found.setdefault(slug, []).append(subscriber.email)
+    return dict(sorted(found.items()))
 
 
 def shown_time(value: Any) -> str:
@@ -74,6 +96,11 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
         "skipped": [{"path": f.path, "reason": f.reason} for f in snapshot.skipped],
         "warnings": [{"path": f.path, "reason": f.reason} for f in snapshot.noted],
         "subscribers": snapshot.subscribers,
+        "retractions": [{"id": r.article_id, "key": r.key, "entry_id": r.entry_id,
+                         "title": r.title, "reason": r.reason,
+                         "retracted": shown_time(r.retracted), "topics": list(r.topics)}
+                        for r in snapshot.retractions],
+        "stranded_subscribers": snapshot.stranded,
     }
 
 
@@ -100,4 +127,11 @@ def status_lines(snapshot: Snapshot) -> list[str]:
         if records:
             lines.append(f"{label}: {len(records)}")
             lines += [f"  {record.path}: {record.reason}" for record in records]
+    lines.append(f"retracted: {len(snapshot.retractions)}")
+    lines += [f"  {r.key} {r.article_id} on {shown_time(r.retracted)}: "
+              f"{r.reason or '(no reason given)'}" for r in snapshot.retractions]
+    for slug, emails in snapshot.stranded.items():
+        lines.append(f"warning: topic {slug} is no longer configured; {len(emails)} active "
+                     f"subscriber{'' if len(emails) == 1 else 's'} still name it: "
+                     f"{', '.join(emails)}")
     return lines

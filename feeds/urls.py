@@ -14,7 +14,10 @@ OTHER = "other"  # the page of the articles in no topic (topics/other.html)
 INDEX = Path("index.html")
 OPML = Path("feeds.opml")
 # What a publish writes, and so may remove again: pages and feeds in these folders.
-OUTPUT_FOLDERS = ("articles", "feeds", "topics")
+OUTPUT_FOLDERS = ("articles", "feeds", "topics", "gone")
+# The notices of what was taken down (a retracted article, a removed topic): served with
+# 410 Gone in place of the addresses they stand for (see gone_notice_for).
+GONE = Path("gone")
 OUTPUT_SUFFIXES = (".html", ".atom", ".json")
 # Feed ids are derived from the slug alone, so they never change with the base URL.
 _FEED_NAMESPACE = uuid.UUID("9a3c3b0e-2f7d-4d0e-8f55-7b2f6c1a4e90")
@@ -39,6 +42,33 @@ def topic_page_path(slug: str) -> Path:
 
 def article_page_path(item_id: str) -> Path:
     return Path("articles") / f"{item_id}.html"
+
+
+def gone_article_path(item_id: str) -> Path:
+    """The notice a retracted article's page address answers with."""
+    return GONE / "articles" / f"{item_id}.html"
+
+
+def gone_topic_path(slug: str) -> Path:
+    """The notice a removed topic's page, feeds and archive pages answer with."""
+    return GONE / "topics" / f"{slug}.html"
+
+
+def gone_notice_for(url_path: str) -> str | None:
+    """The URL path of the notice that may stand for a missing URL path: an article page's,
+    or a topic's (for its page, Atom and JSON feeds and archive pages); None for others."""
+    parts = url_path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "articles" and parts[1].endswith(".html"):
+        return f"/{gone_article_path(parts[1].removesuffix('.html')).as_posix()}"
+    slug = None
+    if len(parts) == 2 and parts[0] == "topics" and parts[1].endswith(".html"):
+        slug = parts[1].removesuffix(".html")
+    elif len(parts) == 2 and parts[0] == "feeds":
+        slug = parts[1].removesuffix(".atom").removesuffix(".json")
+        slug = None if slug == parts[1] else slug
+    elif len(parts) == 3 and parts[0] == "feeds":
+        slug = parts[1]
+    return None if not slug or slug == ALL else f"/{gone_topic_path(slug).as_posix()}"
 
 
 def feed_url(base: str, slug: str) -> str:

@@ -21,6 +21,7 @@ import click
 from feeds import __version__
 from feeds.cli.context import Context, handles_errors
 from feeds.cli.digests import digest
+from feeds.cli.retract import retract
 from feeds.cli.subscribers import subscribers
 from feeds.cli.topics import topics
 from feeds.errors import FeedsError
@@ -183,7 +184,7 @@ def status(obj: Context, as_json: bool) -> None:
     """Counts, last runs, failed files with their reasons, pending deliveries, subscribers."""
     from feeds.status import status_json, status_lines, take_snapshot
     with obj.store() as store:
-        snapshot = take_snapshot(store, obj.config.paths.public)
+        snapshot = take_snapshot(store, obj.config.paths.public, obj.config.topics)
     if as_json:
         click.echo(json.dumps(status_json(snapshot), ensure_ascii=False, default=str))
         return
@@ -250,3 +251,4 @@ def serve(obj: Context, port: int | None) -> None:
 main.add_command(subscribers)
 main.add_command(digest)
 main.add_command(topics)
+main.add_command(retract)

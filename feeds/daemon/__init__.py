@@ -31,6 +31,7 @@ from feeds.digest.schedule import cron_trigger, latest_slot
 from feeds.errors import FeedsError
 from feeds.ingest.publishing import PublishAfterIngest
 from feeds.ingest.scan import require_inbox
+from feeds.status import stranded_subscribers
 from feeds.store import Store
 from feeds.tokens import load_secret
 from feeds.web import Server, Site, url_of
@@ -157,6 +158,9 @@ class Daemon:
         self.events.put(InboxRequest.RECLASSIFY)
         log.info("configuration reloaded path=%s topics=%s", self.config_path,
                  ",".join(config.topics))
+        for slug, emails in stranded_subscribers(self.store, config.topics).items():
+            log.warning("topic no longer configured: its feeds answer 410 Gone and its "
+                        "subscribers get nothing of it topic=%s subscribers=%d", slug, len(emails))
 
     def stop_background(self) -> None:
         log.info("stopping: watcher")

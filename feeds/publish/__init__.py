@@ -39,6 +39,7 @@ from feeds.publish.sharing import (
     JobSharing,
     article_jobs,
 )
+from feeds.publish.tombstones import Takedowns
 from feeds.store import Store
 from feeds.urls import ALL
 from feeds.websub import HubNotifier
@@ -65,7 +66,9 @@ class Publisher:
         self.listings = Listings(config, store)
         self.atom_builder = AtomBuilder(config, self.content)
         self.pages = Pages(config, self.specs, self.listings, self.public)
-        self.archives = Archives(config, store, self.listings, self.atom_builder, self.public)
+        self.takedowns = Takedowns(config, store, self.pages, self.public)
+        self.archives = Archives(config, store, self.listings, self.atom_builder, self.public,
+                                 self.takedowns)
         self.sharing = JobSharing(config, helpers)
         self._put_off: PutOffPages | None = None  # pages a paused publish left
 
@@ -146,7 +149,9 @@ class Publisher:
             return report
         # listed before the store is read, so a file another daemon writes meanwhile is kept
         present = published_files(self.public.root) if changed_ids is None else None
-        # article pages first: a feed never links to a page not written yet
+        # the notices of what was taken down, then article pages: a feed never links to a
+        # page not written yet
+        self.takedowns.write_notices(changed_ids, report)
         siblings = self._write_articles(changed_ids, report)
         current: dict[str, list[Item]] = {}
         titles: dict[str, Byline] = {}
@@ -170,6 +175,7 @@ class Publisher:
             keep = files_to_keep(self.store.article_ids(), [
                 (spec.slug, self.archives.full_pages(spec)) for spec in self.specs],
                 [self.pages.other_path])
+            keep |= self.takedowns.notice_paths()
             report.removed += prune(self.public.root, present, keep)
         if self.hub is not None:
             self.hub.notify(report.changed_feeds)
@@ -195,7 +201,8 @@ class Publisher:
         after it."""
         full_pages = self.archives.full_pages(spec)
         document = self.atom_builder.build(spec, items, related=related,
-                                    prev_archive=self.archives.newest_url(spec, full_pages))
+                                    prev_archive=self.archives.newest_url(spec, full_pages),
+                                    tombstones=self.takedowns.in_feed(spec.slug))
         if self.public.write(urls.feed_path(spec.slug), document, report):
             report.changed_feeds.append(spec.atom_url)
         self.public.write(urls.json_feed_path(spec.slug), self.json_feed(spec, items), report)

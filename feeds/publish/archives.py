@@ -14,6 +14,7 @@ from feeds.publish.catalog import FeedSpec
 from feeds.publish.listings import Listings
 from feeds.publish.output import PublicFolder, PublishReport
 from feeds.publish.sharing import ArchivePages
+from feeds.publish.tombstones import Takedowns
 from feeds.store import Store
 from feeds.urls import ALL
 
@@ -22,13 +23,14 @@ ARCHIVE_READ_PAGES = 20  # archive pages read with one query (memory: 20 x feeds
 
 class Archives:
     def __init__(self, config: Config, store: Store, listings: Listings, atom: AtomBuilder,
-                 public: PublicFolder) -> None:
+                 public: PublicFolder, takedowns: Takedowns) -> None:
         self.base = config.site.base_url
         self.size = config.feeds.entries
         self.store = store
         self.listings = listings
         self.atom = atom
         self.public = public
+        self.takedowns = takedowns
 
     def full_pages(self, spec: FeedSpec) -> int:
         """The feed's archive pages: every full page of entries but the newest."""
@@ -69,7 +71,8 @@ class Archives:
             page_items.reverse()
             prev = urls.archive_url(self.base, spec.slug, page - 1) if page > 1 else None
             self.public.write(urls.archive_path(spec.slug, page), self.atom.build(
-                spec, page_items, archive_page=page, prev_archive=prev), report)
+                spec, page_items, archive_page=page, prev_archive=prev,
+                tombstones=self.takedowns.in_archive(spec.slug, page)), report)
 
     def _pages_holding(self, spec: FeedSpec, changed: set[str], full_pages: int) -> set[int]:
         topic = None if spec.slug == ALL else spec.slug

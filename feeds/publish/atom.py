@@ -21,7 +21,9 @@ from feeds.config import Config
 from feeds.models import Byline, Item
 from feeds.publish.catalog import FeedSpec
 from feeds.publish.content import ArticleHtml
+from feeds.publish.tombstones import TOMBSTONES_NS, add_deleted_entries, newest_change
 from feeds.publish.views import byline, entry_language, link_text
+from feeds.store.retractions import Retraction
 
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -72,22 +74,31 @@ class ReusableEntry(FeedEntry):  # type: ignore[misc]
         return copy.deepcopy(self._element)  # later ones a copy (it stays in the first)
 
 
-class ArchiveMarker(BaseExtension):  # type: ignore[misc]
+class CurrentFeedMarker(BaseExtension):  # type: ignore[misc]
+    """What a feed document adds of its own: the tombstones of the retracted articles it
+    listed (RFC 6721), the namespace declared only when there are some."""
+
+    def __init__(self) -> None:
+        self.tombstones: Sequence[Retraction] = ()
+        self.base = ""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"at": TOMBSTONES_NS} if self.tombstones else {}
+
+    def extend_atom(self, feed: Any) -> Any:
+        add_deleted_entries(feed, self.tombstones, self.base)
+        return feed
+
+
+class ArchiveMarker(CurrentFeedMarker):
     """<fh:archive/> marks an RFC 5005 archive document."""
 
     def extend_ns(self) -> dict[str, str]:
-        return {"fh": HISTORY_NS}
+        return {"fh": HISTORY_NS, **super().extend_ns()}
 
     def extend_atom(self, feed: Any) -> Any:
         feed.insert(0, etree.Element(f"{{{HISTORY_NS}}}archive"))
-        return feed
-
-
-class CurrentFeedMarker(BaseExtension):  # type: ignore[misc]
-    """A current feed has nothing of its own to add (feedgen wants a feed-level class)."""
-
-    def extend_atom(self, feed: Any) -> Any:
-        return feed
+        return super().extend_atom(feed)
 
 
 class AtomBuilder:
@@ -115,13 +126,17 @@ class AtomBuilder:
 
     def build(self, spec: FeedSpec, items: Sequence[Item], *, prev_archive: str | None = None,
               archive_page: int | None = None,
-              related: Mapping[str, Byline] | None = None) -> bytes:
+              related: Mapping[str, Byline] | None = None,
+              tombstones: Sequence[Retraction] = ()) -> bytes:
         """The feed document of `items` (newest first). A current feed (no `archive_page`)
-        links its entries to the other reports of their stories in `related`."""
+        links its entries to the other reports of their stories in `related`. `tombstones`:
+        the retracted articles whose places it covers."""
         site = self.config.site
         fg = FeedGenerator()
         fg.register_extension(EXTENSION, ArchiveMarker if archive_page else CurrentFeedMarker,
                               EntryParts, atom=True, rss=False)
+        marker = getattr(fg, EXTENSION)
+        marker.tombstones, marker.base = tombstones, self.base
         fg.id(urls.feed_id(spec.slug))
         fg.title(spec.title if archive_page is None else f"{spec.title} (archive {archive_page})")
         fg.subtitle(spec.description)
@@ -142,7 +157,8 @@ class AtomBuilder:
             fg.link(href=prev_archive, rel="prev-archive", type="application/atom+xml")
         if self.config.websub.hub and not archive_page:
             fg.link(href=self.config.websub.hub, rel="hub")
-        fg.updated(max((i.updated for i in items), default=EMPTY_FEED_UPDATED))
+        fg.updated(newest_change(max((i.updated for i in items), default=EMPTY_FEED_UPDATED),
+                                 tombstones))
         # feedgen prepends each new entry; add oldest first so the document is newest first.
         for item in reversed(items):
             if archive_page is not None:

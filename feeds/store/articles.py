@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from feeds.models import Byline, Item, TopicMatch
 from feeds.store.engine import Queries
 from feeds.store.pages import INSERT_UNPUBLISHED, PUBLISHED
+from feeds.store.retractions import RETRACTED_IDS
 from feeds.store.schema import article_seq, article_topics, articles
 from feeds.store.story_index import StoryIndexWrites, nearest_reports, story_members
 
@@ -69,7 +70,9 @@ _TEXT = ("body", "captions")  # the bulky columns items() can take from earlier 
 
 class ArticleReads(Queries):
     def article_ids(self) -> set[str]:
-        return set(self.conn.execute(sa.select(articles.c.id)).scalars())
+        """The articles published: every stored one but the retracted."""
+        return set(self.conn.execute(sa.select(articles.c.id)
+                                     .where(articles.c.id.not_in(RETRACTED_IDS))).scalars())
 
     def article_count(self) -> int:
         return int(self.conn.execute(_COUNT).scalar() or 0)
@@ -87,6 +90,10 @@ class ArticleReads(Queries):
         the order feeds and their archive pages follow, so full pages never change).
         `reuse`: items read before; the text of one whose `updated` is unchanged is taken
         from it instead of read and decoded again (topics and siblings are always read).
+
+        Retracted articles are left out, but keep their place: `limit` and `offset` count
+        them, so a feed or archive page covers the same stretch of the stored order with or
+        without them (its tombstones fill the gaps; see feeds.publish.tombstones).
         """
         conn = self.conn
         query = sa.select(*(c for c in articles.c if c.name not in _TEXT))
@@ -104,6 +111,9 @@ class ArticleReads(Queries):
             query = query.where(self._topic_filter(topic,
                                                    None if limit is None else offset + limit))
         rows = conn.execute(query).all()
+        gone = set(conn.execute(RETRACTED_IDS).scalars())
+        if gone:
+            rows = [row for row in rows if row.id not in gone]
         found = [row.id for row in rows]
         topics: dict[str, list[TopicMatch]] = {}
         for t in conn.execute(sa.select(article_topics)
@@ -112,7 +122,7 @@ class ArticleReads(Queries):
             topics.setdefault(t.article_id, []).append(TopicMatch(
                 t.slug, t.score, t.threshold, tuple(json.loads(t.evidence))))
         stories = {row.story_id for row in rows if row.story_id}
-        siblings = {story: [(s.id, s.published) for s in members]
+        siblings = {story: [(s.id, s.published) for s in members if s.id not in gone]
                     for story, members in story_members(conn, stories).items()}
         reuse = reuse or {}
         texts = {row.id: (old.body, old.captions) for row in rows
@@ -137,14 +147,17 @@ class ArticleReads(Queries):
     def neighbours(self, ids: Iterable[str]) -> set[str]:
         """The other articles whose related reports (the MAX_RELATED of their story nearest in
         time) include one of these. Nearness is not symmetric: a report can be among the
-        nearest of one that is not among its own nearest."""
+        nearest of one that is not among its own nearest. Retracted reports are no one's
+        related, unless asked about: then the pages that listed them are found."""
         ids = set(ids)
         if not ids:
             return set()
         stories = story_members(self.conn, {row.story_id for row in self.conn.execute(
             _STORIES_OF, {"ids": list(ids)}) if row.story_id})
+        gone = set(self.conn.execute(RETRACTED_IDS).scalars()) - ids
         found: set[str] = set()
         for rows in stories.values():
+            rows = [row for row in rows if row.id not in gone]
             members = [(row.id, row.published) for row in rows]
             found.update(row.id for row in rows if row.id not in ids
                          and not ids.isdisjoint(nearest_reports(row, members)))

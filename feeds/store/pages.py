@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from feeds.store.engine import Queries
+from feeds.store.retractions import RETRACTED_IDS
 from feeds.store.schema import unpublished
 
 # published up to this version (a version stored later stays unpublished); run for every
@@ -22,8 +23,10 @@ class PageReads(Queries):
     def unpublished(self, *, before: datetime | None = None) -> set[str]:
         """Articles stored and not published since: a run or a daemon was stopped between
         storing and publishing them, or ran --no-publish. `before`: only those stored before
-        then (not the ones another daemon is publishing now)."""
-        query = sa.select(unpublished.c.article_id)
+        then (not the ones another daemon is publishing now). A retracted article has no
+        page to publish."""
+        query = sa.select(unpublished.c.article_id).where(
+            unpublished.c.article_id.not_in(RETRACTED_IDS))
         if before is not None:
             query = query.where(unpublished.c.updated < before)
         return set(self.conn.execute(query).scalars())

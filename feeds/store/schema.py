@@ -171,3 +171,22 @@ unpublished = sa.Table(
               primary_key=True),
     sa.Column("updated", UTCDateTime, nullable=False),  # the version stored
 )
+
+
+
+retractions = sa.Table(
+    "retractions", metadata,
+    sa.Column("article_id", sa.String(32), primary_key=True),  # outlives the article's row
+    sa.Column("key", sa.String, nullable=False, unique=True),
+    sa.Column("entry_id", sa.String, nullable=False),  # the tombstone's ref
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),  # "" when none was given
+    sa.Column("retracted", UTCDateTime, nullable=False),  # the tombstone's when
+    sa.Column("topics", sa.Text, nullable=False),  # JSON list: the feeds that listed it
+)
+
+known_topics = sa.Table(
+    "known_topics", metadata,
+    sa.Column("slug", sa.String(64), primary_key=True),  # configured now or once
+    sa.Column("title", sa.Text, nullable=False),  # as last configured
+)

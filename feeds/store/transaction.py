@@ -12,18 +12,19 @@ from feeds.store.deliveries import DeliveryReads, DeliveryWrites
 from feeds.store.engine import CompiledStatements
 from feeds.store.files import FileReads, FileWrites
 from feeds.store.pages import PageReads, PageWrites
+from feeds.store.retractions import RetractionReads, RetractionWrites
 from feeds.store.runs import RunReads, RunWrites
 from feeds.store.story_index import SignatureCache, TermCounts
 from feeds.store.subscribers import SubscriberReads, SubscriberWrites
 
 
 class ReadTransaction(FileReads, ArticleReads, RunReads, PageReads, SubscriberReads,
-                      DeliveryReads):
+                      DeliveryReads, RetractionReads):
     """One read transaction: a consistent view of the store."""
 
 
 class WriteTransaction(FileWrites, ArticleWrites, RunWrites, PageWrites, SubscriberWrites,
-                       DeliveryWrites):
+                       DeliveryWrites, RetractionWrites):
     """One write transaction: every write of the block commits together, or none does.
     Document frequencies changed in it are written once, at its end (`finish`)."""
 

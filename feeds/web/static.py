@@ -6,6 +6,10 @@ owns validators and compression: a strong ETag and a Last-Modified that change t
 (publish rewrites a file only when its bytes change), 304 for a matching If-None-Match or
 If-Modified-Since, gzip when the client accepts it (with Vary), HEAD, and a short
 Cache-Control. A publish is visible at once. No request can name a path outside public/.
+
+An address with no file whose notice publish wrote under gone/ (a retracted article, a removed
+topic's page, feeds and archive pages) answers 410 Gone with that notice: the resource was
+removed on purpose, so search engines and feed readers drop it instead of retrying a 404.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
 from starlette.types import Scope
+
+from feeds.urls import gone_notice_for
 
 CONTENT_TYPES = {
     ".atom": "application/atom+xml",
@@ -260,9 +266,15 @@ class StaticResponder:
     def answer(self, scope: Scope) -> tuple[int, Headers, bytes]:
         if scope["method"] not in ("GET", "HEAD"):
             return 405, _NOT_ALLOWED_HEADERS, b""
-        resource = self.files.get(scope["path"], self._current_tick())
+        tick = self._current_tick()
+        resource = self.files.get(scope["path"], tick)
+        status = 200
         if resource is None:
-            return 404, _NOT_FOUND_HEADERS, NOT_FOUND
+            notice = gone_notice_for(scope["path"])
+            resource = None if notice is None else self.files.get(notice, tick)
+            if resource is None:
+                return 404, _NOT_FOUND_HEADERS, NOT_FOUND
+            status = 410
         accept_encoding, if_none_match, if_modified_since = "", None, None
         for name, value in scope["headers"]:
             if name == b"if-none-match":
@@ -271,6 +283,8 @@ class StaticResponder:
                 accept_encoding = value.decode("latin-1")
             elif name == b"if-modified-since":
                 if_modified_since = value.decode("latin-1")
+        if status == 410:  # preconditions apply to a 2xx answer only (RFC 9110 13.2.1)
+            return (410, *respond(resource, accept_encoding, None, None)[1:])
         return respond(resource, accept_encoding, if_none_match, if_modified_since)
 
     def _current_tick(self) -> int:

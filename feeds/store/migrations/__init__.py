@@ -18,14 +18,15 @@ from feeds.store.migrations import (
     v4_term_counts,
     v5_unpublished,
     v8_language,
+    v9_retractions,
 )
 
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     v1_initial.migrate, v2_digests.migrate, v3_signatures.migrate, v4_term_counts.migrate,
     v5_unpublished.migrate,
-    # v6 and v7 (other branches) go before this one when they are merged
-    v8_language.migrate]
+    # v6 and v7 (other branches) go before v8 when they are merged
+    v8_language.migrate, v9_retractions.migrate]
 
 # the version record, as every step since the first has kept it
 _versions = sa.MetaData()
