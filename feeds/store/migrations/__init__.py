@@ -17,12 +17,13 @@ from feeds.store.migrations import (
     v3_signatures,
     v4_term_counts,
     v5_unpublished,
+    v6_subscriptions,
 )
 
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     v1_initial.migrate, v2_digests.migrate, v3_signatures.migrate, v4_term_counts.migrate,
-    v5_unpublished.migrate]
+    v5_unpublished.migrate, v6_subscriptions.migrate]
 
 # the version record, as every step since the first has kept it
 _versions = sa.MetaData()
