@@ -138,6 +138,10 @@ class DigestConfig(_Table):
     min_items: Annotated[int, Field(ge=0)] = 1
     max_items: Annotated[int, Field(ge=1)] = 50
     grace_seconds: Annotated[int, Field(ge=0)] = 6 * 3600
+    # what a new subscriber's first digest holds: "next" only articles stored after they
+    # confirmed; "recent" also their topics' latest `recent` articles
+    first: Literal["next", "recent"] = "next"
+    recent: Annotated[int, Field(ge=1, le=100)] = 5
 
     @field_validator("timezone")
     @classmethod
@@ -213,6 +217,16 @@ class ServerConfig(_Table):
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
 
+class SignupConfig(_Table):
+    """The public sign-up form and its double opt-in (`/subscribe`, `/confirm/…`)."""
+
+    confirm_hours: Annotated[float, Field(gt=0)] = 48.0  # how long a confirmation link works
+    resend_minutes: Annotated[float, Field(ge=0)] = 10.0  # at most one mail per address
+    pending_days: Annotated[float, Field(gt=0)] = 7.0  # unconfirmed sign-ups dropped after
+    per_ip_per_hour: Annotated[int, Field(ge=1)] = 10
+    per_address_per_hour: Annotated[int, Field(ge=1)] = 3
+
+
 class WebSubConfig(_Table):
     hub: str = ""
 
@@ -231,6 +245,7 @@ class Config(_Table):
     smtp: SMTPConfig | None = None
     server: ServerConfig = ServerConfig()
     websub: WebSubConfig = WebSubConfig()
+    signup: SignupConfig = SignupConfig()
     source: Path = Path("config.toml")
     _base_url_from_server: bool = PrivateAttr(default=False)
 

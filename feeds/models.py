@@ -108,10 +108,13 @@ class Subscriber:
     email: str
     topics: tuple[str, ...]
     schedule: str
-    status: str  # "active", "unsubscribed", "paused"
+    status: str  # pending, active, paused, bounced, complained, unsubscribed
     created: datetime
     watermark: int = 0  # the last article sequence number delivered
     hard_failures: int = 0
+    token: str = ""  # opaque key of the subscriber's preference and unsubscribe links
+    consent_at: datetime | None = None
+    confirmed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,8 @@
-"""Signed unsubscribe tokens: base64url(email) "." HMAC-SHA256, under a secret from the
-environment (FEEDS_SECRET) or made once in the state folder (state/secret.key, mode 0600)."""
+"""Signed tokens under a secret from the environment (FEEDS_SECRET) or made once in the state
+folder (state/secret.key, mode 0600): the expiring confirmation links of double opt-in
+(itsdangerous over a sign-up's id), and the HMAC unsubscribe tokens of mails sent before
+subscribers had opaque tokens (base64url(email) "." HMAC-SHA256), still accepted because
+RFC 8058 readers keep one-click links for months."""
 
 from __future__ import annotations
 
@@ -9,9 +12,40 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
 PURPOSE = b"feeds-unsubscribe-v1:"
+CONFIRM_SALT = "feeds-confirm-signup-v1"
+
+
+@dataclass(frozen=True)
+class ConfirmLink:
+    """What a confirmation token says: the sign-up it names, or why it names none."""
+
+    signup_id: int | None
+    expired: bool = False
+
+
+def confirm_token(secret: bytes, signup_id: int) -> str:
+    return str(URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(signup_id))
+
+
+def read_confirm_token(secret: bytes, token: str, max_age_seconds: int) -> ConfirmLink:
+    """The sign-up a confirmation token names, if it is genuine and not older than
+    `max_age_seconds`."""
+    if len(token) > 200:
+        return ConfirmLink(None)
+    serializer = URLSafeTimedSerializer(secret, salt=CONFIRM_SALT)
+    try:
+        value = serializer.loads(token, max_age=max_age_seconds)
+    except SignatureExpired:
+        return ConfirmLink(None, expired=True)
+    except BadSignature:
+        return ConfirmLink(None)
+    return ConfirmLink(value) if isinstance(value, int) else ConfirmLink(None)
 
 
 def load_secret(state: Path) -> bytes:

@@ -98,8 +98,19 @@ def article_url(base: str, item_id: str) -> str:
 
 
 def unsubscribe_url(base: str, token: str) -> str:
-    """The one-click unsubscribe link of a digest (`token` from feeds.tokens.sign)."""
+    """The one-click unsubscribe link of a digest (the subscriber's opaque token, or, in
+    mails sent before there were such, one from feeds.tokens.sign)."""
     return f"{base}unsubscribe/{token}"
+
+
+def preferences_url(base: str, token: str) -> str:
+    """A subscriber's preference centre (the subscriber's opaque token)."""
+    return f"{base}preferences/{token}"
+
+
+def subscribe_url(base: str, topic: str | None = None) -> str:
+    """The sign-up form, with a topic chosen in advance (a topic page's link)."""
+    return f"{base}subscribe" + (f"?topic={topic}" if topic else "")
 
 
 def feed_id(slug: str) -> str:

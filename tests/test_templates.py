@@ -18,8 +18,9 @@ def test_every_template_is_used_by_a_published_page(env: Env) -> None:
     pages = [p.read_text(encoding="utf-8") for p in env.public.rglob("*.html")]
     assert pages
     names = sorted(p.name for p in BUILTIN_TEMPLATES.iterdir() if p.suffix == ".html")
-    assert names == ["_item.html", "_items.html", "article.html", "base.html", "gone.html",
-                     "index.html", "other.html", "topic.html", "unsubscribe.html"]
+    assert names == ["_forms.html", "_item.html", "_items.html", "article.html", "base.html",
+                     "confirm.html", "gone.html", "index.html", "other.html", "preferences.html",
+                     "subscribe.html", "topic.html", "unsubscribe.html"]
     assert all(page.startswith("<!doctype html>") for page in pages)
     assert any("Also reported by" in page for page in pages)
 

@@ -14,6 +14,7 @@ import queue
 import signal
 import socket
 import threading
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from feeds.daemon.events import InboxEvent, InboxRequest
 from feeds.daemon.lock import StateLock
 from feeds.daemon.watcher import watch_inbox
 from feeds.daemon.worker import CurrentServices, Services, Worker, log_failures
+from feeds.digest.confirmation import ConfirmationMailer
 from feeds.digest.runs import DigestRuns
 from feeds.digest.schedule import cron_trigger, latest_slot
 from feeds.errors import FeedsError
@@ -191,7 +193,7 @@ class Daemon:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
-        self.site = Site(self.config, self.store, load_secret(self.config.paths.state))
+        self.site = site_of(self.config, self.store)
         server = Server(self.site, self.config.server.host, self.config.server.port,
                         listener=self.listener)
         self.listener = None  # the server owns it now
@@ -204,6 +206,13 @@ class Daemon:
         await loop.run_in_executor(None, self.stop_background)
         log.info("stopping: http server")
         await server.stop()
+
+
+def site_of(config: Config, store: Store) -> Site:
+    """The web app, its sign-up form mailing confirmations through the digest's outbox."""
+    secret = load_secret(config.paths.state)
+    mailer = ConfirmationMailer(config, secret, lambda: datetime.now(UTC))
+    return Site(config, store, secret, confirmations=mailer.send)
 
 
 def run_daemon(config_path: Path, config: Config) -> None:
@@ -236,8 +245,8 @@ def run_server(config: Config) -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        server = Server(Site(config, store, load_secret(config.paths.state)), config.server.host,
-                        config.server.port, listener=listener)
+        server = Server(site_of(config, store), config.server.host, config.server.port,
+                        listener=listener)
         port = await server.start()
         log.info("serving %s from %s", url_of(config.server.host, port), config.paths.public)
         await stop.wait()

@@ -4,7 +4,9 @@ headers a list message needs (List-Id, RFC 8058 one-click List-Unsubscribe)."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -20,6 +22,7 @@ from feeds.mail import MessageTemplate, Outgoing, Personal
 from feeds.models import Subscriber
 from feeds.render import display_date, environment
 from feeds.tokens import sign
+from feeds.urls import preferences_url, unsubscribe_url
 
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, C1, line/paragraph separators
 # Distinct digests in one run are few (one per schedule and set of items); the bound keeps a
@@ -59,7 +62,10 @@ class DigestRenderer:
         self.templates = environment(config.paths.templates)
         self.host = urlsplit(config.site.base_url).hostname or "localhost"
         self._bodies: dict[tuple[Any, ...], MessageTemplate] = {}
-        self._placeholders = Personal.placeholders()
+        # Each reader's copy differs in its token alone: the unsubscribe and the preference
+        # links both carry it, so one placeholder stands for it in both.
+        self._placeholders = replace(Personal.placeholders(),
+                                     url=f"t{secrets.token_hex(8)}")
 
     def render(self, subscriber: Subscriber, sections: Sequence[DigestSection],
                schedule_name: str, message_id: str) -> Outgoing:
@@ -75,19 +81,29 @@ class DigestRenderer:
                 self._bodies.clear()
             template = self._bodies[key] = self.template(sections, schedule_name)
         values = Personal(to=subscriber.email, date=format_datetime(self.clock()),
-                          message_id=message_id, url=self.unsubscribe_url(subscriber.email))
+                          message_id=message_id, url=self.token_of(subscriber))
         return Outgoing(self.config.mail.from_address, subscriber.email,
                         template.copy_for(values))
 
-    def unsubscribe_url(self, email: str) -> str:
-        return f"{self.config.site.base_url}unsubscribe/{sign(self.secret, email)}"
+    def token_of(self, subscriber: Subscriber) -> str:
+        """The subscriber's opaque token; a signed address for one the store gave none
+        (the old links' form, still accepted)."""
+        return subscriber.token or sign(self.secret, subscriber.email)
+
+    def unsubscribe_url(self, token: str) -> str:
+        return unsubscribe_url(self.config.site.base_url, token)
+
+    def preferences_url(self, token: str) -> str:
+        return preferences_url(self.config.site.base_url, token)
 
     def template(self, sections: Sequence[DigestSection], schedule_name: str) -> MessageTemplate:
         """The digest with placeholders where each reader's values go."""
         count = entry_count(sections)
         schedule = schedule_named(self.config, schedule_name)
         context = {"site": self.config.site, "sections": sections, "count": count,
-                   "schedule": schedule_name, "unsubscribe_url": self._placeholders.url,
+                   "schedule": schedule_name,
+                   "unsubscribe_url": self.unsubscribe_url(self._placeholders.url),
+                   "preferences_url": self.preferences_url(self._placeholders.url),
                    "preheader": preheader([e.title for s in sections for e in s.entries])}
         html = css_inline.inline(self.templates.get_template("digest.html.j2").render(context))
         text = self.templates.get_template("digest.txt.j2").render(context)
@@ -108,6 +124,7 @@ class DigestRenderer:
                 ("List-Id", f"{header_text(self.config.site.title)} {schedule_name} digest "
                             f"<{schedule_name}.{self.host}>"),
                 ("List-Unsubscribe",
-                 f"<{self._placeholders.url}>, <mailto:{mailto}?subject=unsubscribe>"),
+                 f"<{self.unsubscribe_url(self._placeholders.url)}>, "
+                 f"<mailto:{mailto}?subject=unsubscribe>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
             text=text, html=html, placeholders=self._placeholders)

@@ -108,10 +108,32 @@ subscribers = sa.Table(
     sa.Column("email", sa.String(320), primary_key=True),
     sa.Column("topics", sa.Text, nullable=False),  # JSON list of slugs
     sa.Column("schedule", sa.String(64), nullable=False, index=True),
-    sa.Column("status", sa.String(16), nullable=False),  # active | unsubscribed | paused
+    # pending | active | paused | bounced | complained | unsubscribed
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("watermark", sa.BigInteger, nullable=False),  # last article seq delivered
     sa.Column("hard_failures", sa.Integer, nullable=False),
+    # version 6: every look-up goes through the lowercased address (the first spelling stays
+    # in `email`); `token` is the opaque key of the preference and unsubscribe links
+    sa.Column("email_key", sa.String(320), unique=True, index=True),
+    sa.Column("token", sa.String(64), unique=True, index=True),
+    sa.Column("consent_at", UTCDateTime),
+    sa.Column("consent_ip", sa.String(64)),
+    sa.Column("confirmed_at", UTCDateTime),
+)
+
+# the consent record: one row per sign-up form sent, confirmed or not
+signups = sa.Table(
+    "signups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email_key", sa.String(320), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("topics", sa.Text, nullable=False),  # JSON list of slugs
+    sa.Column("schedule", sa.String(64), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False, index=True),
+    sa.Column("mailed_at", UTCDateTime),
+    sa.Column("confirmed_at", UTCDateTime),
 )
 
 deliveries = sa.Table(

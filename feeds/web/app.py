@@ -1,10 +1,11 @@
 """The ASGI application, `Site`: public files on a short path of their own (`static`); health,
-metrics and the unsubscribe pages through Starlette. Routing is a prefix test, so a request
-for a feed never enters Starlette's router."""
+metrics, the sign-up, confirmation, preference and unsubscribe pages through Starlette.
+Routing is a prefix test, so a request for a feed never enters Starlette's router."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -12,16 +13,25 @@ from starlette.types import Message, Receive, Scope, Send
 
 from feeds.config import Config
 from feeds.store import Store
+from feeds.store.signups import Signup
 from feeds.web.health import HealthRoutes
+from feeds.web.preferences import PREFIX as PREFERENCES
+from feeds.web.preferences import PreferencePages
 from feeds.web.static import PublicFiles, StaticResponder
+from feeds.web.subscribe import CONFIRM, SUBSCRIBE, SignupPages
 from feeds.web.unsubscribe import PREFIX as UNSUBSCRIBE
 from feeds.web.unsubscribe import UnsubscribePages
 
 DYNAMIC = ("/healthz", "/metrics")
+# the pages that need the secret (signed or per-subscriber links)
+SIGNED = (UNSUBSCRIBE, CONFIRM, PREFERENCES)
 
 
 class Site:
-    def __init__(self, config: Config, store: Store, secret: bytes | None = None) -> None:
+    def __init__(self, config: Config, store: Store, secret: bytes | None = None,
+                 confirmations: Callable[[Signup], None] | None = None) -> None:
+        """`confirmations` sends a sign-up's confirmation mail (the digest package's
+        ConfirmationMailer.send); without it sign-ups are recorded and no mail goes out."""
         self.config = config
         self.store = store
         self.secret = secret
@@ -33,9 +43,12 @@ class Site:
         self.health = HealthRoutes(config, store, self.files, self.requests)
         routes: list[Route] = self.health.routes()
         self.unsubscribe: UnsubscribePages | None = None
+        self.signups: SignupPages | None = None
         if secret is not None:
             self.unsubscribe = UnsubscribePages(config, store, secret)
-            routes += self.unsubscribe.routes()
+            self.signups = SignupPages(config, store, secret, confirmations)
+            routes += self.unsubscribe.routes() + self.signups.routes()
+            routes += PreferencePages(self.signups).routes()
         self.routes = Starlette(routes=routes)
 
     def reconfigure(self, config: Config) -> None:
@@ -44,13 +57,16 @@ class Site:
         self.health.config = config
         if self.unsubscribe is not None:
             self.unsubscribe.config = config
+        if self.signups is not None:
+            self.signups.config = config
         self.files.set_max_age(config.server.max_age_seconds, config.server.memory_mb << 20)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if path in DYNAMIC or (self.secret is not None and path.startswith(UNSUBSCRIBE)):
+        if path in DYNAMIC or (self.secret is not None and (
+                path == SUBSCRIBE or path.startswith(SIGNED))):
             async def counted(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     self.requests[message["status"]] += 1

@@ -1,5 +1,7 @@
 """The unsubscribe page behind every digest's link: RFC 8058 one-click POSTs from mail
-clients, and a page where a reader keeps some topics or leaves altogether."""
+clients, and a page where a reader keeps some topics or leaves altogether. A link carries the
+subscriber's opaque token; the signed-address tokens of mails sent before there were such
+are still accepted (RFC 8058 readers keep one-click links for months)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from feeds.config import Config
+from feeds.models import Subscriber
 from feeds.render import environment
 from feeds.store import Store
 from feeds.tokens import verify
+from feeds.urls import preferences_url
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,18 @@ class UnsubscribePages:
         self.templates = environment(config.paths.templates)
 
     def routes(self) -> list[Route]:
-        return [Route(PREFIX + "{token}", self.show, methods=["GET"]),
-                Route(PREFIX + "{token}", self.submit, methods=["POST"])]
+        # {token:path}: whatever follows the prefix is a token, valid or not (a clear 400)
+        return [Route(PREFIX + "{token:path}", self.show, methods=["GET"]),
+                Route(PREFIX + "{token:path}", self.submit, methods=["POST"])]
+
+    def find(self, token: str) -> Subscriber | None:
+        """The subscriber a link names: by opaque token, else by a signed address."""
+        with self.store.read() as tx:
+            found = tx.subscriber_by_token(token)
+            if found is not None:
+                return found
+            email = verify(self.secret, token)
+            return tx.subscriber(email) if email else None
 
     def page(self, status: int, heading: str, message: str, **form: Any) -> Response:
         html = self.templates.get_template("unsubscribe.html").render(
@@ -51,12 +65,11 @@ class UnsubscribePages:
 
     async def show(self, request: Request) -> Response:
         """GET: the reader's topics to keep, or a note that the address is unsubscribed."""
-        email = verify(self.secret, request.path_params["token"])
         loop = asyncio.get_running_loop()
-        subscriber = await loop.run_in_executor(None, self.store.subscriber, email) \
-            if email else None
+        subscriber = await loop.run_in_executor(None, self.find, request.path_params["token"])
         if subscriber is None:
             return self.invalid()
+        email = subscriber.email
         if subscriber.status != "active":
             return self.page(200, "You are unsubscribed",
                              f"{email} receives no digests from {self.config.site.title}.")
@@ -67,29 +80,15 @@ class UnsubscribePages:
                          email=email, topics=topics, action=request.url.path)
 
     async def read_form(self, request: Request) -> Any:
-        """The request's form, read within body_timeout_seconds and at most MAX_FORM_BYTES:
-        a public server must not wait or buffer without end for a client's body."""
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-            raise FormTooLarge
-        seen = 0
-        receive = request.receive
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > MAX_FORM_BYTES:
-                raise FormTooLarge
-            return message
-
-        async with asyncio.timeout(self.config.server.body_timeout_seconds):
-            return await Request(request.scope, limited).form()
+        return await read_form(request, self.config.server.body_timeout_seconds)
 
     async def submit(self, request: Request) -> Response:
         """POST: keep the chosen topics, or unsubscribe (one-click, the button, no topics)."""
-        email = verify(self.secret, request.path_params["token"])
-        if email is None:
+        loop = asyncio.get_running_loop()
+        subscriber = await loop.run_in_executor(None, self.find, request.path_params["token"])
+        if subscriber is None:
             return self.invalid()
+        email = subscriber.email
         try:
             form = await self.read_form(request)
         except FormTooLarge:
@@ -100,11 +99,13 @@ class UnsubscribePages:
                                  "The form took too long to arrive. Please try again.")
             response.headers["Connection"] = "close"
             return response
-        loop = asyncio.get_running_loop()
-        subscriber = await loop.run_in_executor(None, self.store.subscriber, email)
-        if subscriber is None:
-            return self.invalid()
         chosen = [str(t) for t in form.getlist("topics") if str(t) in self.config.topics]
+        if form.get("action") == "update" and chosen and subscriber.status != "active":
+            # topics saved for someone who stays unsubscribed would be a false promise
+            return self.page(200, "You are unsubscribed",
+                             f"{email} receives no digests from {self.config.site.title}. "
+                             "To subscribe again, use your preference page: "
+                             f"{preferences_url(self.config.site.base_url, subscriber.token)}")
         if form.get("action") == "update" and chosen:
             await loop.run_in_executor(None, self.store.set_subscriber_topics, email, chosen)
             log.info("subscriber topics changed email=%s topics=%s", email, ",".join(chosen))
@@ -118,3 +119,38 @@ class UnsubscribePages:
         return self.page(200, "You are unsubscribed",
                          f"{email} will receive no more digests from "
                          f"{self.config.site.title}.")
+
+
+async def read_body(request: Request, timeout: float) -> bytes:
+    """The request's body, read within `timeout` seconds and at most MAX_FORM_BYTES: a public
+    server must not wait or buffer without end for a client's body."""
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        raise FormTooLarge
+    chunks: list[bytes] = []
+    seen = 0
+    async with asyncio.timeout(timeout):
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > MAX_FORM_BYTES:
+                raise FormTooLarge
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_form(request: Request, timeout: float) -> Any:
+    """The request's form, under the bounds of `read_body`."""
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        raise FormTooLarge
+    seen = 0
+    receive = request.receive
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > MAX_FORM_BYTES:
+            raise FormTooLarge
+        return message
+
+    async with asyncio.timeout(timeout):
+        return await Request(request.scope, limited).form()

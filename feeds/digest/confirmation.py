@@ -1,0 +1,77 @@
+"""The double opt-in mail: a Jinja2 text and HTML message with the signed, expiring link to
+`/confirm/<token>`, built by the same message builder as digests and handed to the same outbox
+(SMTP or the Maildir). A transactional message, not a list message: it has a List-Id (filters
+and the address's owner can tell where it came from) and no List-Unsubscribe, since nothing is
+subscribed yet."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.utils import format_datetime, formataddr, make_msgid
+from urllib.parse import urlsplit
+
+import css_inline
+
+from feeds.config import Config
+from feeds.digest.render import header_text
+from feeds.mail import MessageTemplate, Outgoing, Personal, open_outbox
+from feeds.render import environment
+from feeds.store.signups import Signup
+from feeds.tokens import confirm_token
+
+log = logging.getLogger(__name__)
+
+
+class ConfirmationMailer:
+    """Builds and sends confirmation mails; `send` is what the web app's sign-up form calls."""
+
+    def __init__(self, config: Config, secret: bytes, clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.secret = secret
+        self.clock = clock
+        assert config.paths.templates is not None
+        self.templates = environment(config.paths.templates)
+        self.host = urlsplit(config.site.base_url).hostname or "localhost"
+
+    def confirm_url(self, signup: Signup) -> str:
+        return f"{self.config.site.base_url}confirm/{confirm_token(self.secret, signup.id)}"
+
+    def message(self, signup: Signup) -> Outgoing:
+        site = self.config.site
+        titles = [self.config.topics[slug].title for slug in signup.topics
+                  if slug in self.config.topics]
+        expires = self.clock() + timedelta(hours=self.config.signup.confirm_hours)
+        confirm_url = self.confirm_url(signup)
+        context = {"site": site, "email": signup.email, "topics": titles,
+                   "schedule": signup.schedule, "confirm_url": confirm_url,
+                   "hours": round(self.config.signup.confirm_hours), "expires": expires,
+                   "subscribe_url": f"{site.base_url}subscribe"}
+        html = css_inline.inline(
+            self.templates.get_template("confirm_mail.html.j2").render(context))
+        text = self.templates.get_template("confirm_mail.txt.j2").render(context)
+        mail = self.config.mail
+        values = Personal(to=signup.email, date=format_datetime(self.clock()),
+                          message_id=make_msgid(idstring="confirm", domain=self.host),
+                          url=confirm_url)
+        template = MessageTemplate(
+            headers=(
+                ("From", formataddr((header_text(mail.from_name), mail.from_address))),
+                ("To", signup.email),
+                ("Subject", header_text(f"{site.title}: confirm your subscription")),
+                ("Date", values.date),
+                ("Message-ID", values.message_id),
+                ("List-Id", f"{header_text(site.title)} sign-ups <signup.{self.host}>"),
+                ("Auto-Submitted", "auto-generated")),
+            text=text, html=html, placeholders=values)
+        return Outgoing(mail.from_address, signup.email, template.build(values).as_bytes())
+
+    def send(self, signup: Signup) -> None:
+        """Send the confirmation for `signup` now (a DeliveryError when the server refuses)."""
+        outbox = open_outbox(self.config.smtp, self.config.paths.state)
+        try:
+            outbox.send(self.message(signup))
+        finally:
+            outbox.close()
+        log.info("confirmation mailed signup=%d topics=%s", signup.id, ",".join(signup.topics))
