@@ -3,6 +3,7 @@ to, and which slots a daemon that was down runs when it comes back."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +22,41 @@ def schedule_named(config: Config, name: str) -> DigestConfig:
                          hint=f"configured: {', '.join(config.digests) or 'none'}") from None
 
 
+# APScheduler numbers weekdays from Monday (0) and crontab from Sunday (0 or 7), so numbers are
+# handed over as names, which both read alike.
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_NUMERIC_DAY = re.compile(r"(\*|[0-7](?:-[0-7])?)(?:/(\d+))?")
+
+
+def _crontab_days(part: str) -> str:
+    """One comma-separated part of crontab's day-of-week field, as APScheduler names."""
+    found = _NUMERIC_DAY.fullmatch(part)
+    if found is None:
+        return part  # a name ("mon", "mon-fri"): APScheduler reads those as crontab does
+    span, step = found.group(1), int(found.group(2) or 1)
+    if step < 1:
+        raise FeedsError(f"a cron day-of-week step must be at least 1: {part!r}")
+    if span == "*":
+        if step == 1:
+            return "*"
+        first, last = 0, 6
+    else:
+        first_text, _, last_text = span.partition("-")
+        first = int(first_text)
+        last = int(last_text) if last_text else (6 if found.group(2) else first)
+    if last < first:
+        raise FeedsError(f"a cron day-of-week range must go upwards: {part!r}")
+    days = sorted({day % 7 for day in range(first, last + 1, step)})
+    return ",".join(_WEEKDAYS[day] for day in days)
+
+
 def cron_trigger(digest: DigestConfig) -> CronTrigger:
-    return CronTrigger.from_crontab(digest.cron, timezone=digest.timezone)
+    """The schedule's trigger, reading the five fields as crontab does (day of week 0 and 7
+    are Sunday, 1 Monday)."""
+    minute, hour, day, month, weekday = digest.cron.split()
+    days = ",".join(_crontab_days(part) for part in weekday.split(","))
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=days,
+                       timezone=digest.timezone)
 
 
 def latest_slot(digest: DigestConfig, now: datetime) -> datetime | None:
