@@ -111,6 +111,7 @@ subscribers = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("watermark", sa.BigInteger, nullable=False),  # last article seq delivered
     sa.Column("hard_failures", sa.Integer, nullable=False),
+    sa.Column("soft_bounces", sa.Integer, nullable=False, server_default="0"),  # in a row
 )
 
 deliveries = sa.Table(
@@ -169,4 +170,17 @@ unpublished = sa.Table(
     sa.Column("article_id", sa.String(32), sa.ForeignKey("articles.id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("updated", UTCDateTime, nullable=False),  # the version stored
+)
+
+
+
+bounce_reports = sa.Table(
+    "bounce_reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received", UTCDateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False, index=True),  # hard|soft|complaint|...
+    sa.Column("email_key", sa.String(320), index=True),  # the subscriber's, lowercased
+    sa.Column("token", sa.String(64)),  # the VERP token the message named
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("message", sa.String(255)),  # the mailbox's name for the message
 )
