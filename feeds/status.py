@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from feeds.config import DigestConfig
 from feeds.models import FileRecord
 from feeds.store import Store
 
@@ -23,6 +24,9 @@ class Snapshot:
     deliveries: dict[str, int]  # digest deliveries by status
     subscribers: dict[str, int]  # subscribers by state
     published: bool  # public/ has a front page
+    bounces: dict[str, int] = field(default_factory=dict)  # bounce mailbox messages by kind
+    failures: dict[str, int] = field(default_factory=dict)  # failed deliveries by reason
+    next_runs: dict[str, datetime | None] = field(default_factory=dict)  # per schedule
 
     @property
     def pending_deliveries(self) -> int:
@@ -38,14 +42,29 @@ class Snapshot:
         return run["finished"] if run else None
 
 
-def take_snapshot(store: Store, public: Path) -> Snapshot:
+def take_snapshot(store: Store, public: Path,
+                  digests: Mapping[str, DigestConfig] | None = None,
+                  now: datetime | None = None) -> Snapshot:
+    """The installation's state; with `digests`, the next run of each schedule too."""
+    from feeds.digest.schedule import cron_trigger
+    when = now or datetime.now(UTC)
+    next_runs: dict[str, datetime | None] = {}
+    for name, digest in (digests or {}).items():
+        fire = cron_trigger(digest).get_next_fire_time(None, when)
+        next_runs[name] = fire.astimezone(UTC) if fire is not None else None
+    with store.read() as tx:
+        states, bounces, failures = (tx.subscriber_states(), tx.bounce_counts(),
+                                     tx.failures_by_reason())
     return Snapshot(
         counts=store.counts(),
         runs=store.last_runs(),
         failed=store.failed_files(),
         deliveries=store.delivery_counts(),
-        subscribers=dict(sorted(Counter(s.status for s in store.subscribers()).items())),
+        subscribers=dict(sorted(states.items())),
         published=(public / "index.html").exists(),
+        bounces=dict(sorted(bounces.items())),
+        failures=dict(sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))),
+        next_runs=next_runs,
     )
 
 
@@ -62,6 +81,10 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
                  for kind, run in snapshot.runs.items()},
         "failed": [{"path": f.path, "reason": f.reason} for f in snapshot.failed],
         "subscribers": snapshot.subscribers,
+        "bounces": snapshot.bounces,
+        "delivery_failures": snapshot.failures,
+        "next_runs": {name: shown_time(when) if when else None
+                      for name, when in snapshot.next_runs.items()},
     }
 
 
@@ -80,6 +103,14 @@ def status_lines(snapshot: Snapshot) -> list[str]:
     lines.append(f"pending deliveries: {snapshot.pending_deliveries}")
     lines.append("subscribers: " + (", ".join(f"{n} {state}" for state, n
                                                in snapshot.subscribers.items()) or "none"))
+    if snapshot.failures:
+        lines.append("delivery failures:")
+        lines += [f"  {count} x {reason}" for reason, count in snapshot.failures.items()]
+    if snapshot.bounces:
+        lines.append("bounce mailbox: " + ", ".join(
+            f"{n} {kind}" for kind, n in snapshot.bounces.items()))
+    for name, when in snapshot.next_runs.items():
+        lines.append(f"next {name} digest: {shown_time(when) if when else 'never'}")
     lines.append(f"failed files: {len(snapshot.failed)}")
     lines += [f"  {record.path}: {record.reason}" for record in snapshot.failed]
     return lines

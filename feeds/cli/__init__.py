@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from feeds import __version__
+from feeds.cli.bounces import bounces
 from feeds.cli.context import Context, handles_errors
 from feeds.cli.digests import digest
 from feeds.cli.subscribers import subscribers
@@ -181,7 +182,7 @@ def status(obj: Context, as_json: bool) -> None:
     """Counts, last runs, failed files with their reasons, pending deliveries, subscribers."""
     from feeds.status import status_json, status_lines, take_snapshot
     with obj.store() as store:
-        snapshot = take_snapshot(store, obj.config.paths.public)
+        snapshot = take_snapshot(store, obj.config.paths.public, obj.config.digests)
     if as_json:
         click.echo(json.dumps(status_json(snapshot), ensure_ascii=False, default=str))
         return
@@ -247,3 +248,4 @@ def serve(obj: Context, port: int | None) -> None:
 
 main.add_command(subscribers)
 main.add_command(digest)
+main.add_command(bounces)

@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 import css_inline
 
+from feeds.bounces import verp_address
 from feeds.config import Config
+from feeds.digest.returns import unsubscribe_mailto
 from feeds.digest.schedule import schedule_named
 from feeds.digest.selection import DigestSection, entry_count
 from feeds.mail import MessageTemplate, Outgoing, Personal
@@ -29,6 +31,21 @@ BODIES_HELD = 256
 def header_text(value: str) -> str:
     """A header value that cannot start another header: control characters become spaces."""
     return _LINE_BREAKS.sub(" ", value).strip()
+
+
+def envelope_sender(config: Config, token: str | None) -> str:
+    """The SMTP MAIL FROM of a message to the subscriber with this opaque token: with
+    [bounces] address set, their VERP address (so a bounce names them), or the bare bounce
+    address when they have no usable token; else the From address."""
+    base = config.bounces.address
+    if not base:
+        return config.mail.from_address
+    if token:
+        try:
+            return verp_address(base, token)
+        except ValueError:
+            pass  # a token that cannot be a local part: the bounce names the address instead
+    return base
 
 
 class DigestRenderer:
@@ -59,8 +76,8 @@ class DigestRenderer:
             template = self._bodies[key] = self.template(sections, schedule_name)
         values = Personal(to=subscriber.email, date=format_datetime(self.clock()),
                           message_id=message_id, url=self.unsubscribe_url(subscriber.email))
-        return Outgoing(self.config.mail.from_address, subscriber.email,
-                        template.copy_for(values))
+        return Outgoing(envelope_sender(self.config, getattr(subscriber, "token", None)),
+                        subscriber.email, template.copy_for(values))
 
     def unsubscribe_url(self, email: str) -> str:
         return f"{self.config.site.base_url}unsubscribe/{sign(self.secret, email)}"
@@ -79,7 +96,9 @@ class DigestRenderer:
         subject = schedule.subject.format(site=self.config.site.title, count=count,
                                           stories=stories, schedule=schedule_name,
                                           date=self.clock().strftime("%d %B %Y"))
-        mailto = mail.unsubscribe_mailto or mail.from_address
+        mailto = unsubscribe_mailto(self.config)
+        links = f"<{self._placeholders.url}>" + (
+            f", <mailto:{mailto}?subject=unsubscribe>" if mailto else "")
         return MessageTemplate(
             headers=(
                 ("From", formataddr((header_text(mail.from_name), mail.from_address))),
@@ -89,7 +108,6 @@ class DigestRenderer:
                 ("Message-ID", self._placeholders.message_id),
                 ("List-Id", f"{header_text(self.config.site.title)} {schedule_name} digest "
                             f"<{schedule_name}.{self.host}>"),
-                ("List-Unsubscribe",
-                 f"<{self._placeholders.url}>, <mailto:{mailto}?subject=unsubscribe>"),
+                ("List-Unsubscribe", links),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
             text=text, html=html, placeholders=self._placeholders)
