@@ -199,6 +199,36 @@ class MailConfig(_Table):
     retry_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
+class BouncesConfig(_Table):
+    """Where mail to the envelope sender comes back (see docs/bounces.md)."""
+
+    address: str = ""  # the VERP base, bounces@example.org; empty: no VERP, no bounce reading
+    maildir: Path | None = None  # relative to the config file
+    imap_host: str = ""
+    imap_port: Annotated[int, Field(ge=1, le=65535)] = 993
+    imap_user: str = ""
+    imap_password_env: str = "FEEDS_BOUNCES_PASSWORD"
+    imap_folder: str = "INBOX"
+    imap_ssl: bool = True
+    poll_seconds: Annotated[float, Field(gt=0)] = 300.0
+    soft_limit: Annotated[int, Field(ge=1)] = 3
+
+    @field_validator("address")
+    @classmethod
+    def _verp_base(cls, value: str) -> str:
+        local, at, domain = value.rpartition("@")
+        if value and (not at or not local or not domain or "+" in local):
+            raise ValueError(f"expected local@domain without '+', got {json.dumps(value)}")
+        return value
+
+    @property
+    def reads_mailbox(self) -> bool:
+        return self.maildir is not None or bool(self.imap_host)
+
+    def imap_password(self) -> str:
+        return os.environ.get(self.imap_password_env, "")
+
+
 class ServerConfig(_Table):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
@@ -243,6 +273,7 @@ class Config(_Table):
     digests: dict[str, DigestConfig] = {}
     mail: MailConfig = MailConfig()
     smtp: SMTPConfig | None = None
+    bounces: BouncesConfig = BouncesConfig()
     server: ServerConfig = ServerConfig()
     websub: WebSubConfig = WebSubConfig()
     signup: SignupConfig = SignupConfig()

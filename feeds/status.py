@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +29,9 @@ class Snapshot:
     retractions: list[Retraction] = field(default_factory=list)  # the latest first
     # active subscribers naming topics the config no longer has: slug -> their addresses
     stranded: dict[str, list[str]] = field(default_factory=dict)
+    bounces: dict[str, int] = field(default_factory=dict)  # bounce mailbox messages by kind
+    failures: dict[str, int] = field(default_factory=dict)  # failed deliveries by reason
+    next_runs: dict[str, datetime | None] = field(default_factory=dict)  # per schedule
 
     @property
     def pending_deliveries(self) -> int:
@@ -46,22 +48,29 @@ class Snapshot:
 
 
 def take_snapshot(store: Store, public: Path,
-                  topics: Collection[str] | None = None) -> Snapshot:
-    """`topics`: the configured topics, when known (then subscribers stranded by a removed
-    topic are listed)."""
+                  topics: Collection[str] | None = None,
+                  next_runs: Mapping[str, datetime | None] | None = None) -> Snapshot:
+    """The installation's state. `topics`: the configured topics, when known (then
+    subscribers stranded by a removed topic are listed); `next_runs`: each schedule's next
+    run, as the caller's scheduler computes it (`digest.schedule.next_runs`)."""
     with store.read() as tx:
         skipped, noted = tx.files_with_status("skipped"), tx.noted_files()
         retractions = tx.retractions()
+        states, bounces, failures = (tx.subscriber_states(), tx.bounce_counts(),
+                                     tx.failures_by_reason())
     return Snapshot(
         counts=store.counts(),
         runs=store.last_runs(),
         failed=store.failed_files(),
         deliveries=store.delivery_counts(),
-        subscribers=dict(sorted(Counter(s.status for s in store.subscribers()).items())),
+        subscribers=dict(sorted(states.items())),
         published=(public / "index.html").exists(),
         skipped=skipped, noted=noted,
         retractions=retractions,
         stranded={} if topics is None else stranded_subscribers(store, topics),
+        bounces=dict(sorted(bounces.items())),
+        failures=dict(sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))),
+        next_runs=dict(next_runs or {}),
     )
 
 
@@ -101,6 +110,10 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
                          "retracted": shown_time(r.retracted), "topics": list(r.topics)}
                         for r in snapshot.retractions],
         "stranded_subscribers": snapshot.stranded,
+        "bounces": snapshot.bounces,
+        "delivery_failures": snapshot.failures,
+        "next_runs": {name: shown_time(when) if when else None
+                      for name, when in snapshot.next_runs.items()},
     }
 
 
@@ -121,6 +134,14 @@ def status_lines(snapshot: Snapshot) -> list[str]:
     lines.append(f"pending deliveries: {snapshot.pending_deliveries}")
     lines.append("subscribers: " + (", ".join(f"{n} {state}" for state, n
                                                in snapshot.subscribers.items()) or "none"))
+    if snapshot.failures:
+        lines.append("delivery failures:")
+        lines += [f"  {count} x {reason}" for reason, count in snapshot.failures.items()]
+    if snapshot.bounces:
+        lines.append("bounce mailbox: " + ", ".join(
+            f"{n} {kind}" for kind, n in snapshot.bounces.items()))
+    for name, when in snapshot.next_runs.items():
+        lines.append(f"next {name} digest: {shown_time(when) if when else 'never'}")
     lines.append(f"failed files: {len(snapshot.failed)}")
     lines += [f"  {record.path}: {record.reason}" for record in snapshot.failed]
     for label, records in (("skipped files", snapshot.skipped), ("warnings", snapshot.noted)):

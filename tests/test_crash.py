@@ -101,10 +101,10 @@ def digest_trial(env: Env, smtp: SMTPRecorder, seed: int) -> tuple[int, int]:
     env.feeds("ingest")
     # about a second for all thirty, whichever the number of connections
     smtp.block = lambda: time.sleep(0.03 * connections)
-    kill_at_random(env, ["digest", "send"], rng)
+    kill_at_random(env, ["digest", "send", "--all"], rng)
     before_kill = len(smtp.recipients)
     smtp.block = None
-    env.feeds("digest", "send")
+    env.feeds("digest", "send", "--all")
     database_is_sound(env)
     counts = {r: smtp.recipients.count(r) for r in readers}
     assert all(counts[r] >= 1 for r in readers), counts

@@ -3,10 +3,13 @@ latest slot once if that schedule ran here before and the slot is within its gra
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from feeds.config import DigestConfig, load_config
-from feeds.digest.schedule import missed_slots
+from feeds.digest.schedule import cron_trigger, missed_slots
 from feeds.store import Store
 from tests.conftest import Env
 
@@ -32,3 +35,27 @@ def test_only_schedules_that_ran_before_catch_up_and_only_within_grace(env: Env)
         assert missed_slots(digests, store, datetime(2025, 7, 1, 9, 0, tzinfo=UTC)) == []
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("cron", "weekdays"), [
+    ("0 7 * * 1", {"Monday"}),
+    ("* * * * 0", {"Sunday"}),
+    ("* * * * 7", {"Sunday"}),
+    ("0 7 * * 1-5", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
+    ("0 7 * * 5-7", {"Friday", "Saturday", "Sunday"}),
+    ("0 7 * * 1,3", {"Monday", "Wednesday"}),
+    ("0 7 * * */3", {"Sunday", "Wednesday", "Saturday"}),
+    ("0 7 * * mon,fri", {"Monday", "Friday"}),
+])
+def test_cron_weekdays_are_read_as_crontab_reads_them(cron: str, weekdays: set[str]) -> None:
+    # in a zone far from UTC, so a slot computed in UTC would land on the wrong day
+    digest = DigestConfig(cron=cron, timezone="Pacific/Auckland")
+    trigger = cron_trigger(digest)
+    zone = ZoneInfo("Pacific/Auckland")
+    fire = trigger.get_next_fire_time(None, datetime(2025, 6, 29, 12, 0, tzinfo=UTC))
+    seen = set()
+    for _ in range(30):
+        assert fire is not None
+        seen.add(fire.astimezone(zone).strftime("%A"))
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(hours=23))
+    assert seen == weekdays

@@ -12,7 +12,7 @@ LAYERS = {
     "urls": 0, "files": 0,
     "config": 1,
     "articles": 2, "summarize": 2, "topics": 2, "stories": 2, "mail": 2, "tokens": 2,
-    "websub": 2, "bounces": 2,
+    "websub": 2, "bounces": 2, "cron": 2,
     "store": 3,
     "status": 4,  # one read-only snapshot of the store that `web` and the CLI both render
     "ingest": 5, "publish": 5, "digest": 5, "web": 5,

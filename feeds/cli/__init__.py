@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from feeds import __version__
+from feeds.cli.bounces import bounces
 from feeds.cli.context import Context, handles_errors
 from feeds.cli.digests import digest
 from feeds.cli.retract import retract
@@ -182,9 +183,11 @@ def _print_explain(result: dict[str, Any]) -> None:
 @handles_errors
 def status(obj: Context, as_json: bool) -> None:
     """Counts, last runs, failed files with their reasons, pending deliveries, subscribers."""
+    from feeds.cron import next_runs
     from feeds.status import status_json, status_lines, take_snapshot
     with obj.store() as store:
-        snapshot = take_snapshot(store, obj.config.paths.public, obj.config.topics)
+        snapshot = take_snapshot(store, obj.config.paths.public, obj.config.topics,
+                                 next_runs(obj.config.digests, datetime.now(UTC)))
     if as_json:
         click.echo(json.dumps(status_json(snapshot), ensure_ascii=False, default=str))
         return
@@ -252,3 +255,4 @@ main.add_command(subscribers)
 main.add_command(digest)
 main.add_command(topics)
 main.add_command(retract)
+main.add_command(bounces)

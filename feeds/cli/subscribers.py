@@ -1,8 +1,11 @@
-"""`feeds subscribers`: add, remove, list and import digest subscribers."""
+"""`feeds subscribers`: add, remove, resume, list, import, export and forget digest
+subscribers. An address that unsubscribed, bounced or complained is never re-activated here
+without `--force`; addresses are looked up in any case."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +18,10 @@ from feeds.errors import FeedsError
 
 if TYPE_CHECKING:
     from feeds.config import Config
+    from feeds.models import Subscriber
+    from feeds.store import Store
+
+log = logging.getLogger("feeds.subscribers")
 
 
 @click.group()
@@ -22,21 +29,32 @@ def subscribers() -> None:
     """Manage digest subscribers."""
 
 
-def _check_subscriber(config: Config, email: str, topics: str | None,
-                      schedule: str | None) -> tuple[str, list[str], str]:
+def _check_address(email: str) -> str:
     from email_validator import EmailNotValidError, validate_email
     try:
-        address = validate_email(email, check_deliverability=False).normalized
+        return str(validate_email(email, check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         raise FeedsError(f"{email!r} is not a valid email address: {exc}") from None
+
+
+def _check_subscriber(config: Config, email: str, topics: str | None, schedule: str | None,
+                      had: Subscriber | None = None) -> tuple[str, list[str], str]:
+    """The address, topics and schedule to store: what is not given stays as `had` it (or
+    the first schedule and its topics, for a new subscriber)."""
+    address = _check_address(email)
     if not config.digests:
         raise FeedsError("no digest schedules are configured", hint="add a [digests.NAME] table")
-    name = schedule or next(iter(config.digests))
+    name = schedule or (had.schedule if had and had.schedule in config.digests
+                        else next(iter(config.digests)))
     if name not in config.digests:
         raise FeedsError(f"unknown schedule {name!r}",
                          hint=f"configured: {', '.join(config.digests)}")
-    chosen = ([t.strip() for t in re.split(r"[,;]", topics) if t.strip()] if topics
-              else list(config.digests[name].topics))
+    if topics:
+        chosen = [t.strip() for t in re.split(r"[,;]", topics) if t.strip()]
+    elif had is not None:
+        chosen = list(had.topics)
+    else:
+        chosen = list(config.digests[name].topics)
     unknown = [t for t in chosen if t not in config.topics]
     if unknown:
         raise FeedsError(f"unknown topic(s): {', '.join(unknown)}",
@@ -46,18 +64,49 @@ def _check_subscriber(config: Config, email: str, topics: str | None,
     return address, chosen, name
 
 
+def _store_subscriber(store: Store, config: Config, email: str, topics: str | None,
+                      schedule: str | None, force: bool) -> str:
+    """Add or update one subscriber; an unsubscribed, bounced or complained address is
+    refused (FeedsError) unless `force`. Returns what the command prints."""
+    from feeds.store.bounces import SUPPRESSED
+    with store.read() as tx:
+        had = tx.subscriber_by_address(email.strip())
+    address, chosen, name = _check_subscriber(config, email, topics, schedule, had)
+    if had is not None:
+        if had.status in SUPPRESSED and not force:
+            raise FeedsError(
+                f"{had.email} is {had.status}: only its owner signing up again re-activates "
+                "it", hint="--force re-activates it anyway (logged)")
+        if had.status in SUPPRESSED:
+            log.warning("suppressed subscriber re-activated by --force email=%s was=%s",
+                        had.email, had.status)
+        address = had.email  # the spelling first stored
+    done = store.add_subscriber(address, chosen, name, datetime.now(UTC))
+    return f"{done}: {address} ({name}: {', '.join(chosen)})"
+
+
 @subscribers.command("add")
 @click.argument("email")
-@click.option("--topics", help="comma-separated topic slugs (default: the schedule's topics)")
-@click.option("--schedule", help="digest schedule name (default: the first configured)")
+@click.option("--topics", help="comma-separated topic slugs (default: as they were, or the "
+                               "schedule's topics for a new subscriber)")
+@click.option("--schedule", help="digest schedule name (default: as it was, or the first)")
+@click.option("--force", is_flag=True,
+              help="re-activate an unsubscribed, bounced or complained address (logged)")
 @click.pass_obj
 @handles_errors
-def subscribers_add(obj: Context, email: str, topics: str | None, schedule: str | None) -> None:
-    """Subscribe EMAIL (or update an existing subscriber)."""
-    address, chosen, name = _check_subscriber(obj.config, email, topics, schedule)
+def subscribers_add(obj: Context, email: str, topics: str | None, schedule: str | None,
+                    force: bool) -> None:
+    """Subscribe EMAIL (or update an existing subscriber: fields not given stay)."""
     with obj.store() as store:
-        done = store.add_subscriber(address, chosen, name, datetime.now(UTC))
-    click.echo(f"{done}: {address} ({name}: {', '.join(chosen)})")
+        click.echo(_store_subscriber(store, obj.config, email, topics, schedule, force))
+
+
+def _existing(store: Store, email: str) -> Subscriber:
+    with store.read() as tx:
+        found = tx.subscriber_by_address(email.strip())
+    if found is None:
+        raise FeedsError(f"no subscriber {email}", hint="see `feeds subscribers list`")
+    return found
 
 
 @subscribers.command("remove")
@@ -65,11 +114,42 @@ def subscribers_add(obj: Context, email: str, topics: str | None, schedule: str 
 @click.pass_obj
 @handles_errors
 def subscribers_remove(obj: Context, email: str) -> None:
-    """Remove EMAIL."""
+    """Remove EMAIL (its delivery records stay; `forget` erases the address everywhere)."""
     with obj.store() as store:
-        if not store.remove_subscriber(email.strip()):
-            raise FeedsError(f"no subscriber {email}")
-    click.echo(f"removed: {email}")
+        found = _existing(store, email)
+        store.remove_subscriber(found.email)
+    click.echo(f"removed: {found.email}")
+
+
+@subscribers.command("resume")
+@click.argument("email")
+@click.pass_obj
+@handles_errors
+def subscribers_resume(obj: Context, email: str) -> None:
+    """Mail EMAIL again after it was paused by repeated delivery failures."""
+    with obj.store() as store:
+        found = _existing(store, email)
+        with store.write() as tx:
+            resumed = tx.resume_subscriber(found.email)
+    if not resumed:
+        raise FeedsError(f"{found.email} is {found.status}, not paused",
+                         hint="only a paused subscriber can be resumed")
+    click.echo(f"resumed: {found.email}")
+
+
+@subscribers.command("forget")
+@click.argument("email")
+@click.pass_obj
+@handles_errors
+def subscribers_forget(obj: Context, email: str) -> None:
+    """Erase EMAIL and its sign-up and consent records (for a data request); its delivery
+    records keep only a hash of the address."""
+    with obj.store() as store:
+        found = _existing(store, email)
+        with store.write() as tx:
+            tx.forget_subscriber(found.email, datetime.now(UTC))
+    log.info("subscriber forgotten")
+    click.echo(f"forgotten: {found.email}")
 
 
 @subscribers.command("list")
@@ -90,13 +170,16 @@ def subscribers_list(obj: Context, as_json: bool) -> None:
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="re-activate unsubscribed, bounced or complained addresses (logged)")
 @click.pass_obj
 @handles_errors
-def subscribers_import(obj: Context, file: Path) -> None:
+def subscribers_import(obj: Context, file: Path, force: bool) -> None:
     """Add subscribers from a CSV file with columns email[,topics[,schedule]].
 
-    Topics inside one cell are separated by ";" (or "," when the cell is quoted). Bad rows are
-    listed and skipped; the others are added.
+    Topics inside one cell are separated by ";" (or "," when the cell is quoted). Bad rows,
+    and addresses that unsubscribed, bounced or complained, are listed and skipped; the
+    others are added or updated.
     """
     import csv
     added = skipped = 0
@@ -105,13 +188,40 @@ def subscribers_import(obj: Context, file: Path) -> None:
             if not row or not row[0].strip() or row[0].strip().lower() == "email":
                 continue
             try:
-                address, chosen, name = _check_subscriber(
-                    obj.config, row[0].strip(), row[1] if len(row) > 1 and row[1] else None,
-                    row[2].strip() if len(row) > 2 and row[2].strip() else None)
+                _store_subscriber(
+                    store, obj.config, row[0].strip(), row[1] if len(row) > 1 and row[1] else None,
+                    row[2].strip() if len(row) > 2 and row[2].strip() else None, force)
             except FeedsError as exc:
                 click.echo(f"  line {number}: skipped: {exc.message}")
                 skipped += 1
                 continue
-            store.add_subscriber(address, chosen, name, datetime.now(UTC))
             added += 1
     click.echo(f"import: {added} added or updated, {skipped} skipped")
+
+
+@subscribers.command("export")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object a line (the default)")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row")
+@click.pass_obj
+@handles_errors
+def subscribers_export(obj: Context, as_json: bool, as_csv: bool) -> None:
+    """Everything stored about every subscriber, for a backup or a data request."""
+    if as_json and as_csv:
+        raise FeedsError("--json and --csv cannot go together")
+    with obj.store() as store:
+        rows = [{"email": s.email, "status": s.status, "topics": list(s.topics),
+                 "schedule": s.schedule, "created": s.created.isoformat(),
+                 "hard_failures": s.hard_failures} for s in store.subscribers()]
+    if not as_csv:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    import csv
+    import io
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["email", "status", "topics", "schedule",
+                                                "created", "hard_failures"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "topics": ";".join(row["topics"])})  # type: ignore[arg-type]
+    click.echo(buffer.getvalue(), nl=False)

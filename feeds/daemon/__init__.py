@@ -126,6 +126,20 @@ class Daemon:
             partial(log_failures, "leftover deliveries", self.digests.finish_abandoned),
             "interval", seconds=config.mail.retry_seconds, id="leftovers",
             replace_existing=True, coalesce=True, max_instances=1)
+        self._schedule_bounces(config)
+
+    def _schedule_bounces(self, config: Config) -> None:
+        """Read the bounce mailbox every bounces.poll_seconds, when one is configured."""
+        assert self.scheduler is not None and self.store is not None
+        if self.scheduler.get_job("bounces") is not None:
+            self.scheduler.remove_job("bounces")
+        if config.bounces.reads_mailbox:
+            from feeds.digest.returns import process_bounces
+            self.scheduler.add_job(
+                partial(log_failures, "bounce mailbox", partial(process_bounces, config,
+                                                                self.store)),
+                "interval", seconds=config.bounces.poll_seconds, id="bounces",
+                next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
 
     def _catch_up(self, config: Config) -> None:
         """A slot missed while the daemon was down runs once now, if within its grace."""

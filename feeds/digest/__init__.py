@@ -19,7 +19,7 @@ from feeds.config import Config
 from feeds.digest.planning import DigestReport, plan_deliveries
 from feeds.digest.render import DigestRenderer, header_text
 from feeds.digest.schedule import cron_trigger, latest_slot, missed_slots, schedule_named
-from feeds.digest.selection import DigestEntry, DigestSection, Selection
+from feeds.digest.selection import DigestEntry, DigestSection, Selection, entry_count
 from feeds.digest.sending import RETRY_DELAYS, DeliverySender, GroupCommit
 from feeds.errors import FeedsError
 from feeds.mail import Outbox, Outgoing
@@ -80,12 +80,26 @@ class Digester:
                  report.failed, report.retrying, report.skipped, dry_run)
         return report
 
-    def preview(self, email: str) -> Outgoing:
-        subscriber = self.store.subscriber(email)
+    def preview(self, email: str) -> tuple[Outgoing, str | None]:
+        """The subscriber's next digest, and why it would not be sent now (None: it would)."""
+        with self.store.read() as tx:
+            subscriber = tx.subscriber_by_address(email)
         if subscriber is None:
             raise FeedsError(f"no subscriber {email}", hint="see `feeds subscribers list`")
-        ids = self.store.digest_item_ids(subscriber.topics, self.store.watermark(email),
+        ids = self.store.digest_item_ids(subscriber.topics,
+                                         self.store.watermark(subscriber.email),
                                          self.store.max_seq())
         sections = self.sections(subscriber, ids)
-        return self.render(subscriber, sections, subscriber.schedule,
-                           make_msgid(idstring="preview", domain=self.renderer.host))
+        outgoing = self.render(subscriber, sections, subscriber.schedule,
+                               make_msgid(idstring="preview", domain=self.renderer.host))
+        schedule = self.config.digests.get(subscriber.schedule)
+        count, least = entry_count(sections), max(1, schedule.min_items if schedule else 1)
+        held = None
+        if subscriber.status != "active":
+            held = f"{subscriber.email} is {subscriber.status}"
+        elif schedule is None:
+            held = f"their schedule {subscriber.schedule!r} is not configured"
+        elif count < least:
+            held = ("it is empty: nothing new in their topics" if not count else
+                    f"it holds {count} of the schedule's min_items = {least}")
+        return outgoing, held

@@ -12,6 +12,7 @@ from typing import Any
 from feeds.config import Config
 from feeds.digest.schedule import schedule_named
 from feeds.digest.selection import Selection, entry_count
+from feeds.models import Subscriber
 from feeds.store import Store
 
 
@@ -23,6 +24,19 @@ class DigestReport:
     failed: int = 0
     retrying: int = 0
     recipients: list[tuple[str, int]] = field(default_factory=list)  # (email, items)
+    nothing_new: list[tuple[str, str]] = field(default_factory=list)  # (email, why)
+
+
+def nothing_new_reason(subscriber: Subscriber, after: int, count: int, min_items: int) -> str:
+    """Why a subscriber gets no digest this run, in the words `--dry-run` shows."""
+    topics = ", ".join(subscriber.topics)
+    if count:
+        return f"only {count} new in {topics}; the schedule sends from min_items = {min_items}"
+    if after <= subscriber.watermark:
+        return (f"nothing in {topics} stored since their last digest or since they subscribed "
+                f"on {subscriber.created:%Y-%m-%d %H:%M} UTC (only articles stored after "
+                "subscribing count)")
+    return f"nothing new in {topics} beyond the digest waiting to be sent"
 
 
 def plan_deliveries(config: Config, store: Store, selection: Selection, schedule_name: str,
@@ -48,6 +62,8 @@ def plan_deliveries(config: Config, store: Store, selection: Selection, schedule
         count = entry_count(selection.sections(subscriber, ids))
         if count < max(1, schedule.min_items):
             report.skipped += 1
+            report.nothing_new.append((subscriber.email, nothing_new_reason(
+                subscriber, after, count, max(1, schedule.min_items))))
             continue
         report.recipients.append((subscriber.email, count))
         planned.append((subscriber.email, ids,

@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 
+from feeds.bounces import verp_address
 from feeds.config import Config
+from feeds.digest.returns import unsubscribe_mailto
 from feeds.digest.schedule import schedule_named
 from feeds.digest.selection import DigestSection, entry_count
 from feeds.mail import MessageTemplate, Outgoing, Personal
@@ -51,6 +53,21 @@ def preheader(titles: Sequence[str], limit: int = PREHEADER_CHARS) -> str:
     return (_TRAILING.sub("", head) or head) + "…"
 
 
+def envelope_sender(config: Config, token: str | None) -> str:
+    """The SMTP MAIL FROM of a message to the subscriber with this opaque token: with
+    [bounces] address set, their VERP address (so a bounce names them), or the bare bounce
+    address when they have no usable token; else the From address."""
+    base = config.bounces.address
+    if not base:
+        return config.mail.from_address
+    if token:
+        try:
+            return verp_address(base, token)
+        except ValueError:
+            pass  # a token that cannot be a local part: the bounce names the address instead
+    return base
+
+
 class DigestRenderer:
     """Renders each distinct digest once and fills in each reader's copy."""
 
@@ -82,8 +99,8 @@ class DigestRenderer:
             template = self._bodies[key] = self.template(sections, schedule_name)
         values = Personal(to=subscriber.email, date=format_datetime(self.clock()),
                           message_id=message_id, url=self.token_of(subscriber))
-        return Outgoing(self.config.mail.from_address, subscriber.email,
-                        template.copy_for(values))
+        return Outgoing(envelope_sender(self.config, subscriber.token),
+                        subscriber.email, template.copy_for(values))
 
     def token_of(self, subscriber: Subscriber) -> str:
         """The subscriber's opaque token; a signed address for one the store gave none
@@ -113,7 +130,9 @@ class DigestRenderer:
                                           stories=stories, schedule=schedule_name,
                                           date=display_date(self.clock().astimezone(
                                               ZoneInfo(schedule.timezone))))
-        mailto = mail.unsubscribe_mailto or mail.from_address
+        mailto = unsubscribe_mailto(self.config)
+        links = f"<{self.unsubscribe_url(self._placeholders.url)}>" + (
+            f", <mailto:{mailto}?subject=unsubscribe>" if mailto else "")
         return MessageTemplate(
             headers=(
                 ("From", formataddr((header_text(mail.from_name), mail.from_address))),
@@ -123,8 +142,6 @@ class DigestRenderer:
                 ("Message-ID", self._placeholders.message_id),
                 ("List-Id", f"{header_text(self.config.site.title)} {schedule_name} digest "
                             f"<{schedule_name}.{self.host}>"),
-                ("List-Unsubscribe",
-                 f"<{self.unsubscribe_url(self._placeholders.url)}>, "
-                 f"<mailto:{mailto}?subject=unsubscribe>"),
+                ("List-Unsubscribe", links),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")),
             text=text, html=html, placeholders=self._placeholders)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.triggers.cron import CronTrigger
-
 from feeds.config import Config, DigestConfig
+from feeds.cron import cron_trigger
 from feeds.errors import FeedsError
 from feeds.store import Store
 
@@ -19,10 +18,6 @@ def schedule_named(config: Config, name: str) -> DigestConfig:
     except KeyError:
         raise FeedsError(f"no digest schedule named {name!r}",
                          hint=f"configured: {', '.join(config.digests) or 'none'}") from None
-
-
-def cron_trigger(digest: DigestConfig) -> CronTrigger:
-    return CronTrigger.from_crontab(digest.cron, timezone=digest.timezone)
 
 
 def latest_slot(digest: DigestConfig, now: datetime) -> datetime | None:
@@ -51,4 +46,5 @@ def missed_slots(digests: Mapping[str, DigestConfig], store: Store,
         if slot is not None:
             missed.append((name, slot))
     return missed
+
 

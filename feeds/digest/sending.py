@@ -110,10 +110,11 @@ class DeliverySender:
     def send_batch(self, pool: ThreadPoolExecutor, lanes: int, outbox: Outbox,
                    batch: Sequence[Delivery], people: dict[str, Subscriber],
                    marks: GroupCommit) -> Counter[str]:
-        """Each of `lanes` threads sends the batch's next delivery until none is left, or
-        until one of them fails (a database error): then the others stop too. Returns once
-        every lane has stopped, so the batch's claims are held while any of it is sent."""
-        waiting = iter(batch)
+        """Each of `lanes` threads sends the batch's next subscriber's deliveries until none is
+        left, or until one of them fails (a database error): then the others stop too.
+        Returns once every lane has stopped, so the batch's claims are held while any of it
+        is sent. Counts are per delivery."""
+        waiting = iter(by_subscriber(batch))
         taking = threading.Lock()
         failed = threading.Event()
 
@@ -121,11 +122,11 @@ class DeliverySender:
             outcomes: Counter[str] = Counter()
             while not failed.is_set():
                 with taking:
-                    delivery = next(waiting, None)
-                if delivery is None:
+                    group = next(waiting, None)
+                if group is None:
                     break
                 try:
-                    outcomes[self.send_one(outbox, delivery, people, marks)] += 1
+                    outcomes[self.send_one(outbox, group, people, marks)] += len(group)
                 except BaseException:
                     failed.set()
                     raise
@@ -135,29 +136,46 @@ class DeliverySender:
         wait(running)
         return sum((f.result() for f in running), Counter())
 
-    def send_one(self, outbox: Outbox, delivery: Delivery, people: dict[str, Subscriber],
-                 marks: GroupCommit) -> str:
-        """Send one delivery; what became of it: "sent", "failed", "retrying" or "skipped"."""
-        subscriber = people.get(delivery.subscriber)
+    def send_one(self, outbox: Outbox, group: Sequence[Delivery],
+                 people: dict[str, Subscriber], marks: GroupCommit) -> str:
+        """Send one subscriber's pending deliveries as one message (several wait together
+        after a temporary failure cleared: the reader gets one digest, not one per run);
+        what became of them: "sent", "failed", "retrying" or "skipped"."""
+        last = group[-1]
+        subscriber = people.get(last.subscriber)
         if subscriber is None or subscriber.status != "active":
-            self.store.record_failure(delivery, "subscriber is no longer active",
-                                      permanent=True, now=self.clock())
+            for delivery in group:
+                self.store.record_failure(delivery, "subscriber is no longer active",
+                                          permanent=True, now=self.clock())
             return "skipped"
-        message = self.renderer.render(
-            subscriber, self.selection.sections(subscriber, delivery.item_ids),
-            delivery.schedule, delivery.message_id)
+        items = list(dict.fromkeys(i for d in group for i in d.item_ids))
+        message = self.renderer.render(subscriber, self.selection.sections(subscriber, items),
+                                       last.schedule, last.message_id)
         for delay in (*RETRY_DELAYS, None):
             try:
                 outbox.send(message)
             except DeliveryError as exc:
                 if exc.permanent or delay is None:
-                    self.store.record_failure(delivery, exc.message, permanent=exc.permanent,
-                                              now=self.clock())
+                    with self.store.write() as tx:
+                        tx.record_merged_failure(group, exc.message, permanent=exc.permanent,
+                                                 now=self.clock())
                     log.warning("delivery failed to=%s permanent=%s error=%s",
-                                delivery.subscriber, exc.permanent, exc.message)
+                                last.subscriber, exc.permanent, exc.message)
                     return "failed" if exc.permanent else "retrying"
                 self.sleep(delay)
                 continue
-            marks.commit(delivery)
+            for delivery in group:
+                marks.commit(delivery)
+            if len(group) > 1:
+                log.info("pending digests merged to=%s deliveries=%d", last.subscriber,
+                         len(group))
             return "sent"
         raise AssertionError("the last attempt returns")
+
+
+def by_subscriber(batch: Sequence[Delivery]) -> list[list[Delivery]]:
+    """The batch's deliveries grouped by subscriber, in the order each first appears."""
+    groups: dict[str, list[Delivery]] = {}
+    for delivery in batch:
+        groups.setdefault(delivery.subscriber, []).append(delivery)
+    return list(groups.values())

@@ -19,8 +19,10 @@ class MaildirOutbox:
         self.box = mailbox.Maildir(str(path), create=True)
 
     def send(self, message: Outgoing) -> None:
+        # what an MTA delivering the message would add: where a bounce would go
+        data = b"Return-Path: <" + message.sender.encode() + b">\r\n" + message.data
         try:  # a Maildir file has the system's line ends
-            self.box.add(message.data.replace(b"\r\n", b"\n"))
+            self.box.add(data.replace(b"\r\n", b"\n"))
         except OSError as exc:
             raise DeliveryError(f"cannot write to the outbox {self.path}: {exc.strerror}") \
                 from exc

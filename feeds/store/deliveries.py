@@ -25,7 +25,7 @@ _MARK_SENT = deliveries.update().where(deliveries.c.id == sa.bindparam("delivery
     error=None)
 _MOVE_WATERMARK = subscribers.update().where(
     subscribers.c.email == sa.bindparam("subscriber")).values(
-    hard_failures=0, watermark=sa.case(  # the greater one
+    hard_failures=0, soft_bounces=0, watermark=sa.case(  # the greater one
         (subscribers.c.watermark < sa.bindparam("watermark"), sa.bindparam("watermark")),
         else_=subscribers.c.watermark))
 
@@ -134,6 +134,20 @@ class DeliveryWrites(DeliveryReads):
                 subscribers.c.email == delivery.subscriber,
                 subscribers.c.hard_failures >= PAUSE_AFTER_HARD_FAILURES,
                 subscribers.c.status == "active").values(status="paused"))
+
+
+    def record_merged_failure(self, group: Sequence[Delivery], error: str, *, permanent: bool,
+                              now: datetime) -> None:
+        """The failure of one message that carried several deliveries: each is marked as
+        `record_failure` marks one, and the subscriber counts one hard failure, not one per
+        delivery."""
+        first, *rest = group
+        self.record_failure(first, error, permanent=permanent, now=now)
+        if rest:
+            self.conn.execute(deliveries.update().where(
+                deliveries.c.id.in_([d.id for d in rest])).values(
+                status="failed" if permanent else "pending", error=error[:1000],
+                attempts=deliveries.c.attempts + 1, finished=now if permanent else None))
 
 
 def delivery_of(row: Any) -> Delivery:

@@ -120,6 +120,8 @@ subscribers = sa.Table(
     sa.Column("consent_at", UTCDateTime),
     sa.Column("consent_ip", sa.String(64)),
     sa.Column("confirmed_at", UTCDateTime),
+    # version 7
+    sa.Column("soft_bounces", sa.Integer, nullable=False, server_default="0"),  # in a row
 )
 
 # the consent record: one row per sign-up form sent, confirmed or not
@@ -195,7 +197,6 @@ unpublished = sa.Table(
 )
 
 
-
 retractions = sa.Table(
     "retractions", metadata,
     sa.Column("article_id", sa.String(32), primary_key=True),  # outlives the article's row
@@ -211,4 +212,15 @@ known_topics = sa.Table(
     "known_topics", metadata,
     sa.Column("slug", sa.String(64), primary_key=True),  # configured now or once
     sa.Column("title", sa.Text, nullable=False),  # as last configured
+)
+
+bounce_reports = sa.Table(
+    "bounce_reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received", UTCDateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False, index=True),  # hard|soft|complaint|...
+    sa.Column("email_key", sa.String(320), index=True),  # the subscriber's, lowercased
+    sa.Column("token", sa.String(64)),  # the VERP token the message named
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("message", sa.String(255)),  # the mailbox's name for the message
 )

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from feeds.store.articles import ArticleReads, ArticleWrites
+from feeds.store.bounces import BounceReads, BounceWrites
 from feeds.store.deliveries import DeliveryReads, DeliveryWrites
 from feeds.store.engine import CompiledStatements
 from feeds.store.files import FileReads, FileWrites
@@ -19,12 +20,12 @@ from feeds.store.subscribers import SubscriberReads, SubscriberWrites
 
 
 class ReadTransaction(FileReads, ArticleReads, RunReads, PageReads, SubscriberReads,
-                      DeliveryReads, RetractionReads):
+                      DeliveryReads, RetractionReads, BounceReads):
     """One read transaction: a consistent view of the store."""
 
 
 class WriteTransaction(FileWrites, ArticleWrites, RunWrites, PageWrites, SubscriberWrites,
-                       DeliveryWrites, RetractionWrites):
+                       DeliveryWrites, RetractionWrites, BounceWrites):
     """One write transaction: every write of the block commits together, or none does.
     Document frequencies changed in it are written once, at its end (`finish`)."""
 

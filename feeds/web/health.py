@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from feeds.config import Config
+from feeds.cron import next_runs
 from feeds.status import Snapshot, take_snapshot
 from feeds.store import Store
 from feeds.web.static import PublicFiles
@@ -25,6 +26,9 @@ from feeds.web.static import PublicFiles
 NO_STORE = {"Cache-Control": "no-store"}
 FILE_STATES = ("ok", "failed", "duplicate")
 DELIVERY_STATES = ("pending", "sent", "failed")
+# shown even at zero, so a dashboard's series exist before the first one
+SUBSCRIBER_STATES = ("active", "paused", "pending", "bounced", "complained", "unsubscribed")
+BOUNCE_KINDS = ("hard", "soft", "complaint", "unrecognized", "kept", "unsubscribe")
 
 
 def health_of(snapshot: Snapshot) -> tuple[bool, dict[str, Any]]:
@@ -82,9 +86,22 @@ class SiteCollector(Collector):
         yield deliveries
         subscribers = GaugeMetricFamily("feeds_subscribers", "Subscribers by state.",
                                         labels=["state"])
-        for state, n in snapshot.subscribers.items():
-            subscribers.add_metric([state], n)
+        for state in sorted({*SUBSCRIBER_STATES, *snapshot.subscribers}):
+            subscribers.add_metric([state], snapshot.subscribers.get(state, 0))
         yield subscribers
+        bounces = CounterMetricFamily(
+            "feeds_bounce_messages", "Messages read from the bounce mailbox, by kind.",
+            labels=["kind"])
+        for kind in sorted({*BOUNCE_KINDS, *snapshot.bounces}):
+            bounces.add_metric([kind], snapshot.bounces.get(kind, 0))
+        yield bounces
+        next_runs = GaugeMetricFamily("feeds_digest_next_run_timestamp_seconds",
+                                      "When each digest schedule runs next (Unix time).",
+                                      labels=["schedule"])
+        for name, when in snapshot.next_runs.items():
+            if when is not None:
+                next_runs.add_metric([name], when.timestamp())
+        yield next_runs
         held = self.files
         yield GaugeMetricFamily("feeds_http_memory_bytes",
                                 "Public files held in memory by the server.", value=held.held)
@@ -109,7 +126,8 @@ class HealthRoutes:
         return [Route("/healthz", self.healthz), Route("/metrics", self.metrics)]
 
     def snapshot(self) -> Snapshot:
-        return take_snapshot(self.store, self.config.paths.public)
+        return take_snapshot(self.store, self.config.paths.public, self.config.topics,
+                             next_runs(self.config.digests, datetime.now(UTC)))
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         try:

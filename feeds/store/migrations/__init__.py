@@ -18,6 +18,7 @@ from feeds.store.migrations import (
     v4_term_counts,
     v5_unpublished,
     v6_subscriptions,
+    v7_bounces,
     v8_language,
     v9_retractions,
 )
@@ -25,8 +26,7 @@ from feeds.store.migrations import (
 # Append-only: the schema version is the length of this list. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     v1_initial.migrate, v2_digests.migrate, v3_signatures.migrate, v4_term_counts.migrate,
-    v5_unpublished.migrate, v6_subscriptions.migrate,
-    # v7 (w2-lists) goes before v8 when it is merged
+    v5_unpublished.migrate, v6_subscriptions.migrate, v7_bounces.migrate,
     v8_language.migrate, v9_retractions.migrate]
 
 # the version record, as every step since the first has kept it
