@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from feeds.config import DigestConfig, load_config
-from feeds.digest.schedule import cron_trigger, missed_slots
+from feeds.cron import cron_trigger
+from feeds.digest.schedule import missed_slots
 from feeds.store import Store
 from tests.conftest import Env
 

@@ -23,13 +23,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from watchdog.observers.api import BaseObserver
 
 from feeds.config import Config, load_config
+from feeds.cron import cron_trigger
 from feeds.daemon.events import InboxEvent, InboxRequest
 from feeds.daemon.lock import StateLock
 from feeds.daemon.watcher import watch_inbox
 from feeds.daemon.worker import CurrentServices, Services, Worker, log_failures
 from feeds.digest.confirmation import ConfirmationMailer
 from feeds.digest.runs import DigestRuns
-from feeds.digest.schedule import cron_trigger, latest_slot
+from feeds.digest.schedule import latest_slot
 from feeds.errors import FeedsError
 from feeds.ingest.publishing import PublishAfterIngest
 from feeds.ingest.scan import require_inbox

@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from email.utils import make_msgid
 
 from feeds.config import Config
+from feeds.cron import cron_trigger
 from feeds.digest.planning import DigestReport, plan_deliveries
 from feeds.digest.render import DigestRenderer, header_text
-from feeds.digest.schedule import cron_trigger, latest_slot, missed_slots, schedule_named
+from feeds.digest.schedule import latest_slot, missed_slots, schedule_named
 from feeds.digest.selection import DigestEntry, DigestSection, Selection, entry_count
 from feeds.digest.sending import RETRY_DELAYS, DeliverySender, GroupCommit
 from feeds.errors import FeedsError
