@@ -85,7 +85,7 @@ def subject_on(env: Env, now: datetime, timezone: str) -> str:
     config = load_config(env.config)
     store = Store.for_config(config)
     try:
-        message = Digester(config, store, b"secret", clock=lambda: now).preview(SUBSCRIBER)
+        message, _ = Digester(config, store, b"secret", clock=lambda: now).preview(SUBSCRIBER)
     finally:
         store.close()
     parsed = email.message_from_bytes(message.data, policy=email.policy.default)
