@@ -4,11 +4,9 @@ Each article gets a signature: its 100 most telling words with weights (title wo
 lead double, names and places double, repetition sublinear). A new article is compared only with
 the 10 articles sharing most of its 20 most telling terms in the store's term index, dated
 within a time window (undated articles are never excluded by time), using the idf-weighted
-cosine, divided by how much more than the threshold the pair's words must reach given the
-specifics they share (feeds.stories.facts.NEEDED); it joins the story whose every report it
-resembles (complete link, the least similar report above the threshold), or starts its own.
-Nothing is recomputed for old articles, so the cost of one article does not grow with the
-store.
+cosine; it joins the story whose every report it resembles (complete link, the least similar
+report above the threshold), or starts its own. Nothing is recomputed for old articles, so the
+cost of one article does not grow with the store.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from dataclasses import dataclass
 
 from feeds.language import STOPWORDS
 from feeds.models import Article
-from feeds.stories.facts import NEEDED, PREFIX, Specifics, specific_terms
+from feeds.stories.facts import PREFIX, Specifics, specific_terms
 
 _TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
 _GENERIC = frozenset("""
@@ -113,10 +111,9 @@ class _Similarity:
         self.length = math.hypot(*self.mine.values())
 
     def __call__(self, other: Mapping[str, float]) -> float:
-        theirs = Specifics.of(other)
-        if self.specifics.conflicts(theirs):
+        if self.specifics.conflicts(Specifics.of(other)):
             return 0.0
-        return self._cosine(words_of(other)) / NEEDED[self.specifics.shared(theirs)]
+        return self._cosine(words_of(other))
 
     def _cosine(self, other: Mapping[str, float]) -> float:
         known = self.idf
