@@ -731,6 +731,34 @@ def bench_cluster(quick: bool) -> None:
                 f"(ingest ratio {ingest / base_ingest:.2f}; ratio column: digests)")
 
 
+def bench_language(quick: bool) -> None:
+    """Why English copy skips py3langid: the model's load (once per process, so once per
+    `feeds ingest` or `feeds explain`) and its per-article rank, against the function-word
+    shortcut on the same English samples."""
+    import importlib
+
+    from feeds.articles.languages import plainly_english
+
+    samples = [s.text[:600] for s in stories(100 if quick else 300)]
+    started = time.process_time()
+    langid = importlib.import_module("py3langid.langid")
+    model = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
+    loaded = time.process_time() - started
+    started = time.process_time()
+    answers = [model.classify(sample)[0] for sample in samples]
+    ranked = (time.process_time() - started) / len(samples)
+    started = time.process_time()
+    english = sum(plainly_english(sample) for sample in samples)
+    shortcut = (time.process_time() - started) / len(samples)
+    ratio = shortcut / (loaded + ranked)
+    row("language of the first English article in a process", f"{shortcut * 1e6:.0f} µs",
+        f"py3langid load + rank {(loaded + ranked) * 1000:.0f} ms", ratio, "<= 0.001x",
+        ratio <= 0.001 and english == answers.count("en") == len(samples))
+    ratio = shortcut / ranked
+    row("language of each further English article", f"{shortcut * 1e6:.0f} µs",
+        f"py3langid rank {ranked * 1e6:.0f} µs", ratio, "<= 0.5x", ratio <= 0.5)
+
+
 def run_quietly(args: list[str]) -> None:
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
@@ -780,7 +808,7 @@ def main() -> None:
                 "incremental": bench_incremental_publish, "backfill": bench_backfill,
                 "fsyncs": bench_fsyncs, "http": bench_http, "latency": bench_latency,
                 "digests": bench_digests, "cluster": bench_cluster,
-                "startup": bench_startup}
+                "startup": bench_startup, "language": bench_language}
     chosen = args.only.split(",") if args.only else list(measures)
     started = time.monotonic()
     for name in chosen:
