@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -13,6 +14,8 @@ from feeds.articles.languages import plainly_english
 from tests.conftest import Env
 
 ROOT = Path(__file__).resolve().parents[1]
+ATOM = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 ENGLISH = ("Harbour reopens after storm\n\nThe harbour reopened on Monday after two weeks of "
            "repairs, and officials said ships would dock within hours.\n")
@@ -83,3 +86,24 @@ def test_the_english_shortcut_agrees_with_the_model_on_the_dev_corpus() -> None:
     english = [s for s in samples if plainly_english(s)]
     assert len(english) >= 0.9 * len(samples)  # the shortcut does its job
     assert {model.classify(s)[0] for s in english} == {"en"}
+
+
+def test_pages_and_feed_entries_say_an_article_s_own_language(env: Env) -> None:
+    """A Russian article in an English site: its page is `lang="ru"`, its entry in the feed
+    `xml:lang="ru"`, its line on the front page `lang="ru"`; English ones carry the site's."""
+    env.drop("ru.txt", RUSSIAN.encode("cp1251"))
+    env.drop("en.txt", ENGLISH)
+    env.feeds("ingest")
+    [ru_id] = [r[0] for r in env.sql("SELECT id FROM articles WHERE language = 'ru'")]
+    [en_id] = [r[0] for r in env.sql("SELECT id FROM articles WHERE language = 'en'")]
+    ru_page = (env.public / "articles" / f"{ru_id}.html").read_text(encoding="utf-8")
+    en_page = (env.public / "articles" / f"{en_id}.html").read_text(encoding="utf-8")
+    assert '<html lang="ru">' in ru_page and '<html lang="en">' in en_page
+    feed = ElementTree.parse(env.public / "feeds" / "all.atom").getroot()
+    assert feed.get(XML_LANG) == "en"
+    langs = {entry.findtext(f"{ATOM}title"): entry.get(XML_LANG)
+             for entry in feed.iter(f"{ATOM}entry")}
+    assert langs == {"Порт вновь открылся после шторма": "ru",
+                     "Harbour reopens after storm": None}  # the feed's language covers it
+    index = (env.public / "index.html").read_text(encoding="utf-8")
+    assert '<li lang="ru">' in index and index.count("<li lang=") == 1
