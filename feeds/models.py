@@ -30,6 +30,9 @@ class Article:
     title_generated: bool = False
     language: str | None = None  # ISO 639-1 of the text; None when too short to be sure
     notes: tuple[str, ...] = ()  # what the parser changed that the file did not say (explain)
+    # The file asks for the article to be taken down (a `retracted` field, or a first line
+    # `RETRACTED: reason`): the reason, "" when none is given; None when it does not.
+    retracted: str | None = None
 
     @property
     def text(self) -> str:

@@ -185,3 +185,42 @@ def test_pending_deliveries_drop_a_retracted_article(env: Env, smtp: SMTPRecorde
     assert len(smtp.messages) == 1
     sent = smtp.messages[0].decode("utf-8", "replace")
     assert "Earthquake shakes" in sent and "Aid convoy" not in sent
+
+
+def test_an_editor_takes_an_article_down_in_its_file(env: Env) -> None:
+    """A first line `RETRACTED: reason` (any format), or a `retracted` front-matter or JSON
+    field, retracts as `feeds retract` does; taking the line out again does not bring the
+    article back (a takedown is undone on purpose, with --undo)."""
+    text = story("Harbour works resume in Syria", "Latakia", 2)
+    path = env.drop("harbour.txt", text)
+    env.drop("filler-0.txt", FILLERS[0])
+    env.feeds("ingest")
+    gone_id, gone_entry = ids_of("harbour.txt")
+    assert gone_entry in entry_ids((env.public / "feeds" / "syria.atom").read_bytes())
+
+    path.write_text("RETRACTED: Figures were wrong\n\n" + text, encoding="utf-8")
+    out = env.feeds("ingest").stdout
+    assert "1 retracted" in out
+    document = (env.public / "feeds" / "syria.atom").read_bytes()
+    assert gone_entry not in entry_ids(document)
+    assert tombstones(document)[gone_entry].findtext(f"{AT}comment") == "Figures were wrong"
+    assert not (env.public / "articles" / f"{gone_id}.html").exists()
+    assert env.status()["retractions"][0]["reason"] == "Figures were wrong"
+
+    path.write_text(text, encoding="utf-8")  # the line taken out again
+    env.feeds("ingest")
+    assert gone_entry not in entry_ids((env.public / "feeds" / "syria.atom").read_bytes())
+
+    env.drop("note.md", "---\ntitle: Port fees rise in Latakia\nretracted: true\n---\n"
+             "The port of Latakia raised its fees on Monday, officials in Syria said.\n")
+    env.drop("wire.json", json.dumps({
+        "title": "Customs office opens in Tartus", "retracted": "Duplicate of an earlier story",
+        "body": "A customs office opened in Tartus on Monday, officials in Syria said."}))
+    env.feeds("ingest")
+    listed = entry_ids((env.public / "feeds" / "all.atom").read_bytes())
+    assert ids_of("note.md")[1] not in listed and ids_of("wire.json")[1] not in listed
+    reasons = {r["key"]: r["reason"] for r in env.status()["retractions"]}
+    assert reasons == {"harbour.txt#0": "Figures were wrong", "note.md#0": "",
+                       "wire.json#0": "Duplicate of an earlier story"}
+    [report] = env.explain(env.drop("again.txt", "RETRACTED\n\n" + FILLERS[0]))
+    assert report["articles"][0]["retracted"] == ""

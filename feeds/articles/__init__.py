@@ -7,6 +7,7 @@ the store or the topics.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
@@ -45,6 +46,7 @@ CLOCK_SKEW = timedelta(minutes=10)
 # A day without a time of day is midnight UTC, which the day's first time zone (UTC+14)
 # reaches 14 hours early: copy filed there on its 3 December arrives on our 2 December.
 _DAY_SKEW = timedelta(hours=14)
+_RETRACTED = re.compile(r"\A\s*RETRACTED(?:[ \t]*:[ \t]*([^\n]*))?[ \t]*(?:\n|\Z)")
 
 
 def _is_ignored(name: str) -> bool:
@@ -79,14 +81,29 @@ def parse_file(path: str, data: bytes, received: datetime | None = None) -> list
         raise ParseError(path, _unsupported(suffix))
     try:
         text, _encoding = decode(data)
+        retracted, text = retraction_marker(text)
         articles = reader(text, received=received)
     except (DecodeError, FrontMatterError, JSONArticleError, HTMLError) as exc:
         raise ParseError(path, str(exc)) from None
     except RecursionError:
         raise ParseError(path, "structure nested too deeply to read") from None
     if not articles:
-        raise ParseError(path, "no usable text: nothing that reads as an article body")
+        hint = (" (a RETRACTED line keeps the article's text below it; `feeds retract PATH` "
+                "takes down what a file held)" if retracted is not None else "")
+        raise ParseError(path, "no usable text: nothing that reads as an article body" + hint)
+    if retracted is not None:
+        articles = [replace(article, retracted=retracted) for article in articles]
     return [_settle(article, received) for article in articles]
+
+
+def retraction_marker(text: str) -> tuple[str | None, str]:
+    """An editor's takedown: a first line `RETRACTED` or `RETRACTED: reason` (in capitals, in
+    any format) retracts every article of the file. The reason ("" for none) and the text
+    without that line; (None, text) when there is no such line."""
+    found = _RETRACTED.match(text)
+    if found is None:
+        return None, text
+    return (found.group(1) or "").strip(), text[found.end():]
 
 
 def _settle(article: Article, received: datetime | None) -> Article:

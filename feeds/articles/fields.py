@@ -19,6 +19,7 @@ ALIASES = {
     "url": ("url", "link", "canonical", "permalink"),
     "topics": ("topics", "tags", "categories", "topic"),
     "captions": ("captions", "caption"),
+    "retracted": ("retracted", "retraction", "takedown"),
 }
 BODY_KEYS = ("body", "content", "text", "article", "articleBody", "paragraphs", "story")
 
@@ -64,6 +65,18 @@ def _date(value: Any) -> datetime | None:
     return clean.parse_date(_text(value))
 
 
+def _retracted(value: Any) -> str | None:
+    """`retracted: true` (or yes), or the reason itself; false, no or absent: not retracted."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ""
+    text = _text(value) or ""
+    if text.lower() in ("false", "no", "0"):
+        return None
+    return "" if text.lower() in ("true", "yes", "1") else text
+
+
 def meta_from_mapping(data: Mapping[str, Any]) -> Meta:
     return Meta(
         title=_text(_get(data, "title")),
@@ -74,4 +87,5 @@ def meta_from_mapping(data: Mapping[str, Any]) -> Meta:
         url=_text(_get(data, "url")),
         topics=tuple(t.lower() for t in _list(_get(data, "topics"))),
         captions=list(_list(_get(data, "captions"))),
+        retracted=_retracted(_get(data, "retracted")),
     )

@@ -165,6 +165,7 @@ class Meta:
     url: str | None = None
     topics: tuple[str, ...] = ()
     captions: list[str] = field(default_factory=list)
+    retracted: str | None = None
 
 
 def parse_story(lines: list[str], meta: Meta | None = None, received: datetime | None = None
@@ -260,6 +261,7 @@ def parse_story(lines: list[str], meta: Meta | None = None, received: datetime |
         url=meta.url,
         topics=meta.topics,
         title_generated=generated,
+        retracted=meta.retracted,
     )
 
 

@@ -83,7 +83,10 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
             _publish(config, store, changed=scope.changed, topics=scope.topics)
     click.echo(f"ingest: {report.new} new, {report.updated} updated, {report.unchanged} "
                f"unchanged articles; {len(report.failed)} failed, {len(report.duplicates)} "
-               f"duplicate, {len(report.deferred)} still being written")
+               f"duplicate, {len(report.deferred)} still being written"
+               + (f"; {len(report.retracted)} retracted" if report.retracted else ""))
+    for key in report.retracted:
+        click.echo(f"  retracted: {key} (its file asks for it)")
     for path, reason in report.failed:
         click.echo(f"  failed: {path}: {reason}")
     for path, original in report.duplicates:

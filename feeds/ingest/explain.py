@@ -49,6 +49,7 @@ def explain_file(pipeline: Pipeline, path: Path, inbox: Path) -> dict[str, Any]:
             "scores": [topic_json(t, named=t.slug in named)
                        for t in pipeline.explain_topics(article)],
             "language": article.language,
+            "retracted": article.retracted,  # the reason the file gives; None: not asked
             "notes": list(article.notes) + ([warning] if warning else []),
         })
     return {"path": str(path), "error": None, "articles": out}

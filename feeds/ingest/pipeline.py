@@ -98,6 +98,7 @@ def drafts_for(pipeline: Pipeline, rel: str, articles: Sequence[Article]
             content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
             published=article.published, topics=topics,
             terms=tuple(signature(article).items()), language=article.language,
+            retracted=article.retracted,
         ))
     return tuple(drafts)
 

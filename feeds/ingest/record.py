@@ -29,6 +29,7 @@ class IngestReport:
     deferred: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # new or changed this run
     forgotten: list[str] = field(default_factory=list)  # failures of files no longer there
+    retracted: list[str] = field(default_factory=list)  # keys its files' editors took down
     changed: set[str] = field(default_factory=set)  # article ids new or updated
     # articles a file no longer holds (a story dropped, the file now a copy of another): they
     # leave the feeds and shift the archive pages after them, so a full publish follows
@@ -41,7 +42,7 @@ class IngestReport:
                 "files_read": self.files_read, "failed": len(self.failed),
                 "duplicates": len(self.duplicates), "deferred": len(self.deferred),
                 "removed": self.removed, "skipped": len(self.skipped),
-                "forgotten": len(self.forgotten)}
+                "forgotten": len(self.forgotten), "retracted": len(self.retracted)}
 
 
 def in_time_order(entry: ParsedFile | FileRead) -> tuple[int, int, str]:
@@ -151,3 +152,20 @@ class BatchRecorder:
                 report.unchanged += 1
             if item.change != "unchanged":
                 report.changed.add(item.id)
+        self._retract(entry)
+
+    def _retract(self, entry: ParsedFile) -> None:
+        """Articles whose file asks for a takedown: retracted as `feeds retract` would (once:
+        the first retraction's date and reason stand; taking the marker out again does not
+        bring one back, `feeds retract --undo` does)."""
+        asked = {d.id: d.retracted for d in entry.drafts if d.retracted is not None}
+        if not asked:
+            return
+        for article in self.tx.articles_named(ids=list(asked)):
+            done = self.tx.retract(article, asked[article.id], self.now)
+            if done is not None:
+                self.report.retracted.append(done.key)
+                self.report.changed.add(done.article_id)
+                self.report.topics = None  # its tombstone goes into every feed that listed it
+                log.info("article retracted by its file key=%s reason=%s", done.key,
+                         done.reason or "-")

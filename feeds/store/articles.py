@@ -42,6 +42,7 @@ class ArticleDraft:
     topics: tuple[TopicMatch, ...]
     terms: tuple[tuple[str, float], ...]  # story signature: (term, weight)
     language: str | None = None  # ISO 639-1, as the parser found it
+    retracted: str | None = None  # the file asks to take it down, for this reason (Article)
 
 
 @dataclass(frozen=True, slots=True)
