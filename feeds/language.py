@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import blingfire
-
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had
@@ -25,6 +23,10 @@ def split_sentences(text: str) -> list[str]:
     text = text.strip()
     if not text:
         return []
+    # Imported here, not above: it brings numpy (a tenth of a second), which the commands
+    # that only read the store (`feeds status`) never need. After the first call it is a
+    # dictionary look-up.
+    import blingfire
     return [s.strip() for s in blingfire.text_to_sentences(text).split("\n") if s.strip()]
 
 
@@ -34,3 +36,8 @@ def words(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     return [w for w in words(text) if len(w) > 2 and w not in STOPWORDS]
+
+
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """`1 article`, `2 articles`: every count the commands print reads right."""
+    return f"{count} {one if count == 1 else many or one + 's'}"

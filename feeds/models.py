@@ -150,3 +150,29 @@ def article_id(key: str) -> str:
 def entry_id(key: str) -> str:
     """The Atom entry id: a urn:uuid derived from the key alone."""
     return uuid.uuid5(_ENTRY_NAMESPACE, key).urn
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    """Everything ingest computed for one article, ready to be stored."""
+
+    id: str
+    key: str
+    path: str
+    idx: int
+    entry_id: str
+    title: str
+    author: str | None
+    source: str | None
+    dateline: str | None
+    standfirst: str | None
+    url: str | None
+    body: tuple[str, ...]
+    captions: tuple[str, ...]
+    summary: str
+    content_hash: str
+    published: datetime | None  # None: keep the stored date, or use the fallback
+    topics: tuple[TopicMatch, ...]
+    terms: tuple[tuple[str, float], ...]  # story signature: (term, weight)
+    language: str | None = None  # ISO 639-1, as the parser found it
+    retracted: str | None = None  # the file asks to take it down, for this reason (Article)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from feeds.language import counted
 from feeds.models import FileRecord
 from feeds.store import Store
 from feeds.store.retractions import Retraction
@@ -72,11 +73,6 @@ def take_snapshot(store: Store, public: Path,
         failures=dict(sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))),
         next_runs=dict(next_runs or {}),
     )
-
-
-def counted(count: int, one: str, many: str | None = None) -> str:
-    """`1 article`, `2 articles`: every count the commands print reads right."""
-    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def stranded_subscribers(store: Store, topics: Collection[str]) -> dict[str, list[str]]:

@@ -112,7 +112,7 @@ def test_every_config_key_is_documented_and_every_documented_key_exists() -> Non
 
 def commands() -> list[str]:
     found = []
-    for name, command in main.commands.items():
+    for name, command in main.every_command.items():
         if isinstance(command, click.Group):
             found += [f"feeds {name} {sub}" for sub in command.commands]
         else:

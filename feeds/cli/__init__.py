@@ -9,7 +9,7 @@ or `feeds status` should not wait for the ones they do not use (BENCHMARKS.md, s
 
 from __future__ import annotations
 
-import json
+import importlib
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,12 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from feeds import __version__
-from feeds.cli.bounces import bounces
 from feeds.cli.context import Context, handles_errors
-from feeds.cli.digests import digest
-from feeds.cli.retract import retract
-from feeds.cli.subscribers import subscribers
-from feeds.cli.topics import topics
 from feeds.errors import FeedsError
 
 if TYPE_CHECKING:
@@ -32,7 +27,33 @@ if TYPE_CHECKING:
     from feeds.store import Store
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The top-level group. The commands that live in their own modules are imported when
+    one is named (click's lazy-loading pattern), not for every command."""
+
+    ELSEWHERE = {"subscribers": "feeds.cli.subscribers", "digest": "feeds.cli.digests",
+                 "topics": "feeds.cli.topics", "retract": "feeds.cli.retract",
+                 "bounces": "feeds.cli.bounces"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.ELSEWHERE])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.ELSEWHERE:
+            command = getattr(importlib.import_module(self.ELSEWHERE[name]), name)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, name)
+
+    @property
+    def every_command(self) -> dict[str, click.Command]:
+        """Every command by name, the lazily imported ones imported (docs, help)."""
+        context = click.Context(self)
+        found = {name: self.get_command(context, name) for name in self.list_commands(context)}
+        return {name: command for name, command in found.items() if command is not None}
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="FILE",
               help="config file (default: $FEEDS_CONFIG, else ./config.toml)")
 @click.option("--log-level", default="info", show_default=True,
@@ -46,6 +67,11 @@ def main(ctx: click.Context, config_path: str | None, log_level: str, log_format
     from feeds.logs import setup_logging
     setup_logging(log_level, log_format)
     ctx.obj = Context(config_path)
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    import json  # a sixth of `feeds --version`'s start-up, for the commands that print JSON
+    return json.dumps(value, ensure_ascii=False, default=str, indent=indent)
 
 
 def _fmt_time(value: Any) -> str:
@@ -143,7 +169,7 @@ def explain(obj: Context, files: tuple[Path, ...], as_json: bool) -> None:
         for file in files:
             result = explain_file(pipeline, file, obj.config.paths.inbox)
             if as_json:
-                click.echo(json.dumps(result, ensure_ascii=False))
+                click.echo(_json(result))
             else:
                 _print_explain(result)
     finally:
@@ -151,7 +177,7 @@ def explain(obj: Context, files: tuple[Path, ...], as_json: bool) -> None:
 
 
 def _print_explain(result: dict[str, Any]) -> None:
-    from feeds.status import counted
+    from feeds.language import counted
     click.echo(f"== {result['path']}")
     if result["error"]:
         click.echo(f"   error: {result['error']}")
@@ -192,7 +218,7 @@ def status(obj: Context, as_json: bool) -> None:
         snapshot = take_snapshot(store, obj.config.paths.public, obj.config.topics,
                                  next_runs(obj.config.digests, datetime.now(UTC)))
     if as_json:
-        click.echo(json.dumps(status_json(snapshot), ensure_ascii=False, default=str))
+        click.echo(_json(status_json(snapshot)))
         return
     for line in status_lines(snapshot):
         click.echo(line)
@@ -203,7 +229,7 @@ def status(obj: Context, as_json: bool) -> None:
 @handles_errors
 def config_command(obj: Context) -> None:
     """Print the effective configuration (defaults filled in, secrets redacted)."""
-    click.echo(json.dumps(obj.config.redacted(), indent=2, ensure_ascii=False))
+    click.echo(_json(obj.config.redacted(), indent=2))
 
 
 @main.command()
@@ -253,9 +279,3 @@ def serve(obj: Context, port: int | None) -> None:
             update={"port": port})})
     run_server(config)
 
-
-main.add_command(subscribers)
-main.add_command(digest)
-main.add_command(topics)
-main.add_command(retract)
-main.add_command(bounces)

@@ -43,7 +43,7 @@ def due_slots(config: Config, store: Store, now: datetime) -> list[tuple[str, st
 
 
 def _show(name: str, report: DigestReport, dry_run: bool) -> None:
-    from feeds.status import counted
+    from feeds.language import counted
     if dry_run:
         nothing = "has" if report.skipped == 1 else "have"
         click.echo(f"{name}: would send {counted(report.planned, 'digest')} "

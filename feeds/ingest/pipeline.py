@@ -17,8 +17,7 @@ from feeds.articles.text import make_title
 from feeds.config import Config
 from feeds.errors import ParseError
 from feeds.ingest.scan import FileRead, received
-from feeds.models import Article, Item, TopicMatch, article_id, article_key, entry_id
-from feeds.store import ArticleDraft
+from feeds.models import Article, ArticleDraft, Item, TopicMatch, article_id, article_key, entry_id
 from feeds.stories import signature
 from feeds.summarize import LLMSummarizer, extractive_summary
 from feeds.topics import Rules, classify, compile_rules, explain, named_by_author

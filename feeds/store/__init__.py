@@ -20,9 +20,9 @@ from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 
 from feeds.config import Config
 from feeds.errors import StoreError
-from feeds.models import Byline, FileRecord, Item
+from feeds.models import ArticleDraft, Byline, FileRecord, Item
 from feeds.store import migrations
-from feeds.store.articles import ArticleDraft, SavedArticle
+from feeds.store.articles import SavedArticle
 from feeds.store.claims import CLAIM_FILE, Claims, claim_key
 from feeds.store.digest_facade import DigestFacade
 from feeds.store.engine import Database, connect

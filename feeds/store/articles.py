@@ -11,38 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from feeds.models import Byline, Item, TopicMatch
+from feeds.models import ArticleDraft, Byline, Item, TopicMatch
 from feeds.store.engine import Queries
 from feeds.store.pages import INSERT_UNPUBLISHED, PUBLISHED
 from feeds.store.retractions import RETRACTED_IDS
 from feeds.store.schema import article_seq, article_topics, articles
 from feeds.store.story_index import StoryIndexWrites, nearest_reports, story_members
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleDraft:
-    """Everything ingest computed for one article, ready to be stored."""
-
-    id: str
-    key: str
-    path: str
-    idx: int
-    entry_id: str
-    title: str
-    author: str | None
-    source: str | None
-    dateline: str | None
-    standfirst: str | None
-    url: str | None
-    body: tuple[str, ...]
-    captions: tuple[str, ...]
-    summary: str
-    content_hash: str
-    published: datetime | None  # None: keep the stored date, or use the fallback
-    topics: tuple[TopicMatch, ...]
-    terms: tuple[tuple[str, float], ...]  # story signature: (term, weight)
-    language: str | None = None  # ISO 639-1, as the parser found it
-    retracted: str | None = None  # the file asks to take it down, for this reason (Article)
 
 
 @dataclass(frozen=True, slots=True)
