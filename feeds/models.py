@@ -10,6 +10,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# Story signature terms that are a report's specifics (its day, counts, places:
+# feeds.stories.facts) start with this; the store keeps them out of its term index.
+FACT_PREFIX = "#"
+
 
 @dataclass(frozen=True, slots=True)
 class Article:

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from feeds.models import FACT_PREFIX
 from feeds.store.engine import Queries
 from feeds.store.schema import articles, signatures, story_terms, term_counts
-from feeds.stories.facts import PREFIX as FACT_PREFIX
 
 COMMON_TERM_FLOOR = 500  # a term in fewer articles always gets its postings (save_terms)
 MAX_STORY_REPORTS = 25  # a new report is compared with the 25 newest of a story at most

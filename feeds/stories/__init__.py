@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from feeds.language import STOPWORDS
+from feeds.models import FACT_PREFIX as PREFIX
 from feeds.models import Article
-from feeds.stories.facts import PREFIX, Specifics, specific_terms
+from feeds.stories.facts import Specifics, specific_terms
 
 _TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
 _GENERIC = frozenset("""
