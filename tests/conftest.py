@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.forked import run_forked
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 SHARED = ROOT.parent / "shared"
@@ -20,6 +22,9 @@ SEEDS = SHARED / "corpus" / "seeds"
 FEEDS_BIN = str(Path(sys.executable).with_name("feeds"))
 # `scripts/test --postgres` sets this to a throwaway cluster: every Env gets its own database
 POSTGRES = os.environ.get("FEEDS_TEST_POSTGRES", "")
+# Env.feeds runs the command in a forked child of the test process (tests.forked), unless
+# FEEDS_TEST_EXEC=1 asks for a fresh `feeds` process each time, as a user's shell starts it.
+FORK = hasattr(os, "fork") and os.environ.get("FEEDS_TEST_EXEC", "") != "1"
 
 
 def sqlite_only() -> None:
@@ -124,9 +129,13 @@ class Env:
 
     def feeds(self, *args: str, check: bool = True, timeout: float = 60,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [FEEDS_BIN, "--config", str(self.config), *args], capture_output=True, text=True,
-            timeout=timeout, cwd=self.root, env={**os.environ, **(env or {})})
+        argv = ["--config", str(self.config), *args]
+        environment = {**os.environ, **(env or {})}
+        if FORK:
+            result = run_forked(argv, cwd=str(self.root), env=environment, timeout=timeout)
+        else:
+            result = subprocess.run([FEEDS_BIN, *argv], capture_output=True, text=True,
+                                    timeout=timeout, cwd=self.root, env=environment)
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result

@@ -29,7 +29,7 @@ def retract(obj: Context, target: str, reason: str, undo: bool, no_publish: bool
             report = operation.undo(store, articles)
         else:
             report = operation.retract(store, articles, reason.strip(),
-                                       datetime.now(UTC).replace(microsecond=0))
+                                       datetime.now(UTC))
         scope = report.scope()
         if report.done and not no_publish:
             publisher = Publisher(config, store)
