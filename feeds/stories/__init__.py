@@ -76,11 +76,6 @@ def signature(article: Article, size: int = 100, lead_words: int = 60
     return out
 
 
-def words_of(terms: Mapping[str, float]) -> dict[str, float]:
-    """A signature's words, without its specifics."""
-    return {t: w for t, w in terms.items() if not t.startswith(PREFIX)}
-
-
 def idf(df: Mapping[str, int], total: int, term: str) -> float:
     return math.log((total + 1) / (df.get(term, 0) + 1)) + 1.0
 
@@ -104,17 +99,17 @@ class _Similarity:
     so results do not depend on the order a set gives terms in."""
 
     def __init__(self, terms: Mapping[str, float], df: Mapping[str, int], total: int) -> None:
-        self.specifics = Specifics.of(terms)
-        terms = words_of(terms)
+        terms, self.specifics = Specifics.split(terms)
         self.unseen = idf({}, total, "")
         self.idf = {t: idf(df, total, t) for t in {*terms, *df}}
         self.mine = {t: w * self.idf[t] for t, w in terms.items()}
         self.length = math.hypot(*self.mine.values())
 
     def __call__(self, other: Mapping[str, float]) -> float:
-        if self.specifics.conflicts(Specifics.of(other)):
+        words, specifics = Specifics.split(other)
+        if self.specifics.conflicts(specifics):
             return 0.0
-        return self._cosine(words_of(other))
+        return self._cosine(words)
 
     def _cosine(self, other: Mapping[str, float]) -> float:
         known = self.idf

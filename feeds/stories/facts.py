@@ -143,11 +143,20 @@ class Specifics:
 
     @classmethod
     def of(cls, terms: Mapping[str, float]) -> Specifics:
+        return cls.split(terms)[1]
+
+    @classmethod
+    def split(cls, terms: Mapping[str, float]) -> tuple[dict[str, float], Specifics]:
+        """A signature's words (without its specifics) and its specifics, in one pass: a
+        report is split like this for every candidate it is compared with."""
+        words: dict[str, float] = {}
         found: dict[str, set[str]] = {}
-        for key in terms:
+        for key, weight in terms.items():
             if key.startswith(PREFIX):
                 kind, _colon, value = key[1:].partition(":")
                 found.setdefault(kind, set()).add(value)
+            else:
+                words[key] = weight
 
         def numbers(kind: str) -> frozenset[int]:
             return frozenset(int(v) for v in found.get(kind, ()) if v.isdigit())
@@ -157,10 +166,10 @@ class Specifics:
             on = (parts[0], parts[1], parts[2]) if len(parts) == 3 else (None, parts[0], parts[1])
         dates = frozenset((int(v[:2]), int(v[3:])) for v in found.get("date", ()))
         places = frozenset(found.get("place", ()))
-        words = places | {key for key in terms if not key.startswith(PREFIX)}
-        return cls(on, dates, numbers("held"), numbers("leadheld"),
-                   numbers("leadtoll"), places,
-                   frozenset(found.get("leadplace", ())), frozenset(words))
+        specifics = cls(on, dates, numbers("held"), numbers("leadheld"),
+                        numbers("leadtoll"), places,
+                        frozenset(found.get("leadplace", ())), places.union(words))
+        return words, specifics
 
     def conflicts(self, other: Specifics) -> bool:
         """Whether the two reports state a specific and disagree on it."""
