@@ -120,7 +120,8 @@ class Subscriber:
     watermark: int = 0  # the last article sequence number delivered
     hard_failures: int = 0
     token: str = ""  # opaque key of the subscriber's preference and unsubscribe links
-    consent_at: datetime | None = None
+    consent_at: datetime | None = None  # when the sign-up it confirmed was made
+    consent_ip: str | None = None  # and from which client address
     confirmed_at: datetime | None = None
 
 

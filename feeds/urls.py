@@ -116,3 +116,8 @@ def subscribe_url(base: str, topic: str | None = None) -> str:
 def feed_id(slug: str) -> str:
     """A feed's Atom id: a name-based UUID URN, stable forever."""
     return uuid.uuid5(_FEED_NAMESPACE, f"feed:{slug}").urn
+
+
+def signup_url(base: str) -> str:
+    """The email sign-up form (`?topic=SLUG` ticks a topic)."""
+    return f"{base}subscribe"

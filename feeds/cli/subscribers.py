@@ -9,7 +9,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -157,15 +157,33 @@ def subscribers_forget(obj: Context, email: str) -> None:
 @click.pass_obj
 @handles_errors
 def subscribers_list(obj: Context, as_json: bool) -> None:
-    """List subscribers with their topics, schedule and status."""
-    with obj.store() as store:
-        found = store.subscribers()
-    for sub in found:
+    """List subscribers with their topics, schedule and status; sign-ups not confirmed yet
+    are listed as pending."""
+    with obj.store() as store, store.read() as tx:
+        rows = [_row(s) for s in tx.subscribers()]
+        known = {row["email"].lower() for row in rows}
+        rows += [{"email": p.email, "status": "pending", "topics": list(p.topics),
+                  "schedule": p.schedule, "created": p.created.isoformat(),
+                  "consent_at": p.created.isoformat(), "consent_ip": p.ip,
+                  "confirmed_at": None}
+                 for p in tx.pending_signups() if p.email.lower() not in known]
+    for row in sorted(rows, key=lambda r: str(r["email"]).lower()):
         if as_json:
-            click.echo(json.dumps({"email": sub.email, "topics": list(sub.topics),
-                                   "schedule": sub.schedule, "status": sub.status}))
+            click.echo(json.dumps(row, ensure_ascii=False))
         else:
-            click.echo(f"{sub.email}\t{sub.schedule}\t{sub.status}\t{','.join(sub.topics)}")
+            click.echo(f"{row['email']}\t{row['schedule']}\t{row['status']}\t"
+                       f"{','.join(row['topics'])}")
+
+
+def _row(subscriber: Subscriber) -> dict[str, Any]:
+    """What `list` and `export` print of a subscriber."""
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+    return {"email": subscriber.email, "status": subscriber.status,
+            "topics": list(subscriber.topics), "schedule": subscriber.schedule,
+            "created": subscriber.created.isoformat(), "consent_at": when(subscriber.consent_at),
+            "consent_ip": subscriber.consent_ip, "confirmed_at": when(subscriber.confirmed_at),
+            "hard_failures": subscriber.hard_failures}
 
 
 @subscribers.command("import")
@@ -209,9 +227,7 @@ def subscribers_export(obj: Context, as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         raise FeedsError("--json and --csv cannot go together")
     with obj.store() as store:
-        rows = [{"email": s.email, "status": s.status, "topics": list(s.topics),
-                 "schedule": s.schedule, "created": s.created.isoformat(),
-                 "hard_failures": s.hard_failures} for s in store.subscribers()]
+        rows = [_row(s) for s in store.subscribers()]
     if not as_csv:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -219,9 +235,8 @@ def subscribers_export(obj: Context, as_json: bool, as_csv: bool) -> None:
     import csv
     import io
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["email", "status", "topics", "schedule",
-                                                "created", "hard_failures"])
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["email"])
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "topics": ";".join(row["topics"])})  # type: ignore[arg-type]
+        writer.writerow({**row, "topics": ";".join(row["topics"])})
     click.echo(buffer.getvalue(), nl=False)

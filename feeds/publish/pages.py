@@ -53,6 +53,8 @@ class Pages:
         self.public = public
         self.templates = PageTemplates(config.paths.templates)
         self.versions: list[tuple[str, datetime]] = []  # article pages written, not recorded
+        # the email sign-up form (/subscribe, served by the daemon), when there are digests
+        self.signup_url = urls.signup_url(self.base) if config.digests else None
 
     def topic(self, spec: FeedSpec, items: Sequence[Item], titles: Mapping[str, Byline],
               limit: int | None = None) -> dict[str, Any]:
@@ -65,7 +67,7 @@ class Pages:
 
     def render(self, template: str, **context: Any) -> bytes:
         values: dict[str, Any] = {
-            "site": self.site, "feeds": self.specs,
+            "site": self.site, "feeds": self.specs, "signup_url": self.signup_url,
             "topics": [views.topic_view(self.base, spec, [], {}) for spec in self.specs[1:]]}
         values.update(context)
         return self.templates.render(template, values).encode("utf-8")

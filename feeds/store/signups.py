@@ -43,6 +43,14 @@ class SignupReads(Queries):
                                   .where(signups.c.email_key == email_key(email))).scalar()
         return value if isinstance(value, datetime) else None
 
+    def pending_signups(self) -> list[Signup]:
+        """Sign-ups not confirmed yet, the latest of each address, in address order."""
+        latest: dict[str, Signup] = {}
+        for row in self.conn.execute(sa.select(signups).where(signups.c.confirmed_at.is_(None))
+                                     .order_by(signups.c.id)):
+            latest[str(row.email_key)] = signup_of(row)
+        return [latest[key] for key in sorted(latest)]
+
     def signups_of(self, email: str) -> list[Signup]:
         return [signup_of(row) for row in self.conn.execute(
             sa.select(signups).where(signups.c.email_key == email_key(email))
@@ -67,8 +75,8 @@ class SignupWrites(SignupReads):
                           .values(confirmed_at=now))
 
     def drop_stale_signups(self, before: datetime) -> int:
-        """Forget sign-ups made before `before` and never confirmed (the daemon runs it with
-        its rescan, with `signup.pending_days`); confirmed ones stay as the consent record."""
+        """Forget sign-ups made before `before` and never confirmed (each new sign-up runs it,
+        with `signup.pending_days`); confirmed ones stay as the consent record."""
         return int(self.conn.execute(signups.delete().where(
             signups.c.created < before, signups.c.confirmed_at.is_(None))).rowcount or 0)
 

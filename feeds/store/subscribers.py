@@ -180,4 +180,5 @@ def subscriber_of(row: Any) -> Subscriber:
                       schedule=str(data["schedule"]), status=str(data["status"]),
                       created=data["created"], watermark=int(data["watermark"]),
                       hard_failures=int(data["hard_failures"]), token=str(data["token"] or ""),
-                      consent_at=data["consent_at"], confirmed_at=data["confirmed_at"])
+                      consent_at=data["consent_at"], consent_ip=data["consent_ip"],
+                      confirmed_at=data["confirmed_at"])

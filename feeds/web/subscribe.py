@@ -194,6 +194,8 @@ class SignupPages(Pages):
         `signup.resend_minutes`."""
         now = self.clock()
         with self.store.write() as tx:
+            # sign-ups never confirmed go after signup.pending_days, at the next sign-up
+            tx.drop_stale_signups(now - timedelta(days=self.config.signup.pending_days))
             last = tx.last_signup_mail(values["email"])
             made = tx.add_signup(values["email"], values["topics"], values["schedule"], ip, now)
         wait = timedelta(minutes=self.config.signup.resend_minutes)
