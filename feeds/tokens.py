@@ -27,10 +27,14 @@ class ConfirmLink:
 
     signup_id: int | None
     expired: bool = False
+    email_key: str = ""  # the lowercased address it was mailed to
 
 
-def confirm_token(secret: bytes, signup_id: int) -> str:
-    return str(URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(signup_id))
+def confirm_token(secret: bytes, signup_id: int, email: str) -> str:
+    """The link of one sign-up: its id and the address it was mailed to, so a link whose
+    sign-up is gone can never name another one that got the same id."""
+    return str(URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(
+        [signup_id, email.strip().lower()]))
 
 
 def read_confirm_token(secret: bytes, token: str, max_age_seconds: int) -> ConfirmLink:
@@ -45,7 +49,10 @@ def read_confirm_token(secret: bytes, token: str, max_age_seconds: int) -> Confi
         return ConfirmLink(None, expired=True)
     except BadSignature:
         return ConfirmLink(None)
-    return ConfirmLink(value) if isinstance(value, int) else ConfirmLink(None)
+    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
+            and isinstance(value[1], str)):
+        return ConfirmLink(value[0], email_key=value[1])
+    return ConfirmLink(None)
 
 
 def load_secret(state: Path) -> bytes:

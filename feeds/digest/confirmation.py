@@ -36,7 +36,8 @@ class ConfirmationMailer:
         self.host = urlsplit(config.site.base_url).hostname or "localhost"
 
     def confirm_url(self, signup: Signup) -> str:
-        return f"{self.config.site.base_url}confirm/{confirm_token(self.secret, signup.id)}"
+        token = confirm_token(self.secret, signup.id, signup.email)
+        return f"{self.config.site.base_url}confirm/{token}"
 
     def message(self, signup: Signup) -> Outgoing:
         site = self.config.site
@@ -44,10 +45,11 @@ class ConfirmationMailer:
                   if slug in self.config.topics]
         expires = self.clock() + timedelta(hours=self.config.signup.confirm_hours)
         confirm_url = self.confirm_url(signup)
+        decline_url = confirm_url.replace("/confirm/", "/decline/", 1)
         context = {"site": site, "email": signup.email, "topics": titles,
                    "schedule": signup.schedule, "confirm_url": confirm_url,
                    "hours": round(self.config.signup.confirm_hours), "expires": expires,
-                   "subscribe_url": f"{site.base_url}subscribe"}
+                   "subscribe_url": f"{site.base_url}subscribe", "decline_url": decline_url}
         html = css_inline.inline(
             self.templates.get_template("confirm_mail.html.j2").render(context))
         text = self.templates.get_template("confirm_mail.txt.j2").render(context)
@@ -63,6 +65,9 @@ class ConfirmationMailer:
                 ("Date", values.date),
                 ("Message-ID", values.message_id),
                 ("List-Id", f"{header_text(site.title)} sign-ups <signup.{self.host}>"),
+                # "unsubscribing" from a sign-up one did not ask for declines it (RFC 8058)
+                ("List-Unsubscribe", f"<{decline_url}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("Auto-Submitted", "auto-generated")),
             text=text, html=html, placeholders=values)
         return Outgoing(mail.from_address, signup.email, template.build(values).as_bytes())

@@ -74,6 +74,12 @@ class SignupWrites(SignupReads):
         self.conn.execute(signups.update().where(signups.c.id == signup_id)
                           .values(confirmed_at=now))
 
+    def decline_signup(self, signup_id: int) -> bool:
+        """The owner said no: the sign-up, if not confirmed, is forgotten (its link stops
+        working). False when there was nothing to forget."""
+        return bool(self.conn.execute(signups.delete().where(
+            signups.c.id == signup_id, signups.c.confirmed_at.is_(None))).rowcount)
+
     def drop_stale_signups(self, before: datetime) -> int:
         """Forget sign-ups made before `before` and never confirmed (each new sign-up runs it,
         with `signup.pending_days`); confirmed ones stay as the consent record."""

@@ -18,13 +18,13 @@ from feeds.web.health import HealthRoutes
 from feeds.web.preferences import PREFIX as PREFERENCES
 from feeds.web.preferences import PreferencePages
 from feeds.web.static import PublicFiles, StaticResponder
-from feeds.web.subscribe import CONFIRM, SUBSCRIBE, SignupPages
+from feeds.web.subscribe import CONFIRM, DECLINE, SUBSCRIBE, SignupPages
 from feeds.web.unsubscribe import PREFIX as UNSUBSCRIBE
 from feeds.web.unsubscribe import UnsubscribePages
 
 DYNAMIC = ("/healthz", "/metrics")
 # the pages that need the secret (signed or per-subscriber links)
-SIGNED = (UNSUBSCRIBE, CONFIRM, PREFERENCES)
+SIGNED = (UNSUBSCRIBE, CONFIRM, DECLINE, PREFERENCES)
 
 
 class Site:

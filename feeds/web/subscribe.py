@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBE = "/subscribe"
 CONFIRM = "/confirm/"
+DECLINE = "/decline/"  # the confirmation mail's List-Unsubscribe: "I did not ask for this"
 HONEYPOT = "website"  # a field people never see (hidden by CSS); bots fill it in
 
 
@@ -62,10 +63,11 @@ class Pages:
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
     def message(self, status: int, heading: str, text: str, *, form: str | None = None,
-                manage: str | None = None, again: str | None = None) -> Response:
+                button: str | None = None, manage: str | None = None,
+                again: str | None = None) -> Response:
         """A short page (confirm.html): a heading, a line, and the links or button given."""
         return self.html("confirm.html", status, heading=heading, text=text, form=form,
-                         manage=manage, again=again)
+                         button=button, manage=manage, again=again)
 
     def topic_choices(self, chosen: set[str]) -> list[dict[str, Any]]:
         return [{"slug": slug, "title": t.title, "chosen": slug in chosen}
@@ -94,7 +96,9 @@ class SignupPages(Pages):
         return [Route(SUBSCRIBE, self.form, methods=["GET"]),
                 Route(SUBSCRIBE, self.submit, methods=["POST"]),
                 Route(CONFIRM + "{token:path}", self.show_confirm, methods=["GET"]),
-                Route(CONFIRM + "{token:path}", self.confirm, methods=["POST"])]
+                Route(CONFIRM + "{token:path}", self.confirm, methods=["POST"]),
+                Route(DECLINE + "{token:path}", self.show_decline, methods=["GET"]),
+                Route(DECLINE + "{token:path}", self.decline, methods=["POST"])]
 
     # --- the form -----------------------------------------------------------------------
     def form_page(self, status: int, values: Mapping[str, Any],
@@ -236,6 +240,8 @@ class SignupPages(Pages):
         if link.signup_id is not None:
             with self.store.read() as tx:
                 found = tx.signup(link.signup_id)
+            if found is not None and found.email.strip().lower() != link.email_key:
+                found = None  # its own sign-up is gone; the id now names another
         if found is None:
             log.info("confirmation refused: link not valid")
             return self.message(400, "This link is not valid",
@@ -290,3 +296,34 @@ class SignupPages(Pages):
         return self.message(200, "You are subscribed",
                             f"{found.email} will receive the {found.schedule} digest.",
                             manage=preferences_url(self.config.site.base_url, token))
+
+    async def show_decline(self, request: Request) -> Response:
+        """GET: a button to decline the sign-up; nothing changes yet."""
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, self.signup_of, request.path_params["token"])
+        if isinstance(found, Response):
+            return found
+        if found.confirmed_at is not None:
+            return await loop.run_in_executor(None, self.already, found)
+        return self.message(200, "Not you?",
+                            f"Forget the request to send digests to {found.email}? Nothing "
+                            "more is sent about it.", form=request.url.path,
+                            button="Forget the request")
+
+    async def decline(self, request: Request) -> Response:
+        """POST (the page's button, or a mail client's RFC 8058 one-click): the sign-up is
+        forgotten unless it was confirmed (then the preference page is the way out)."""
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, self.signup_of, request.path_params["token"])
+        if isinstance(found, Response):
+            return found
+        if found.confirmed_at is not None:
+            return await loop.run_in_executor(None, self.already, found)
+
+        def forget() -> None:
+            with self.store.write() as tx:
+                tx.decline_signup(found.id)
+        await loop.run_in_executor(None, forget)
+        log.info("sign-up declined signup=%d", found.id)
+        return self.message(200, "Request forgotten",
+                            f"Nothing will be sent to {found.email}.")

@@ -109,8 +109,8 @@ class UnsubscribePages:
         if form.get("action") == "update" and chosen:
             await loop.run_in_executor(None, self.store.set_subscriber_topics, email, chosen)
             log.info("subscriber topics changed email=%s topics=%s", email, ",".join(chosen))
-            return self.page(200, "Topics saved",
-                             f"{email} will receive: {', '.join(chosen)}.")
+            titles = ", ".join(self.config.topics[slug].title for slug in chosen)
+            return self.page(200, "Topics saved", f"{email} will receive: {titles}.")
         # One-click (List-Unsubscribe=One-Click), the button, or no topics left: unsubscribe.
         await loop.run_in_executor(None, self.store.set_subscriber_status, email,
                                    "unsubscribed")
@@ -118,7 +118,9 @@ class UnsubscribePages:
                  form.get("List-Unsubscribe") == "One-Click")
         return self.page(200, "You are unsubscribed",
                          f"{email} will receive no more digests from "
-                         f"{self.config.site.title}.")
+                         f"{self.config.site.title}. Changed your mind? Subscribe again from "
+                         "your preference page: "
+                         f"{preferences_url(self.config.site.base_url, subscriber.token)}")
 
 
 async def read_body(request: Request, timeout: float) -> bytes:
