@@ -31,7 +31,7 @@ import httpx
 
 from feeds.articles.text import parse_text
 from feeds.config import Config, parse_config
-from feeds.ingest import Pipeline, drafts_for
+from feeds.ingest.pipeline import Pipeline, drafts_for
 from feeds.models import Item, article_id, article_key
 from feeds.publish import Publisher
 from feeds.store import Store

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from feeds.config import load_config, parse_config
-from feeds.ingest import Ingestor, Pipeline
+from feeds.ingest.ingestor import Ingestor
+from feeds.ingest.pipeline import Pipeline
 from feeds.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

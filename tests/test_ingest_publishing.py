@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds.ingest import IngestedChanges, IngestReport, PublishScope
+from feeds.ingest.publishing import IngestedChanges, PublishScope
+from feeds.ingest.record import IngestReport
 from feeds.store import Store
 from tests.conftest import POSTGRES, new_database
 from tests.test_store import NOW, draft

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from feeds.config import load_config
 from feeds.errors import PublishError
-from feeds.ingest import Ingestor, Pipeline
+from feeds.ingest.ingestor import Ingestor
+from feeds.ingest.pipeline import Pipeline
 from feeds.models import article_id, article_key
 from feeds.publish import Publisher
 from feeds.store import Store

@@ -92,7 +92,8 @@ def test_topics_found_again_after_the_rules_reload_are_the_ones_found_at_ingest(
     parsed: its dateline, whether its title was made from the first sentence, and the topics
     its front matter named; otherwise the same rules would move articles between topics."""
     from feeds.config import load_config
-    from feeds.ingest import Ingestor, Pipeline
+    from feeds.ingest.ingestor import Ingestor
+    from feeds.ingest.pipeline import Pipeline
     from feeds.store import Store
 
     shutil.copy2(DATA / "topics" / "gaza_feature_lede_without_the_name.txt", env.inbox)

@@ -93,7 +93,9 @@ def ingest(obj: Context, paths: tuple[Path, ...], no_publish: bool) -> None:
     if not paths and not config.paths.inbox.is_dir():
         raise FeedsError(f"the inbox {config.paths.inbox} does not exist",
                          hint="create it, or set paths.inbox in the config")
-    from feeds.ingest import IngestedChanges, Ingestor, Pipeline
+    from feeds.ingest.ingestor import Ingestor
+    from feeds.ingest.pipeline import Pipeline
+    from feeds.ingest.publishing import IngestedChanges
     with obj.store() as store:
         pipeline = Pipeline(config)
         try:
@@ -163,7 +165,8 @@ def publish(obj: Context) -> None:
 @handles_errors
 def explain(obj: Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Show what the parser, summarizer and classifier make of FILES; stores nothing."""
-    from feeds.ingest import Pipeline, explain_file
+    from feeds.ingest.explain import explain_file
+    from feeds.ingest.pipeline import Pipeline
     pipeline = Pipeline(obj.config)
     try:
         for file in files:

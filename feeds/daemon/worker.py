@@ -14,7 +14,8 @@ from pathlib import Path
 from feeds.config import Config
 from feeds.daemon.events import EventQueue, FileSeen, InboxEvent, InboxRequest
 from feeds.errors import FeedsError
-from feeds.ingest import Ingestor, Pipeline
+from feeds.ingest.ingestor import Ingestor
+from feeds.ingest.pipeline import Pipeline
 from feeds.ingest.publishing import IngestedChanges, PublishAfterIngest
 from feeds.publish import Publisher
 from feeds.store import Store

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from feeds.models import Subscriber
 from feeds.store.subscribers import LEFT
 from feeds.web.subscribe import SignupPages
-from feeds.web.unsubscribe import FormTooLarge, read_form
+from feeds.web.unsubscribe import FormTooLarge, read_form, subscriber_of_link
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,7 @@ class PreferencePages:
                 Route(PREFIX + "{token:path}", self.submit, methods=["POST"])]
 
     def find(self, token: str) -> Subscriber | None:
-        with self.signups.store.read() as tx:
-            return tx.subscriber_by_token(token)
+        return subscriber_of_link(self.signups.store, self.signups.secret, token)
 
     def page(self, subscriber: Subscriber, action: str, *, status: int = 200,
              notice: str = "", error: str = "", topics: list[str] | None = None) -> Response:

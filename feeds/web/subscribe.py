@@ -258,14 +258,20 @@ class SignupPages(Pages):
                             f"{signup.email} confirmed this subscription already.",
                             manage=manage)
 
-    async def show_confirm(self, request: Request) -> Response:
-        """GET: what the sign-up asked for, and a button; nothing changes yet."""
+    async def unconfirmed(self, request: Request) -> Signup | Response:
+        """The sign-up a link names, not confirmed yet; else the page that says why not
+        (a bad or expired link, or "already confirmed")."""
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(None, self.signup_of, request.path_params["token"])
+        if not isinstance(found, Response) and found.confirmed_at is not None:
+            return await loop.run_in_executor(None, self.already, found)
+        return found
+
+    async def show_confirm(self, request: Request) -> Response:
+        """GET: what the sign-up asked for, and a button; nothing changes yet."""
+        found = await self.unconfirmed(request)
         if isinstance(found, Response):
             return found
-        if found.confirmed_at is not None:
-            return await loop.run_in_executor(None, self.already, found)
         titles = [self.config.topics[s].title for s in found.topics if s in self.config.topics]
         return self.message(200, "Confirm your subscription",
                             f"Send the {found.schedule} digest to {found.email}, on "
@@ -299,12 +305,9 @@ class SignupPages(Pages):
 
     async def show_decline(self, request: Request) -> Response:
         """GET: a button to decline the sign-up; nothing changes yet."""
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(None, self.signup_of, request.path_params["token"])
+        found = await self.unconfirmed(request)
         if isinstance(found, Response):
             return found
-        if found.confirmed_at is not None:
-            return await loop.run_in_executor(None, self.already, found)
         return self.message(200, "Not you?",
                             f"Forget the request to send digests to {found.email}? Nothing "
                             "more is sent about it.", form=request.url.path,
@@ -313,12 +316,10 @@ class SignupPages(Pages):
     async def decline(self, request: Request) -> Response:
         """POST (the page's button, or a mail client's RFC 8058 one-click): the sign-up is
         forgotten unless it was confirmed (then the preference page is the way out)."""
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(None, self.signup_of, request.path_params["token"])
+        found = await self.unconfirmed(request)
         if isinstance(found, Response):
             return found
-        if found.confirmed_at is not None:
-            return await loop.run_in_executor(None, self.already, found)
+        loop = asyncio.get_running_loop()
 
         def forget() -> None:
             with self.store.write() as tx:

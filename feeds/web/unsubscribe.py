@@ -31,6 +31,18 @@ class FormTooLarge(Exception):
     pass
 
 
+
+def subscriber_of_link(store: Store, secret: bytes, token: str) -> Subscriber | None:
+    """The subscriber a digest's link names: by its opaque token, else (links of digests sent
+    before there were tokens) by a signed address. The unsubscribe and preference pages
+    both find their subscriber here, so they accept the same links."""
+    with store.read() as tx:
+        found = tx.subscriber_by_token(token)
+        if found is not None:
+            return found
+        email = verify(secret, token)
+        return tx.subscriber(email) if email else None
+
 class UnsubscribePages:
     def __init__(self, config: Config, store: Store, secret: bytes) -> None:
         self.config = config
@@ -45,13 +57,7 @@ class UnsubscribePages:
                 Route(PREFIX + "{token:path}", self.submit, methods=["POST"])]
 
     def find(self, token: str) -> Subscriber | None:
-        """The subscriber a link names: by opaque token, else by a signed address."""
-        with self.store.read() as tx:
-            found = tx.subscriber_by_token(token)
-            if found is not None:
-                return found
-            email = verify(self.secret, token)
-            return tx.subscriber(email) if email else None
+        return subscriber_of_link(self.store, self.secret, token)
 
     def page(self, status: int, heading: str, message: str, **form: Any) -> Response:
         html = self.templates.get_template("unsubscribe.html").render(
