@@ -59,9 +59,12 @@ class UnsubscribePages:
     def find(self, token: str) -> Subscriber | None:
         return subscriber_of_link(self.store, self.secret, token)
 
-    def page(self, status: int, heading: str, message: str, **form: Any) -> Response:
+    def page(self, status: int, heading: str, message: str, *, manage: str | None = None,
+             **form: Any) -> Response:
+        """`manage`: the subscriber's preference page, linked as the way back."""
         html = self.templates.get_template("unsubscribe.html").render(
-            site=self.config.site, heading=heading, message=message, form=bool(form), **form)
+            site=self.config.site, heading=heading, message=message, manage=manage,
+            form=bool(form), **form)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
     def invalid(self) -> Response:
@@ -109,9 +112,8 @@ class UnsubscribePages:
         if form.get("action") == "update" and chosen and subscriber.status != "active":
             # topics saved for someone who stays unsubscribed would be a false promise
             return self.page(200, "You are unsubscribed",
-                             f"{email} receives no digests from {self.config.site.title}. "
-                             "To subscribe again, use your preference page: "
-                             f"{preferences_url(self.config.site.base_url, subscriber.token)}")
+                             f"{email} receives no digests from {self.config.site.title}.",
+                             manage=self.manage_url(subscriber))
         if form.get("action") == "update" and chosen:
             await loop.run_in_executor(None, self.store.set_subscriber_topics, email, chosen)
             log.info("subscriber topics changed email=%s topics=%s", email, ",".join(chosen))
@@ -124,9 +126,11 @@ class UnsubscribePages:
                  form.get("List-Unsubscribe") == "One-Click")
         return self.page(200, "You are unsubscribed",
                          f"{email} will receive no more digests from "
-                         f"{self.config.site.title}. Changed your mind? Subscribe again from "
-                         "your preference page: "
-                         f"{preferences_url(self.config.site.base_url, subscriber.token)}")
+                         f"{self.config.site.title}.", manage=self.manage_url(subscriber))
+
+    def manage_url(self, subscriber: Subscriber) -> str | None:
+        return (preferences_url(self.config.site.base_url, subscriber.token)
+                if subscriber.token else None)
 
 
 async def read_body(request: Request, timeout: float) -> bytes:
