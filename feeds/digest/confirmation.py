@@ -7,33 +7,21 @@ subscribed yet."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime, formataddr, make_msgid
-from urllib.parse import urlsplit
 
 import css_inline
 
-from feeds.config import Config
-from feeds.digest.render import header_text
+from feeds.digest.render import MailWriter, header_text
 from feeds.mail import MessageTemplate, Outgoing, Personal, open_outbox
-from feeds.render import environment
 from feeds.store.signups import Signup
 from feeds.tokens import confirm_token
 
 log = logging.getLogger(__name__)
 
 
-class ConfirmationMailer:
+class ConfirmationMailer(MailWriter):
     """Builds and sends confirmation mails; `send` is what the web app's sign-up form calls."""
-
-    def __init__(self, config: Config, secret: bytes, clock: Callable[[], datetime]) -> None:
-        self.config = config
-        self.secret = secret
-        self.clock = clock
-        assert config.paths.templates is not None
-        self.templates = environment(config.paths.templates)
-        self.host = urlsplit(config.site.base_url).hostname or "localhost"
 
     def confirm_url(self, signup: Signup) -> str:
         token = confirm_token(self.secret, signup.id, signup.email)

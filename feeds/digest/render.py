@@ -68,8 +68,9 @@ def envelope_sender(config: Config, token: str | None) -> str:
     return base
 
 
-class DigestRenderer:
-    """Renders each distinct digest once and fills in each reader's copy."""
+class MailWriter:
+    """What every mail the site sends starts from: the config, the signing secret, the clock,
+    the mail templates and the host its Message-IDs and List-Ids name."""
 
     def __init__(self, config: Config, secret: bytes, clock: Callable[[], datetime]) -> None:
         self.config = config
@@ -78,6 +79,13 @@ class DigestRenderer:
         assert config.paths.templates is not None
         self.templates = environment(config.paths.templates)
         self.host = urlsplit(config.site.base_url).hostname or "localhost"
+
+
+class DigestRenderer(MailWriter):
+    """Renders each distinct digest once and fills in each reader's copy."""
+
+    def __init__(self, config: Config, secret: bytes, clock: Callable[[], datetime]) -> None:
+        super().__init__(config, secret, clock)
         self._bodies: dict[tuple[Any, ...], MessageTemplate] = {}
         # Each reader's copy differs in its token alone: the unsubscribe and the preference
         # links both carry it, so one placeholder stands for it in both.
