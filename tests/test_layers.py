@@ -58,3 +58,29 @@ def test_imports_only_go_down_the_layers() -> None:
                 problems.append(f"{relative} (layer {LAYERS[own]}) imports {module} "
                                 f"(layer {LAYERS[other]})")
     assert not problems, "\n".join(problems)
+
+
+def test_no_module_over_400_lines_and_no_class_over_250() -> None:
+    """A module or class past these sizes holds more than one thing a newcomer reads at once."""
+    problems = []
+    for path in sorted((ROOT / "feeds").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        relative = path.relative_to(ROOT)
+        if (lines := text.count("\n")) > 400:
+            problems.append(f"{relative}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                if (size := node.end_lineno - node.lineno + 1) > 250:
+                    problems.append(f"{relative}: class {node.name}, {size} lines")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_test_imports_a_private_name() -> None:
+    """A unit worth testing has a public home; tests use what the package offers."""
+    problems = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("feeds"):
+                problems += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                             if a.name.startswith("_")]
+    assert not problems, problems
