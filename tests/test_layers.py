@@ -19,6 +19,7 @@ LAYERS = {
     "topic_check": 5,
     "daemon": 6,
     "cli": 7,
+    "__main__": 8,  # the console script: `--version` at once, every other command line to cli
 }
 
 
