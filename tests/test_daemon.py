@@ -167,6 +167,14 @@ def test_sighup_reloads_topics_and_refuses_a_bad_config(daemon: tuple[Env, Proce
     assert wait_for(lambda: "reload refused" in process.output(), 5)
     assert "server.port: expected an integer" in process.output()
     assert served(process, "First Syria story") and process.proc.poll() is None
+    env.write_config(server={"host": "127.0.0.1", "port": port},
+                     digests={"daily": {"cron": "0 25 * * *"}})  # five fields, one out of range
+    process.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "digests.daily.cron: the hour field" in process.output(), 5), \
+        process.output()
+    assert process.output().count("reload refused") == 2
+    assert httpx.get(process.url + "healthz", timeout=5).status_code == 200
+    assert httpx.get(process.url + "metrics", timeout=5).status_code == 200
 
 
 def test_sigterm_stops_cleanly_and_a_restart_reingests_nothing(

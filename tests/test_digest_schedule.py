@@ -60,3 +60,22 @@ def test_cron_weekdays_are_read_as_crontab_reads_them(cron: str, weekdays: set[s
         seen.add(fire.astimezone(zone).strftime("%A"))
         fire = trigger.get_next_fire_time(fire, fire + timedelta(hours=23))
     assert seen == weekdays
+
+
+def test_a_schedule_field_out_of_range_is_a_config_error_naming_key_and_field(env: Env) -> None:
+    """Five fields pass the config model; their values are checked as the scheduler reads
+    them by every command that uses schedules, before it does anything."""
+    env.write_config(digests={"daily": {"cron": "0 25 * * *"}})
+    expected = ('config.toml: digests.daily.cron: the hour field: the last value (25) is higher '
+                'than the maximum value (23), got "0 25 * * *"')
+    for command in (["status"], ["config"], ["run"], ["digest", "send", "--all", "--dry-run"]):
+        result = env.feeds(*command, check=False)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert result.stderr.splitlines()[0] == f"feeds: {expected}", (command, result.stderr)
+        assert "Traceback" not in result.stderr
+    env.write_config(digests={"daily": {"cron": "0 7 * * 9"}})
+    weekday = env.feeds("status", check=False)
+    assert weekday.returncode == 2
+    assert ("digests.daily.cron: the day of week field: expected days 0-7 (0 and 7 are Sunday) "
+            "or names such as mon-fri, got '9'") in weekday.stderr
+    assert env.feeds("ingest", check=False).returncode == 0  # no schedule used, none checked

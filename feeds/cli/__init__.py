@@ -217,9 +217,10 @@ def status(obj: Context, as_json: bool) -> None:
     """Counts, last runs, failed files with their reasons, pending deliveries, subscribers."""
     from feeds.cron import next_runs
     from feeds.status import status_json, status_lines, take_snapshot
+    config = obj.scheduled_config
     with obj.store() as store:
-        snapshot = take_snapshot(store, obj.config.paths.public, obj.config.topics,
-                                 next_runs(obj.config.digests, datetime.now(UTC)))
+        snapshot = take_snapshot(store, config.paths.public, config.topics,
+                                 next_runs(config.digests, datetime.now(UTC)))
     if as_json:
         click.echo(_json(status_json(snapshot)))
         return
@@ -231,8 +232,9 @@ def status(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 @handles_errors
 def config_command(obj: Context) -> None:
-    """Print the effective configuration (defaults filled in, secrets redacted)."""
-    click.echo(_json(obj.config.redacted(), indent=2))
+    """Print the effective configuration (defaults filled in, secrets redacted), after
+    checking it as `feeds run` would."""
+    click.echo(_json(obj.scheduled_config.redacted(), indent=2))
 
 
 @main.command()
@@ -266,7 +268,7 @@ def run(obj: Context) -> None:
     """The daemon: scan, watch the inbox, publish, run digest schedules, serve HTTP."""
     from feeds.config import find_config
     from feeds.daemon import run_daemon
-    run_daemon(find_config(obj.config_path).resolve(), obj.config)
+    run_daemon(find_config(obj.config_path).resolve(), obj.scheduled_config)
 
 
 @main.command()

@@ -35,6 +35,13 @@ class Context:
             self._config = load_config(find_config(self.config_path))
         return self._config
 
+    @property
+    def scheduled_config(self) -> Config:
+        """The config, every digest schedule's fields checked as the scheduler reads them
+        (for the commands that use schedules; see feeds.cron)."""
+        from feeds.cron import check_schedules
+        return check_schedules(self.config)
+
     @contextmanager
     def store(self) -> Iterator[Store]:
         from feeds.store import Store

@@ -81,7 +81,7 @@ def _run_slot(store: Store, digester: Digester, outbox: Outbox, name: str, slot:
 def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool) -> None:
     """Run digest schedules: with no --schedule or --all, only those whose slot is due (as
     the daemon would). Exits 1 when a delivery failed for good."""
-    config = obj.config
+    config = obj.scheduled_config
     if schedule and run_all:
         raise FeedsError("--schedule and --all cannot go together")
     if schedule and schedule not in config.digests:
@@ -127,7 +127,7 @@ def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool
 def digest_preview(obj: Context, email: str, out: Path | None) -> None:
     """Render a subscriber's next digest from real data; sends and records nothing."""
     with obj.store() as store:
-        outgoing, held = _digester(obj.config, store).preview(email)
+        outgoing, held = _digester(obj.scheduled_config, store).preview(email)
     if held is not None:
         click.echo(f"note: this digest would not be sent now: {held}", err=True)
     message = outgoing.parsed()

@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from watchdog.observers.api import BaseObserver
 
 from feeds.config import Config, load_config
-from feeds.cron import cron_trigger
+from feeds.cron import check_schedules, cron_trigger
 from feeds.daemon.events import InboxEvent, InboxRequest
 from feeds.daemon.lock import StateLock
 from feeds.daemon.watcher import watch_inbox
@@ -151,7 +151,7 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""
         try:
-            config = load_config(self.config_path)
+            config = check_schedules(load_config(self.config_path))
         except FeedsError as exc:
             log.error("reload refused; the old configuration stays error=%s", exc.message)
             return
