@@ -166,6 +166,8 @@ def test_expired_forged_and_declined_links(env: Env, smtp: SMTPRecorder,
     assert re.search(r'href="http://[^"]+/subscribe"', forged.text)  # a way to start again
     decline = re.search(r"<([^>]+)>", confirmation["List-Unsubscribe"])
     assert decline and "/decline/" in decline.group(1)
+    # as sent: the link itself on the header's line (a mail client reads no RFC 2047 there)
+    assert f"\r\nList-Unsubscribe: <{decline.group(1)}>\r\n".encode() in smtp.messages[0]
     said_no = httpx.post(local(decline.group(1), site), timeout=5,
                          data={"List-Unsubscribe": "One-Click"})
     assert said_no.status_code == 200 and "Nothing will be sent" in said_no.text

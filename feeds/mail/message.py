@@ -17,13 +17,31 @@ import secrets
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime
 from functools import cached_property
 
 LINE_LIMIT = 998  # RFC 5322: octets per line, CRLF excluded
 _PLAIN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+class MailPolicy(EmailPolicy):
+    """The SMTP policy (CRLF, folding at 78), except for headers that carry links: Python
+    folds a link longer than a line by RFC 2047-encoding it (`=?utf-8?q?=3Chttp...`), which
+    no mail client reads as a link, so an ASCII link header stays on one line (RFC 5322 allows
+    998 octets) and is folded only past that."""
+
+    LINK_HEADERS = frozenset({"list-unsubscribe", "list-post", "list-help", "list-archive"})
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        line = f"{name}: {value}"
+        if name.lower() in self.LINK_HEADERS and line.isascii() and len(line) <= LINE_LIMIT:
+            return f"{line}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+MAIL_POLICY = MailPolicy(linesep="\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +109,7 @@ class MessageTemplate:
 
     def build(self, values: Personal) -> EmailMessage:
         """The message for one reader, built in full."""
-        message = EmailMessage(policy=SMTP)
+        message = EmailMessage(policy=MAIL_POLICY)
         for name, value in self.headers:
             message[name] = self._put(value, values)
         text, html = self._put(self.text, values), self._put(self.html, values)
