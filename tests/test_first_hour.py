@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
 import time
 from typing import Any
 
 import httpx
 
-from tests.conftest import HARBOUR, Env, Process, free_port, wait_for
+from tests.conftest import FEEDS_BIN, HARBOUR, Env, Process, free_port, wait_for
 
 SYRIA = ("Talks resume in Damascus\n\nDAMASCUS (Test Wire) - Officials in Syria said on Monday "
          "that talks in Damascus would resume next week.\n")
@@ -68,6 +69,37 @@ def test_a_base_url_naming_another_local_port_is_warned_at_start(env: Env) -> No
         assert f"names port 8080, but server.port is {process.port}" in process.output()
     finally:
         process.stop()
+
+
+def test_serve_on_another_port_says_the_published_links_name_the_configured_one(
+        env: Env) -> None:
+    env.drop("first.txt", SYRIA)
+    configured = free_port()
+    _config_without_base_url(env, server={"host": "127.0.0.1", "port": configured})
+    env.feeds("ingest")
+    port = free_port()
+    log = env.root / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([FEEDS_BIN, "--config", str(env.config), "serve", "--port",
+                                 str(port)], stdout=out, stderr=subprocess.STDOUT, cwd=env.root)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        assert wait_for(lambda: _answers(url + "healthz"), 20), log.read_text()
+        said = log.read_text(encoding="utf-8")
+        assert (f"the pages in public/ link to http://127.0.0.1:{configured}/ (server.port "
+                f"{configured}), not to this server's port; set server.port = {port}") in said
+        form = httpx.get(url + "subscribe", timeout=5).text  # a page made now names this port
+        assert f"127.0.0.1:{port}/" in form and f":{configured}/" not in form
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_a_reload_says_which_changes_need_a_restart(env: Env) -> None:

@@ -279,8 +279,13 @@ def serve(obj: Context, port: int | None) -> None:
     """HTTP only: serve public/, /healthz and /metrics."""
     from feeds.daemon import run_server
     config = obj.config
-    if port is not None:
-        config = config.model_copy(update={"server": config.server.model_copy(
-            update={"port": port})})
+    if port is not None and port != config.server.port:
+        if config.base_url_from_server:
+            import logging
+            logging.getLogger("feeds.serve").warning(
+                "the pages in public/ link to %s (server.port %d), not to this server's port; "
+                "set server.port = %d (or site.base_url) and run `feeds publish` to make them "
+                "follow", config.site.base_url, config.server.port, port)
+        config = config.with_server(config.server.model_copy(update={"port": port}))
     run_server(config)
 
