@@ -9,8 +9,11 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -78,6 +81,12 @@ def test_a_reader_signs_up_confirms_and_gets_the_next_digest(env: Env, smtp: SMT
     assert form.status_code == 200
     assert re.search(r'name="topics" value="gaza"[^>]* checked', form.text)
     assert 'name="topics" value="syria"' in form.text and 'value="daily"' in form.text
+    # config.toml's daily digest: 07:00 in London; the form says when the next one goes
+    london = datetime.now(ZoneInfo("Europe/London"))
+    first = london.date() + timedelta(days=0 if london.hour < 7 else 1)
+    at_seven = datetime.combine(first, dt_time(7), tzinfo=ZoneInfo("Europe/London"))
+    next_one = f"{first.day} {first:%B %Y}, 07:00 {'BST' if at_seven.dst() else 'GMT'}"
+    assert f"(next: {next_one})" in form.text
 
     answer = sign_up(site, "Reader@Example.org", ["syria", "gaza"])
     assert answer.status_code == 200 and "Check your inbox" in answer.text
@@ -94,6 +103,8 @@ def test_a_reader_signs_up_confirms_and_gets_the_next_digest(env: Env, smtp: SMT
     assert listed(env)["Reader@Example.org"]["status"] == "pending"
     done = httpx.post(url, timeout=5)
     assert done.status_code == 200 and "You are subscribed" in done.text
+    assert (f"will receive the daily digest: the first on {next_one}, with the stories that "
+            "come in from now on.") in done.text
     row = listed(env)["Reader@Example.org"]
     assert row["status"] == "active" and row["topics"] == ["syria", "gaza"]
     assert row["consent_ip"] == "127.0.0.1" and row["consent_at"] and row["confirmed_at"]

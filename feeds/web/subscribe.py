@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from limits import RateLimitItemPerHour
@@ -26,8 +27,9 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from feeds.config import Config
+from feeds.cron import next_runs
 from feeds.errors import FeedsError
-from feeds.render import environment
+from feeds.render import display_date, environment
 from feeds.store import Store
 from feeds.store.signups import Signup
 from feeds.tokens import read_confirm_token
@@ -74,10 +76,60 @@ class Pages:
                 for slug, t in self.config.topics.items()]
 
     def schedule_choices(self, chosen: str) -> list[dict[str, Any]]:
-        return [{"name": name, "chosen": name == chosen} for name in self.config.digests]
+        upcoming = self.next_digests()
+        return [{"name": name, "chosen": name == chosen, "next": upcoming[name]}
+                for name in self.config.digests]
+
+    def next_digests(self) -> dict[str, str]:
+        """When each schedule sends next, as a reader reads it: "4 December 2026, 07:00 UTC"
+        in the schedule's own time zone ("" for one that never runs again)."""
+        shown = {}
+        for name, when in next_runs(self.config.digests, utc_now()).items():
+            local = when.astimezone(ZoneInfo(self.config.digests[name].timezone)) if when else None
+            shown[name] = f"{display_date(local)}, {local:%H:%M %Z}" if local else ""
+        return shown
 
     def default_schedule(self) -> str:
         return next(iter(self.config.digests), "")
+
+
+def validate_signup(config: Config, values: Mapping[str, Any]
+                    ) -> tuple[dict[str, Any], dict[str, str]]:
+    """A sign-up request's fields, cleaned, and an error per field that is wrong."""
+    errors: dict[str, str] = {}
+    email = str(values.get("email") or "").strip()
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        errors["email"] = "Enter an email address such as name@example.org."
+    if len(email) > 254:
+        errors["email"] = "That address is too long."
+    raw_topics = values.get("topics") or []
+    topics = [str(t) for t in (raw_topics if isinstance(raw_topics, list) else [raw_topics])]
+    unknown = [t for t in topics if t not in config.topics]
+    if unknown:
+        errors["topics"] = f"Unknown topic: {', '.join(unknown)[:100]}."
+    elif not topics:
+        errors["topics"] = "Choose at least one topic."
+    schedule = str(values.get("schedule") or next(iter(config.digests), ""))
+    if schedule not in config.digests:
+        errors["schedule"] = f"Unknown schedule: {schedule[:40]}."
+    cleaned = {"email": email, "topics": list(dict.fromkeys(topics)), "schedule": schedule,
+               HONEYPOT: str(values.get(HONEYPOT) or "")}
+    return cleaned, errors
+
+
+async def signup_values(request: Request, timeout: float) -> tuple[dict[str, Any], bool]:
+    """A sign-up request's fields (a form or a JSON object) and whether it was JSON."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(await read_body(request, timeout) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        return (data if isinstance(data, dict) else {"email": ""}), True
+    form = await read_form(request, timeout)
+    return {"email": form.get("email"), "topics": list(form.getlist("topics")),
+            "schedule": form.get("schedule"), HONEYPOT: form.get(HONEYPOT)}, False
 
 
 class SignupPages(Pages):
@@ -115,47 +167,11 @@ class SignupPages(Pages):
         chosen = [topic] if topic in self.config.topics else []
         return self.form_page(200, {"topics": chosen}, {})
 
-    def validate(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """The request's fields, cleaned, and an error per field that is wrong."""
-        errors: dict[str, str] = {}
-        email = str(values.get("email") or "").strip()
-        try:
-            validate_email(email, check_deliverability=False)
-        except EmailNotValidError:
-            errors["email"] = "Enter an email address such as name@example.org."
-        if len(email) > 254:
-            errors["email"] = "That address is too long."
-        raw_topics = values.get("topics") or []
-        topics = [str(t) for t in (raw_topics if isinstance(raw_topics, list) else [raw_topics])]
-        unknown = [t for t in topics if t not in self.config.topics]
-        if unknown:
-            errors["topics"] = f"Unknown topic: {', '.join(unknown)[:100]}."
-        elif not topics:
-            errors["topics"] = "Choose at least one topic."
-        schedule = str(values.get("schedule") or self.default_schedule())
-        if schedule not in self.config.digests:
-            errors["schedule"] = f"Unknown schedule: {schedule[:40]}."
-        cleaned = {"email": email, "topics": list(dict.fromkeys(topics)), "schedule": schedule,
-                   HONEYPOT: str(values.get(HONEYPOT) or "")}
-        return cleaned, errors
-
-    async def values_of(self, request: Request) -> tuple[dict[str, Any], bool]:
-        """The request's fields (a form or a JSON object) and whether it was JSON."""
-        timeout = self.config.server.body_timeout_seconds
-        if request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                data = json.loads(await read_body(request, timeout) or b"null")
-            except (ValueError, UnicodeDecodeError):
-                data = None
-            return (data if isinstance(data, dict) else {"email": ""}), True
-        form = await read_form(request, timeout)
-        return {"email": form.get("email"), "topics": list(form.getlist("topics")),
-                "schedule": form.get("schedule"), HONEYPOT: form.get(HONEYPOT)}, False
-
     async def submit(self, request: Request) -> Response:
         ip = request.client.host if request.client else "unknown"
         try:
-            values, as_json = await self.values_of(request)
+            values, as_json = await signup_values(
+                request, self.config.server.body_timeout_seconds)
         except FormTooLarge:
             log.warning("sign-up refused: body too large ip=%s", ip)
             return PlainTextResponse("Request body too large", status_code=413,
@@ -167,7 +183,7 @@ class SignupPages(Pages):
         if not self.limiter.hit(RateLimitItemPerHour(signup.per_ip_per_hour), "ip", ip):
             log.warning("sign-up refused: rate limit ip=%s", ip)
             return self.too_many(as_json)
-        cleaned, errors = self.validate(values)
+        cleaned, errors = validate_signup(self.config, values)
         if errors:
             log.info("sign-up refused: bad input ip=%s fields=%s", ip, ",".join(sorted(errors)))
             if as_json:
@@ -299,8 +315,13 @@ class SignupPages(Pages):
         token = await loop.run_in_executor(None, self.apply, found)
         if token is None:
             return await loop.run_in_executor(None, self.already, found)
+        schedule = self.config.digests.get(found.schedule)
+        held = ("the latest stories of your topics" if schedule and schedule.first == "recent"
+                else "the stories that come in from now on")
+        when = self.next_digests().get(found.schedule)
         return self.message(200, "You are subscribed",
-                            f"{found.email} will receive the {found.schedule} digest.",
+                            f"{found.email} will receive the {found.schedule} digest"
+                            + (f": the first on {when}, with {held}." if when else "."),
                             manage=preferences_url(self.config.site.base_url, token))
 
     async def show_decline(self, request: Request) -> Response:
