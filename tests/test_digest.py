@@ -282,11 +282,18 @@ def test_one_click_unsubscribe_through_the_http_server(env: Env, smtp: SMTPRecor
                           timeout=5).status_code == 400
         done = httpx.post(local, data={"List-Unsubscribe": "One-Click"}, timeout=5)
         assert done.status_code == 200 and "unsubscribed" in done.text
+        assert 'nav class="topics"' in done.text  # the site's own header, as its other pages
+        again = httpx.post(local, data={"List-Unsubscribe": "One-Click"}, timeout=5)
+        assert again.status_code == 200 and "unsubscribed" in again.text
         other_local = other.replace("http://127.0.0.1:8080/", server.url)
+        nothing = httpx.post(other_local, data={"action": "update"}, timeout=5)  # all unticked
+        assert nothing.status_code == 400 and "Tick at least one topic" in nothing.text
+        assert 'value="unsubscribe"' in nothing.text
         kept = httpx.post(other_local, data={"action": "update", "topics": ["gaza"]}, timeout=5)
         assert kept.status_code == 200 and "will receive: Gaza." in kept.text
     finally:
         server.stop()
+    assert server.output().count("subscriber unsubscribed") == 1  # the repeat changed nothing
     listed = env.feeds("subscribers", "list").stdout
     assert "reader@example.org\tdaily\tunsubscribed" in listed
     assert "other@example.org\tdaily\tactive\tgaza" in listed

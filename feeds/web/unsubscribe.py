@@ -19,7 +19,7 @@ from feeds.models import Subscriber
 from feeds.render import environment
 from feeds.store import Store
 from feeds.tokens import verify
-from feeds.urls import preferences_url
+from feeds.urls import preferences_url, topic_page_url
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,12 @@ class UnsubscribePages:
     def page(self, status: int, heading: str, message: str, *, manage: str | None = None,
              **form: Any) -> Response:
         """`manage`: the subscriber's preference page, linked as the way back."""
+        base = self.config.site.base_url
+        nav = [{"slug": slug, "title": t.title, "page_url": topic_page_url(base, slug)}
+               for slug, t in self.config.topics.items()]
         html = self.templates.get_template("unsubscribe.html").render(
-            site=self.config.site, heading=heading, message=message, manage=manage,
-            form=bool(form), **form)
+            site=self.config.site, feeds=[], topics=nav, heading=heading, message=message,
+            manage=manage, form=bool(form), **form)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
     def invalid(self) -> Response:
@@ -82,17 +85,22 @@ class UnsubscribePages:
         if subscriber.status != "active":
             return self.page(200, "You are unsubscribed",
                              f"{email} receives no digests from {self.config.site.title}.")
-        topics = [{"slug": slug, "title": t.title, "chosen": slug in subscriber.topics}
+        return self.choices(200, subscriber, set(subscriber.topics), request.url.path)
+
+    def choices(self, status: int, subscriber: Subscriber, chosen: set[str], action: str,
+                error: str = "") -> Response:
+        """The form: the topics to keep (those in `chosen` ticked), or everything off."""
+        topics = [{"slug": slug, "title": t.title, "chosen": slug in chosen}
                   for slug, t in self.config.topics.items()]
-        return self.page(200, "Your subscription",
+        return self.page(status, "Your subscription",
                          "Choose the topics you want, or unsubscribe from everything.",
-                         email=email, topics=topics, action=request.url.path)
+                         email=subscriber.email, choices=topics, action=action, error=error)
 
     async def read_form(self, request: Request) -> Any:
         return await read_form(request, self.config.server.body_timeout_seconds)
 
     async def submit(self, request: Request) -> Response:
-        """POST: keep the chosen topics, or unsubscribe (one-click, the button, no topics)."""
+        """POST: keep the chosen topics, or unsubscribe (one-click, the button)."""
         loop = asyncio.get_running_loop()
         subscriber = await loop.run_in_executor(None, self.find, request.path_params["token"])
         if subscriber is None:
@@ -114,16 +122,22 @@ class UnsubscribePages:
             return self.page(200, "You are unsubscribed",
                              f"{email} receives no digests from {self.config.site.title}.",
                              manage=self.manage_url(subscriber))
+        if form.get("action") == "update" and not chosen and subscriber.status == "active":
+            # nothing ticked is more likely a slip than a wish to leave: ask, change nothing
+            return self.choices(400, subscriber, set(), request.url.path,
+                                "Tick at least one topic to keep, or press Unsubscribe from "
+                                "everything.")
         if form.get("action") == "update" and chosen:
             await loop.run_in_executor(None, self.store.set_subscriber_topics, email, chosen)
             log.info("subscriber topics changed email=%s topics=%s", email, ",".join(chosen))
             titles = ", ".join(self.config.topics[slug].title for slug in chosen)
             return self.page(200, "Topics saved", f"{email} will receive: {titles}.")
-        # One-click (List-Unsubscribe=One-Click), the button, or no topics left: unsubscribe.
+        # One-click (List-Unsubscribe=One-Click) or the button: unsubscribe (again: harmless).
         await loop.run_in_executor(None, self.store.set_subscriber_status, email,
                                    "unsubscribed")
-        log.info("subscriber unsubscribed email=%s one_click=%s", email,
-                 form.get("List-Unsubscribe") == "One-Click")
+        if subscriber.status != "unsubscribed":
+            log.info("subscriber unsubscribed email=%s one_click=%s", email,
+                     form.get("List-Unsubscribe") == "One-Click")
         return self.page(200, "You are unsubscribed",
                          f"{email} will receive no more digests from "
                          f"{self.config.site.title}.", manage=self.manage_url(subscriber))
