@@ -103,3 +103,20 @@ def test_an_other_news_page_gives_way_to_a_topic_called_other(env: Env) -> None:
     assert "Storm closes" not in page(env, "topics/other.html")
     assert "Storm closes" in page(env, "topics/other-news.html")
 
+
+
+def test_links_to_reports_from_one_source_say_which_report_each_is(env: Env) -> None:
+    """Three reports of one story, all from Gulf Wire without an author: the links beside the
+    lead would all read "Gulf Wire"; each adds its title."""
+    text = (SAMPLES / "doha-truce-talks.txt").read_text(encoding="utf-8")
+    text = text.replace("By Leila Haddad\n", "")
+    titles = [DOHA, "Mediators in Doha push for longer Gaza truce",
+              "Gaza truce talks in Doha go into a second day"]
+    for number, title in enumerate(titles):
+        env.drop(f"doha-{number}.txt", text.replace(DOHA, title).replace(
+            "14:20 GMT", f"14:2{number} GMT"))
+    env.feeds("ingest")
+    [entry] = [e for e in entries(page(env, "topics/gaza.html")) if "Gaza" in e]
+    assert titles[2] in entry  # the newest leads
+    assert f">Gulf Wire: {titles[0]}</a>" in entry and f">Gulf Wire: {titles[1]}</a>" in entry
+    assert ">Gulf Wire</a>" not in entry

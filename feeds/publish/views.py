@@ -4,6 +4,7 @@ bylines and link texts the feeds share with them."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -64,9 +65,13 @@ def story_view(base: str, reports: Sequence[Item], others: Mapping[str, Byline],
     """A story as a topic page or the front page lists it: its lead report, with links to the
     story's other reports (those listed beside it, then the lead's nearest others)."""
     lead = reports[0]
-    linked = [(m.id, link_text(m)) for m in reports[1:]]
-    linked += [(o, link_text(others[o])) for o in lead.related
-               if o in others and all(o != m.id for m in reports)]
+    shown: list[Item | Byline] = [*reports[1:], *(
+        others[o] for o in lead.related if o in others and all(o != m.id for m in reports))]
+    texts = [link_text(other) for other in shown]
+    # a source that sent several reports would read "Wire, Wire": those links add the title
+    seen = Counter([byline(lead), *texts])
+    linked = [(other.id, f"{text}: {other.title}" if seen[text] > 1 and text != other.title
+               else text) for other, text in zip(shown, texts, strict=True)]
     return {"url": urls.article_url(base, lead.id), "title": lead.title,
             "summary": lead.summary, "published": lead.published, "by": byline(lead),
             "language": entry_language(lead, site_language),
