@@ -100,6 +100,21 @@ def navigation_lines(lines: list[str]) -> int:
     return count if short >= 3 and menu >= 2 else 0
 
 
+_REPORTERS = re.compile(r"^\(?reporting by (?P<names>[^;()]+)", re.I)
+_REPORTED_FROM = re.compile(r"\s+in\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*")
+
+
+def reporters(line: str) -> str | None:
+    """Who reported it, from a wire credit line ("(Reporting by Ana Ribeiro in Lisbon and
+    Rui Lopes; Editing by Tom Hale)" -> "Ana Ribeiro and Rui Lopes"): the byline of copy that
+    has none of its own. Writers, editors and additional reporting are not the byline."""
+    found = _REPORTERS.match(line.strip())
+    if found is None:
+        return None
+    names = _REPORTED_FROM.sub("", found.group("names")).strip(" .,")
+    return names if names and word_count(names) <= 12 else None
+
+
 def is_boilerplate(line: str) -> bool:
     return word_count(line) <= 20 and bool(_BOILERPLATE.match(line.strip()))
 

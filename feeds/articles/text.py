@@ -201,7 +201,10 @@ def parse_story(lines: list[str], meta: Meta | None = None, received: datetime |
         if in_body and body and index > 0 and not lines[index - 1]:
             body.append("")
         line_key = clean.key(line)
-        if line_key in seen or clean.is_junk(line) or clean.is_boilerplate(line):
+        if line_key in seen or clean.is_junk(line):
+            continue
+        if clean.is_boilerplate(line):
+            author = author or clean.reporters(line)
             continue
         if not in_body:
             byline = match_byline(line) if author is None else None
