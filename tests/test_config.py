@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,6 @@ def test_feeds_config_prints_effective_values_with_secrets_redacted(env: Env) ->
     assert "hunter2" not in json.dumps(out) and "s3cret" not in json.dumps(out)
     assert out["store"]["url"] == "postgresql://feeds:<redacted>@db/feeds"
     assert out["ingest"]["max_bytes"] == 5_000_000
+    cpus = len(os.sched_getaffinity(0))
+    assert out["ingest"]["processes"] is None  # as written: the default
+    assert out["ingest"]["effective_processes"] == min(4, cpus - 1)  # what a backfill starts

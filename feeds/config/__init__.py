@@ -114,6 +114,8 @@ class Config(Table):
         data = self.model_dump(mode="json", exclude={"source"})
         data["store"]["url"] = _redact_url(self.store.url)
         data["store"]["effective_url"] = _redact_url(self.database_url)
+        from feeds.workers import spare_cpus  # only `feeds config` needs it
+        data["ingest"]["effective_processes"] = spare_cpus(self.ingest.processes)
         if self.smtp is not None:
             data["smtp"]["password"] = "<redacted>" if self.smtp.password() else "<unset>"
         return data
