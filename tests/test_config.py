@@ -27,6 +27,12 @@ def test_the_default_config_is_valid_and_resolves_paths_against_its_folder() -> 
     ('[topics.gaza]\ntitle = "Gaza"\nthreshold = "high"\nterms = { gaza = 1.0 }\n',
      'topics.gaza.threshold: expected a number, got "high"'),
     ('[server]\nport = "eighty"\n', 'server.port: expected an integer, got "eighty"'),
+    # TOML has types: a number in quotes is named, not converted
+    ('[server]\nport = "8080"\n', 'server.port: expected an integer, got "8080"'),
+    ('[stories]\nthreshold = "0.2"\n', 'stories.threshold: expected a number, got "0.2"'),
+    ('[ingest]\nfollow_symlinks = "yes"\n',
+     'ingest.follow_symlinks: expected true or false, got "yes"'),
+    ('[site]\ntitle = 2026\n', "site.title: expected a string, got 2026"),
     ('[server]\nprot = 8080\n', "server.prot: unknown key"),
     ('[nonsense]\nx = 1\n', "nonsense: unknown key"),
     ('[site]\nbase_url = "example.org"\n', 'site.base_url: expected an absolute http(s) URL'),

@@ -26,6 +26,7 @@ from feeds.config.sections import (
     BouncesConfig,
     DigestConfig,
     FeedsConfig,
+    FilePath,
     IngestConfig,
     LLMConfig,
     MailConfig,
@@ -68,7 +69,7 @@ class Config(Table):
     server: ServerConfig = ServerConfig()
     websub: WebSubConfig = WebSubConfig()
     signup: SignupConfig = SignupConfig()
-    source: Path = Path("config.toml")
+    source: FilePath = Path("config.toml")
     _base_url_from_server: bool = PrivateAttr(default=False)
 
     @field_validator("topics")

@@ -11,17 +11,21 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 RESERVED_SLUGS = frozenset({"all"})
 
 
 class Table(BaseModel):
-    """A config.toml table: unknown keys are errors, values never change after loading."""
+    """A config.toml table: unknown keys are errors, values never change after loading.
+    Strict: TOML has types, so `port = "8080"` or `threshold = "3"` is a mistake to name, not
+    a string to convert; only paths are read from strings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+FilePath = Annotated[Path, Strict(False)]  # a path, from config.toml's string
 
 
 class SiteConfig(Table):
@@ -52,10 +56,10 @@ BUILTIN_TEMPLATES = _builtin_templates()
 
 
 class PathsConfig(Table):
-    inbox: Path = Path("inbox")
-    public: Path = Path("public")
-    state: Path = Path("state")
-    templates: Path | None = None  # None: the templates/ folder that ships with feeds
+    inbox: FilePath = Path("inbox")
+    public: FilePath = Path("public")
+    state: FilePath = Path("state")
+    templates: FilePath | None = None  # None: the templates/ folder that ships with feeds
 
 
 class StoreConfig(Table):
@@ -190,7 +194,7 @@ class BouncesConfig(Table):
     """Where mail to the envelope sender comes back (see docs/bounces.md)."""
 
     address: str = ""  # the VERP base, bounces@example.org; empty: no VERP, no bounce reading
-    maildir: Path | None = None  # relative to the config file
+    maildir: FilePath | None = None  # relative to the config file
     imap_host: str = ""
     imap_port: Annotated[int, Field(ge=1, le=65535)] = 993
     imap_user: str = ""
