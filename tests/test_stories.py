@@ -39,8 +39,10 @@ def related_by_file(env: Env, *names: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize("pair", [("swap-115.txt", "swap-146.txt"),
                                   ("raid-jenin.txt", "raid-tubas.txt"),
                                   ("refinery-aug-14.txt", "refinery-aug-19.txt"),
-                                  ("market-strike-tuesday.txt", "market-strike-saturday.txt")],
-                         ids=["count of prisoners", "town", "day", "day of the week"])
+                                  ("market-strike-tuesday.txt", "market-strike-saturday.txt"),
+                                  ("activist-killed.txt", "activist-funeral.txt")],
+                         ids=["count of prisoners", "town", "day", "day of the week",
+                              "a killing and the funeral"])
 def test_two_occurrences_told_alike_stay_two_stories(env: Env, pair: tuple[str, str]) -> None:
     assert related_by_file(env, *pair) == {pair[0]: set(), pair[1]: set()}
 

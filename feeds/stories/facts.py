@@ -2,10 +2,11 @@
 
 Two prisoner swaps by the same mediator, raids on two towns, strikes on one refinery five days
 apart share nearly all their words; they differ in their specifics: the day (or the day of the
-week), the year, the counts (prisoners, casualties) and the places below country level. Each
-report's specifics are kept in its stored signature under keys no word can have ("#on:…",
-"#held:…"), so nothing is added to the store. Two reports that both state a specific and
-disagree on it are two occurrences whatever their words say (a veto)."""
+week), the year, the counts (prisoners, casualties), the places below country level, and
+whether it is the funeral that follows a killing. Each report's specifics are kept in its
+stored signature under keys no word can have ("#on:…", "#held:…"), so nothing is added to the
+store. Two reports that both state a specific and disagree on it are two occurrences whatever
+their words say (a veto)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ _DATE = re.compile(
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
 _WEEKDAY_NUMBER = {name: n for n, name in enumerate(
     "monday tuesday wednesday thursday friday saturday sunday".split())}
+# a funeral told of up front: the follow-up of a killing, an occurrence of its own
+_FUNERAL = re.compile(r"\b(?:funerals?|pallbearers|caskets?|coffins?|burial|buried|laid to rest)\b",
+                      re.I)
 _NUMBER_WORDS = {w: n for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
@@ -93,7 +97,8 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
                    ) -> dict[str, float]:
     """The specifics of a report, as signature keys: "#on:" the day it tells of (its own date,
     else the first date its title or lead gives), "#date:" every day it names,
-    "#weekday:" the first day of the week its title or lead names (0 Monday),
+    "#weekday:" the first day of the week its title or lead names (0 Monday), "#funeral" when
+    they tell of a funeral,
     "#held:" counts of people held or exchanged anywhere, "#leadheld:"/"#leadtoll:" those and
     counts of people killed or hurt up front, "#place:"/"#leadplace:" places below country
     level anywhere / up front."""
@@ -107,6 +112,8 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
         out[f"{PREFIX}date:{month:02d}-{day:02d}"] = 1.0
     if on:
         out[f"{PREFIX}on:{on}"] = 1.0
+    if _FUNERAL.search(head):
+        out[f"{PREFIX}funeral"] = 1.0
     weekday = _WEEKDAY.search(head)
     if weekday:
         out[f"{PREFIX}weekday:{_WEEKDAY_NUMBER[weekday[1].lower()]}"] = 1.0
@@ -139,6 +146,7 @@ class Specifics:
     places: frozenset[str]
     lead_places: frozenset[str]
     words: frozenset[str]  # its places and the words of its signature
+    funeral: bool = False  # whether it tells of a funeral up front
     weekday: int | None = None  # the first day of the week it names up front (0 Monday)
 
     @classmethod
@@ -170,15 +178,17 @@ class Specifics:
         specifics = cls(on, dates, numbers("held"), numbers("leadheld"),
                         numbers("leadtoll"), places,
                         frozenset(found.get("leadplace", ())), places.union(words),
-                        min(weekdays) if weekdays else None)
+                        "funeral" in found, min(weekdays) if weekdays else None)
         return words, specifics
 
     def conflicts(self, other: Specifics) -> bool:
-        """Whether the two reports state a specific and disagree on it."""
+        """Whether the two reports state a specific and disagree on it (or one tells of a
+        funeral up front and the other does not)."""
         return (_days_apart(self, other) or _counts_apart(self.lead_held, other.held,
                                                          other.lead_held, self.held)
                 or _tolls_apart(self.lead_toll, other.lead_toll)
-                or _places_apart(self, other) or _weekdays_apart(self, other))
+                or _places_apart(self, other) or _weekdays_apart(self, other)
+                or self.funeral != other.funeral)
 
 
 def _day_number(year: int, month: int, day: int) -> int | None:
