@@ -3,10 +3,10 @@
 Two prisoner swaps by the same mediator, raids on two towns, strikes on one refinery five days
 apart share nearly all their words; they differ in their specifics: the day (or the day of the
 week), the year, the counts (prisoners, casualties), the places below country level, and
-whether it is the funeral that follows a killing. Each report's specifics are kept in its
-stored signature under keys no word can have ("#on:…", "#held:…"), so nothing is added to the
-store. Two reports that both state a specific and disagree on it are two occurrences whatever
-their words say (a veto)."""
+whether it is the funeral that follows a killing or the announcement of a visit to come. Each
+report's specifics are kept in its stored signature under keys no word can have ("#on:…",
+"#held:…"), so nothing is added to the store. Two reports that both state a specific and
+disagree on it are two occurrences whatever their words say (a veto)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ _WEEKDAY_NUMBER = {name: n for n, name in enumerate(
 # a funeral told of up front: the follow-up of a killing, an occurrence of its own
 _FUNERAL = re.compile(r"\b(?:funerals?|pallbearers|caskets?|coffins?|burial|buried|laid to rest)\b",
                       re.I)
+# a visit or meeting told of as ahead in the title or the first sentence: an announcement,
+# an occurrence of its own (the visit itself is another)
+_AHEAD = re.compile(r"\b(?:will|to|set to|expected to|plans? to|due to)\s+(?:visit|host|meet"
+                    r"|travel|attend|receive|welcome|fly)\b", re.I)
 _NUMBER_WORDS = {w: n for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
@@ -98,7 +102,7 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
     """The specifics of a report, as signature keys: "#on:" the day it tells of (its own date,
     else the first date its title or lead gives), "#date:" every day it names,
     "#weekday:" the first day of the week its title or lead names (0 Monday), "#funeral" when
-    they tell of a funeral,
+    they tell of a funeral, "#ahead" when its title or first sentence tells of a visit to come,
     "#held:" counts of people held or exchanged anywhere, "#leadheld:"/"#leadtoll:" those and
     counts of people killed or hurt up front, "#place:"/"#leadplace:" places below country
     level anywhere / up front."""
@@ -112,6 +116,8 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
         out[f"{PREFIX}date:{month:02d}-{day:02d}"] = 1.0
     if on:
         out[f"{PREFIX}on:{on}"] = 1.0
+    if _AHEAD.search(title) or _AHEAD.search(lead.split(". ", 1)[0]):
+        out[f"{PREFIX}ahead"] = 1.0
     if _FUNERAL.search(head):
         out[f"{PREFIX}funeral"] = 1.0
     weekday = _WEEKDAY.search(head)
@@ -146,6 +152,7 @@ class Specifics:
     places: frozenset[str]
     lead_places: frozenset[str]
     words: frozenset[str]  # its places and the words of its signature
+    ahead: bool = False  # whether it tells of a visit or meeting to come, up front
     funeral: bool = False  # whether it tells of a funeral up front
     weekday: int | None = None  # the first day of the week it names up front (0 Monday)
 
@@ -178,17 +185,18 @@ class Specifics:
         specifics = cls(on, dates, numbers("held"), numbers("leadheld"),
                         numbers("leadtoll"), places,
                         frozenset(found.get("leadplace", ())), places.union(words),
-                        "funeral" in found, min(weekdays) if weekdays else None)
+                        "ahead" in found, "funeral" in found,
+                        min(weekdays) if weekdays else None)
         return words, specifics
 
     def conflicts(self, other: Specifics) -> bool:
         """Whether the two reports state a specific and disagree on it (or one tells of a
-        funeral up front and the other does not)."""
+        funeral, or of a visit to come, up front and the other does not)."""
         return (_days_apart(self, other) or _counts_apart(self.lead_held, other.held,
                                                          other.lead_held, self.held)
                 or _tolls_apart(self.lead_toll, other.lead_toll)
                 or _places_apart(self, other) or _weekdays_apart(self, other)
-                or self.funeral != other.funeral)
+                or self.funeral != other.funeral or self.ahead != other.ahead)
 
 
 def _day_number(year: int, month: int, day: int) -> int | None:
