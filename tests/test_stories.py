@@ -38,8 +38,12 @@ def related_by_file(env: Env, *names: str) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("pair", [("swap-115.txt", "swap-146.txt"),
                                   ("raid-jenin.txt", "raid-tubas.txt"),
-                                  ("refinery-aug-14.txt", "refinery-aug-19.txt")],
-                         ids=["count of prisoners", "town", "day"])
+                                  ("refinery-aug-14.txt", "refinery-aug-19.txt"),
+                                  ("market-strike-tuesday.txt", "market-strike-saturday.txt"),
+                                  ("activist-killed.txt", "activist-funeral.txt"),
+                                  ("visit-announced.txt", "visit-made.txt")],
+                         ids=["count of prisoners", "town", "day", "day of the week",
+                              "a killing and the funeral", "a visit announced and made"])
 def test_two_occurrences_told_alike_stay_two_stories(env: Env, pair: tuple[str, str]) -> None:
     assert related_by_file(env, *pair) == {pair[0]: set(), pair[1]: set()}
 

@@ -115,6 +115,9 @@ class TopicConfig(Table):
 class StoriesConfig(Table):
     window_hours: Annotated[float, Field(gt=0)] = 96.0
     threshold: Annotated[float, Field(gt=0, le=1)] = 0.16
+    # "llm": pairs within judge_margin of the threshold are asked of summarizer.llm's endpoint
+    judge: Literal["rule", "llm"] = "rule"
+    judge_margin: Annotated[float, Field(ge=0, le=1)] = 0.04
 
 
 class FeedsConfig(Table):

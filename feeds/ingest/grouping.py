@@ -11,18 +11,20 @@ from functools import partial
 from feeds.config import StoriesConfig
 from feeds.store import ArticleDraft, SavedArticle, WriteTransaction
 from feeds.stories import choose_story, retrieval_terms
+from feeds.stories.judge import PairJudge
 
 log = logging.getLogger("feeds.ingest")  # see feeds.ingest.pipeline
 
 
 def group_stories(tx: WriteTransaction, settings: StoriesConfig,
                   drafts: Sequence[ArticleDraft], saved: Sequence[SavedArticle],
-                  total: int) -> None:
+                  total: int, judge: PairJudge | None = None) -> None:
     """Put each new article of one file into a story. `total`: the articles stored.
 
     Candidates come from the term index (the new article's most telling terms), dated
     within the window; articles with no date of their own are never excluded by time.
-    Stories in one file are different stories by construction.
+    Stories in one file are different stories by construction. `judge`: the optional judge
+    of near pairs (feeds.stories.judge), which sees each new article's text.
     """
     hours = timedelta(hours=settings.window_hours)
     siblings = [d.id for d in drafts]
@@ -36,9 +38,13 @@ def group_stories(tx: WriteTransaction, settings: StoriesConfig,
         found = tx.story_candidates(retrieval_terms(terms, df, total), window, siblings)
         candidates = tx.terms_of(found)
         known = {cid: other for cid, (other, _story) in candidates.items()}
+        if judge is not None:
+            judge.remember(draft.id, draft.title, " ".join(draft.body))
         choice = choose_story(terms, candidates,
                               partial(reports_apart_from, tx, known, set(siblings)), df,
-                              total, settings.threshold)
+                              total, settings.threshold,
+                              partial(judge.same, draft.id) if judge else None,
+                              settings.judge_margin)
         tx.set_story(draft.id, choice.story_id or draft.id)
         if choice.story_id:
             log.debug("story joined article_id=%s story_id=%s score=%.2f", draft.id,

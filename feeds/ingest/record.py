@@ -14,6 +14,7 @@ from feeds.ingest.grouping import group_stories
 from feeds.ingest.pipeline import ParsedFile
 from feeds.ingest.scan import FileRead, received
 from feeds.store import WriteTransaction
+from feeds.stories.judge import PairJudge
 
 log = logging.getLogger("feeds.ingest")  # see feeds.ingest.pipeline
 
@@ -62,9 +63,10 @@ class BatchRecorder:
     """Records one batch's files in one write transaction, adding to `report`."""
 
     def __init__(self, tx: WriteTransaction, stories: StoriesConfig, report: IngestReport,
-                 now: datetime) -> None:
+                 now: datetime, judge: PairJudge | None = None) -> None:
         self.tx = tx
         self.stories = stories
+        self.judge = judge
         self.report = report
         self.now = now
         # the store's article count (grouping's idf), counted once, then kept up to date
@@ -139,7 +141,7 @@ class BatchRecorder:
         tx.record_file(path=read.rel, sha256=entry.sha256, size=read.size,
                        mtime_ns=read.mtime_ns, status="ok", reason=entry.warning,
                        duplicate_of=None, count=len(entry.drafts), now=self.now)
-        group_stories(tx, self.stories, entry.drafts, kept, self.stored)
+        group_stories(tx, self.stories, entry.drafts, kept, self.stored, self.judge)
         for draft, item in zip(entry.drafts, kept, strict=True):
             if item.change == "new":
                 report.new += 1

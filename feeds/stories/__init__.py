@@ -138,21 +138,32 @@ Reports = Mapping[str, Sequence[tuple[str, Mapping[str, float]]]]
 def choose_story(terms: Mapping[str, float],
                  candidates: Mapping[str, tuple[Mapping[str, float], str]],
                  reports_of: Callable[[set[str]], Reports],
-                 df: Mapping[str, int], total: int, threshold: float) -> StoryChoice:
+                 df: Mapping[str, int], total: int, threshold: float,
+                 judge: Callable[[str], bool | None] | None = None,
+                 margin: float = 0.0) -> StoryChoice:
     """Pick a story for a new article with these terms: of the stories of its `candidates`
     (id -> (terms, story id)) that one reaches, the one whose least similar report is the
     most similar, if that reaches the threshold (complete link). `reports_of` gives the
     reports of the stories within reach (story id -> (id, terms)); a story it leaves out is
     not chosen. Measuring against every report, not just the closest one, keeps a story to
     one event: with the closest alone, each follow-up that resembles the last report joined,
-    and a topic's coverage over days chained into one story."""
+    and a topic's coverage over days chained into one story. `judge` (report id -> whether
+    the new article tells the same occurrence, None for no answer) has the say over a report
+    whose similarity is within `margin` of the threshold: yes counts as the threshold, no as
+    nothing. A veto of the specifics (a similarity of 0) is never asked about."""
     similarity = _Similarity(terms, df, total)
-    scores = {cid: similarity(other) for cid, (other, _story) in candidates.items()}
+
+    def judged(report_id: str, score: float) -> float:
+        if judge is None or score <= 0.0 or abs(score - threshold) > margin:
+            return score
+        verdict = judge(report_id)
+        return score if verdict is None else (max(score, threshold) if verdict else 0.0)
+    scores = {cid: judged(cid, similarity(other)) for cid, (other, _story) in candidates.items()}
     best_candidate = max(scores, key=lambda cid: (scores[cid], cid), default=None)
     reach = {candidates[cid][1] for cid, value in scores.items() if value >= threshold}
     best: StoryChoice | None = None
     for story_id, reports in sorted(reports_of(reach).items() if reach else ()):
-        scored = sorted((scores[rid] if rid in scores else similarity(other), rid)
+        scored = sorted((scores[rid] if rid in scores else judged(rid, similarity(other)), rid)
                         for rid, other in reports)
         if not scored:
             continue

@@ -1,15 +1,12 @@
 """The specifics of one occurrence: what tells two events of one kind apart.
 
 Two prisoner swaps by the same mediator, raids on two towns, strikes on one refinery five days
-apart share nearly all their words; they differ in their specifics: the day, the year, the
-counts (prisoners, casualties) and the places below country level. Each report's specifics are
-kept in its stored signature under keys no word can have ("#on:…", "#held:…"), so nothing is
-added to the store. Two reports that both state a specific and disagree on it are two
-occurrences whatever their words say (a veto). What two reports agree on sets how alike their
-words must be (NEEDED): the configured threshold when they share a day, a count of people held
-or a toll; more when they share only a place; most when they share nothing. A flat bonus for
-specifics stated alike (0.04 a kind, a threshold of 0.2) split the seed reports of one meeting
-instead."""
+apart share nearly all their words; they differ in their specifics: the day (or the day of the
+week), the year, the counts (prisoners, casualties), the places below country level, and
+whether it is the funeral that follows a killing or the announcement of a visit to come. Each
+report's specifics are kept in its stored signature under keys no word can have ("#on:…",
+"#held:…"), so nothing is added to the store. Two reports that both state a specific and
+disagree on it are two occurrences whatever their words say (a veto)."""
 
 from __future__ import annotations
 
@@ -32,6 +29,16 @@ _DATE = re.compile(
     rf"|{_MONTH.replace('month', 'm2')}\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?\b"
     rf"(?:,?\s+(?P<year2>(?:19|20)\d\d))?"
     r"|(?P<year3>(?:19|20)\d\d)-(?P<m3>[01]\d)-(?P<day3>[0-3]\d))\b", re.I)
+_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_WEEKDAY_NUMBER = {name: n for n, name in enumerate(
+    "monday tuesday wednesday thursday friday saturday sunday".split())}
+# a funeral told of up front: the follow-up of a killing, an occurrence of its own
+_FUNERAL = re.compile(r"\b(?:funerals?|pallbearers|caskets?|coffins?|burial|buried|laid to rest)\b",
+                      re.I)
+# a visit or meeting told of as ahead in the title or the first sentence: an announcement,
+# an occurrence of its own (the visit itself is another)
+_AHEAD = re.compile(r"\b(?:will|to|set to|expected to|plans? to|due to)\s+(?:visit|host|meet"
+                    r"|travel|attend|receive|welcome|fly)\b", re.I)
 _NUMBER_WORDS = {w: n for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
@@ -67,10 +74,6 @@ house council court hospital telegram media state street camp city town updated 
 DAY_SLACK = 1
 # how much more than the other report's a casualty count can be (tolls rise as news comes in)
 TOLL_RATIO = 2.5
-# how many times the configured threshold two reports' words must reach, by what specifics
-# they agree on: a day, a count of people held or a toll is the occurrence's own; a place is
-# shared by every raid on one town; with nothing shared, the words alone must tell
-NEEDED = {"occurrence": 1.0, "place": 1.4, "none": 1.9}
 
 
 def _number(text: str) -> int:
@@ -98,6 +101,8 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
                    ) -> dict[str, float]:
     """The specifics of a report, as signature keys: "#on:" the day it tells of (its own date,
     else the first date its title or lead gives), "#date:" every day it names,
+    "#weekday:" the first day of the week its title or lead names (0 Monday), "#funeral" when
+    they tell of a funeral, "#ahead" when its title or first sentence tells of a visit to come,
     "#held:" counts of people held or exchanged anywhere, "#leadheld:"/"#leadtoll:" those and
     counts of people killed or hurt up front, "#place:"/"#leadplace:" places below country
     level anywhere / up front."""
@@ -111,6 +116,13 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
         out[f"{PREFIX}date:{month:02d}-{day:02d}"] = 1.0
     if on:
         out[f"{PREFIX}on:{on}"] = 1.0
+    if _AHEAD.search(title) or _AHEAD.search(lead.split(". ", 1)[0]):
+        out[f"{PREFIX}ahead"] = 1.0
+    if _FUNERAL.search(head):
+        out[f"{PREFIX}funeral"] = 1.0
+    weekday = _WEEKDAY.search(head)
+    if weekday:
+        out[f"{PREFIX}weekday:{_WEEKDAY_NUMBER[weekday[1].lower()]}"] = 1.0
     for match in _COUNT.finditer(text):
         kind = "held" if match["noun"].lower() in _CAPTIVE else "toll"
         value = _number(match["n"])
@@ -140,6 +152,9 @@ class Specifics:
     places: frozenset[str]
     lead_places: frozenset[str]
     words: frozenset[str]  # its places and the words of its signature
+    ahead: bool = False  # whether it tells of a visit or meeting to come, up front
+    funeral: bool = False  # whether it tells of a funeral up front
+    weekday: int | None = None  # the first day of the week it names up front (0 Monday)
 
     @classmethod
     def of(cls, terms: Mapping[str, float]) -> Specifics:
@@ -166,28 +181,22 @@ class Specifics:
             on = (parts[0], parts[1], parts[2]) if len(parts) == 3 else (None, parts[0], parts[1])
         dates = frozenset((int(v[:2]), int(v[3:])) for v in found.get("date", ()))
         places = frozenset(found.get("place", ()))
+        weekdays = numbers("weekday")
         specifics = cls(on, dates, numbers("held"), numbers("leadheld"),
                         numbers("leadtoll"), places,
-                        frozenset(found.get("leadplace", ())), places.union(words))
+                        frozenset(found.get("leadplace", ())), places.union(words),
+                        "ahead" in found, "funeral" in found,
+                        min(weekdays) if weekdays else None)
         return words, specifics
 
     def conflicts(self, other: Specifics) -> bool:
-        """Whether the two reports state a specific and disagree on it."""
+        """Whether the two reports state a specific and disagree on it (or one tells of a
+        funeral, or of a visit to come, up front and the other does not)."""
         return (_days_apart(self, other) or _counts_apart(self.lead_held, other.held,
                                                          other.lead_held, self.held)
                 or _tolls_apart(self.lead_toll, other.lead_toll)
-                or _places_apart(self, other))
-
-    def shared(self, other: Specifics) -> str:
-        """What the two reports agree on: "occurrence" (a day, a count of people held, a
-        toll), else "place" (a place below country level one names up front), else "none"."""
-        if ((self.on is not None and other.on is not None and self.on[1:] == other.on[1:])
-                or self.lead_held & other.held or other.lead_held & self.held
-                or self.lead_toll & other.lead_toll):
-            return "occurrence"
-        if self.lead_places & other.words or other.lead_places & self.words:
-            return "place"
-        return "none"
+                or _places_apart(self, other) or _weekdays_apart(self, other)
+                or self.funeral != other.funeral or self.ahead != other.ahead)
 
 
 def _day_number(year: int, month: int, day: int) -> int | None:
@@ -209,6 +218,24 @@ def _days_apart(a: Specifics, b: Specifics) -> bool:
     if _near(a.on, b.dates) or _near(b.on, a.dates):
         return False
     return _month_day_apart((month_a, day_a), (month_b, day_b))
+
+
+def _weekday_of(a: Specifics) -> int | None:
+    """The day of the week a report tells of: the one it names up front, else its day's."""
+    if a.weekday is not None or a.on is None or a.on[0] is None:
+        return a.weekday
+    number = _day_number(a.on[0], a.on[1], a.on[2])
+    return None if number is None else date.fromordinal(number).weekday()
+
+
+def _weekdays_apart(a: Specifics, b: Specifics) -> bool:
+    """Both reports tell of a day of the week up front (or of a full date), further apart
+    than reports of one occurrence can be."""
+    first, second = _weekday_of(a), _weekday_of(b)
+    if first is None or second is None:
+        return False
+    gap = abs(first - second)
+    return min(gap, 7 - gap) > DAY_SLACK
 
 
 def _near(on: tuple[int | None, int, int], dates: frozenset[tuple[int, int]]) -> bool:
