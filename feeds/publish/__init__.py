@@ -119,15 +119,17 @@ class Publisher:
         """Pages a paused publish left to write."""
         return self._put_off is not None
 
-    def finish(self) -> PublishReport:
-        """Write the pages a paused publish left."""
+    def finish(self, pause: Callable[[], bool] | None = None) -> PublishReport:
+        """Write the pages a paused publish left; `pause` as in `publish`: a file that
+        arrives meanwhile is not kept waiting for them either (they stay `pending`)."""
         report = PublishReport()
         with self.store.exclusive("publish"), self.public.committed():
             pages, self._put_off = self._put_off, None
             if pages is not None:
-                self.pages.write_listings(pages, {}, {}, report, None)
-                log.info("publish of put-off pages finished written=%d unchanged=%d",
-                         report.written, report.unchanged)
+                self._put_off = self.pages.write_listings(pages, {}, {}, report, pause)
+                log.info("publish of put-off pages finished written=%d unchanged=%d%s",
+                         report.written, report.unchanged,
+                         " (pages pending)" if self.pending else "")
         return report
 
     def do_job(self, job: Job, report: PublishReport) -> None:
