@@ -197,7 +197,7 @@ def bench_summarizer(quick: bool) -> None:
     anchor = len(sample) / (time.perf_counter() - started)
     ratio = ours / anchor
     row("summarizer alone", f"{ours:,.0f} articles/s", f"sumy LexRank {anchor:,.0f}/s", ratio,
-        ">= 10x faster; >= 300/s", ratio >= 10 and ours >= 300)
+        ">= 10x faster", ratio >= 10)
 
 
 def synthetic_items(count: int) -> list[Item]:
@@ -367,6 +367,64 @@ def _one(inbox: Path, n: int) -> Path:
     return path
 
 
+# What feeds publishes, as Pelican would be set up for it: the all feed and one per topic of
+# 50 entries each (no author or translation feeds, which feeds does not write), pages of 50
+# articles like feeds' archive pages, the built-in theme, nothing cached between runs.
+PELICAN_CONFIG = """AUTHOR = "bench"
+SITENAME = "bench"
+SITEURL = "http://127.0.0.1"
+TIMEZONE = "UTC"
+DEFAULT_LANG = "en"
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+CATEGORY_FEED_ATOM = "feeds/{slug}.atom.xml"
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TRANSLATION_FEED_ATOM = None
+FEED_MAX_ITEMS = 50
+DEFAULT_PAGINATION = 50
+THEME = "simple"
+LOAD_CONTENT_CACHE = False
+CACHE_CONTENT = False
+SLUGIFY_SOURCE = "basename"  # as feeds names pages: titles repeat across reports
+"""
+
+
+def write_pelican_site(folder: Path, count: int) -> Path:
+    """The backfill's articles as a Pelican site: Markdown with front matter (title, date,
+    the topic as category, author) and a minimal pelicanconf, in `folder`; its config path."""
+    content = folder / "content"
+    content.mkdir(parents=True)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    for n, story in enumerate(stories(count)):
+        title, byline, *paragraphs = story.text.strip().split("\n\n")
+        author = byline.removeprefix("By ") if byline.startswith("By ") else "staff"
+        if author == "staff":
+            paragraphs.insert(0, byline)
+        front = (f"Title: {title}\nDate: {base + timedelta(minutes=n):%Y-%m-%d %H:%M}\n"
+                 f"Category: {story.topic}\nAuthor: {author}\n\n")
+        (content / f"{story.name[:-4]}.md").write_text(front + "\n\n".join(paragraphs) + "\n",
+                                                       encoding="utf-8")
+    settings = folder / "pelicanconf.py"
+    settings.write_text(PELICAN_CONFIG, encoding="utf-8")
+    return settings
+
+
+def pelican_seconds(folder: Path, count: int) -> float | None:
+    """Pelican building the site of the same `count` articles (None when not installed)."""
+    pelican = ROOT / ".venv" / "bin" / "pelican"
+    if not pelican.exists():
+        return None
+    settings = write_pelican_site(folder, count)
+    started = time.perf_counter()
+    subprocess.run([str(pelican), str(folder / "content"), "-s", str(settings), "-o",
+                    str(folder / "output"), "-q"], check=True, cwd=folder,
+                   stdout=subprocess.DEVNULL)
+    spent = time.perf_counter() - started
+    if not (folder / "output" / "feeds" / "all.atom.xml").exists():
+        raise RuntimeError("pelican wrote no feed")
+    return spent
+
+
 def bench_backfill(quick: bool) -> None:
     count = 1_000 if quick else 10_000
     with tempfile.TemporaryDirectory() as tmp:
@@ -376,7 +434,8 @@ def bench_backfill(quick: bool) -> None:
         started = time.perf_counter()
         for path in paths:
             hashlib.sha256(path.read_bytes()).hexdigest()
-        anchor = time.perf_counter() - started
+        floor = time.perf_counter() - started
+        peer = pelican_seconds(folder / "pelican", count)
         started = time.perf_counter()
         subprocess.run([FEEDS, "--config", str(folder / "config.toml"), "--log-level",
                         "warning", "ingest"], check=True, stdout=subprocess.DEVNULL)
@@ -387,11 +446,20 @@ def bench_backfill(quick: bool) -> None:
     events = {s.name: s.event for s in stories(count)}
     precision, recall, f1 = pairwise(events, found)
     rate = count / ours
-    row(f"backfill {count:,} articles (feeds ingest, publish included)", f"{rate:,.0f} articles/s",
-        f"read+hash loop {count / anchor:,.0f} files/s", anchor / ours, ">= 300 articles/s",
-        rate >= 300, f"(the corpus's {len(set(events.values())):,} events became "
-        f"{len(set(found.values())):,} stories: pairwise precision {precision:.2f}, "
-        f"recall {recall:.2f}, F1 {f1:.2f})")
+    grouping = (f"(the corpus's {len(set(events.values())):,} events became "
+                f"{len(set(found.values())):,} stories: pairwise precision {precision:.2f}, "
+                f"recall {recall:.2f}, F1 {f1:.2f})")
+    measure = f"backfill {count:,} articles (feeds ingest, publish included)"
+    if peer is None:
+        row(measure, f"{rate:,.0f} articles/s", "-", None, ">= 1.2x Pelican", False,
+            "(pelican not installed) " + grouping)
+    else:
+        row(measure, f"{rate:,.0f} articles/s", f"Pelican 4.12, same articles "
+            f"{count / peer:,.0f}/s", peer / ours, ">= 1.2x Pelican", peer / ours >= 1.2,
+            grouping)
+    row(f"backfill floor: read+hash loop over the same {count:,} files",
+        f"{count / floor:,.0f} files/s", f"feeds {rate:,.0f} articles/s", floor / ours,
+        "report", None, "(ratio: feeds' rate to the floor's)")
 
 
 def bench_fsyncs(quick: bool) -> None:
@@ -543,13 +611,19 @@ def bench_latency(quick: bool) -> None:
                     time.sleep(0.002)
                 latencies.append(time.perf_counter() - started)
                 time.sleep(0.02)
+            # anchor 3: one full GET of the feed as it now stands, the daemon idle
+            gets = []
+            for _ in range(count):
+                started = time.perf_counter()
+                client.get(feed).raise_for_status()
+                gets.append(time.perf_counter() - started)
     p50, p95 = pct(latencies, 50), pct(latencies, 95)
-    anchor = pct(raw, 95) + pct(one, 95)
+    floor = pct(raw, 95) + pct(one, 95) + pct(gets, 95)
     row(f"rename into inbox -> listed in the served feed, {count} files",
-        f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms", f"inotify p95 "
-        f"{pct(raw, 95) * 1000:.2f} ms + pipeline p95 {pct(one, 95) * 1000:.1f} ms",
-        p95 / anchor, "p95 <= 50 ms", p95 <= 0.050,
-        f"(its article page: p50 {pct(pages, 50) * 1000:.1f} ms, "
+        f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms", f"floor {floor * 1000:.1f} ms: "
+        f"inotify p95 {pct(raw, 95) * 1000:.2f} + pipeline p95 {pct(one, 95) * 1000:.1f} + "
+        f"feed GET p95 {pct(gets, 95) * 1000:.1f}", p95 / floor, "p95 <= 10x floor",
+        p95 <= 10 * floor, f"(its article page: p50 {pct(pages, 50) * 1000:.1f} ms, "
         f"p95 {pct(pages, 95) * 1000:.1f} ms)")
 
 

@@ -140,6 +140,32 @@ def test_json_feed_sits_beside_each_atom_feed(samples: Env) -> None:
         assert [i["id"] for i in data["items"]] == [e.id for e in parsed.entries]
 
 
+def test_json_feeds_read_exactly_as_one_indented_dump(samples: Env) -> None:
+    """Items are encoded once per version and joined; the bytes must be those of the whole
+    document dumped at once, for full feeds and an empty one alike."""
+    config = load_config(samples.config)
+    store = Store.for_config(config)
+    publisher = Publisher(config, store)
+    try:
+        documents = [publisher.json_feed(publisher.specs[0], [])]
+        for path in (samples.public / "feeds").glob("*.json"):
+            documents.append(path.read_bytes())
+            # again, now that the publisher holds its items' text
+            spec = publisher.spec_of[path.stem]
+            documents.append(publisher.json_feed(spec, publisher.listings.feed_items(spec, {})))
+            documents.append(publisher.json_feed(spec, publisher.listings.feed_items(spec, {})))
+    finally:
+        publisher.close()
+        store.close()
+    counts = []
+    for document in documents:
+        data = json.loads(document)
+        assert document == (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode()
+        counts.append(len(data["items"]))
+    assert counts[0] == 0 and max(counts) > 1
+    assert documents[1:][0::3] == documents[1:][1::3] == documents[1:][2::3]
+
+
 def test_article_pages_show_the_article_and_escape_markup(env: Env) -> None:
     env.drop("x.md", "---\ntitle: 'Syria: <script>alert(1)</script> & more'\n---\n"
              "Officials in Syria and Damascus said <b>bold</b> things & more on Monday.\n")

@@ -83,7 +83,7 @@ class Publishing(Protocol):
                 topics: Iterable[str] | None = None, *,
                 pause: Callable[[], bool] | None = None) -> object: ...
 
-    def finish(self) -> object: ...
+    def finish(self, pause: Callable[[], bool] | None = None) -> object: ...
 
 
 class PublishAfterIngest:
@@ -125,9 +125,9 @@ class PublishAfterIngest:
                 publisher.publish(changed=changed, topics=topics, pause=self.news_waiting)
 
     def finish(self, publisher: Publishing) -> None:
-        """Write the pages the last publish put off."""
+        """Write the pages the last publish put off (giving way to a file, as they did)."""
         with self._owed_until_done():
-            publisher.finish()
+            publisher.finish(pause=self.news_waiting)
 
     @contextmanager
     def _owed_until_done(self) -> Iterator[None]:

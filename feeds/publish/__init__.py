@@ -26,7 +26,7 @@ from feeds.publish.archives import Archives
 from feeds.publish.atom import AtomBuilder
 from feeds.publish.catalog import FeedSpec, feed_specs
 from feeds.publish.content import ArticleHtml
-from feeds.publish.jsonfeed import json_feed
+from feeds.publish.jsonfeed import JsonFeeds
 from feeds.publish.listings import Listings
 from feeds.publish.output import PublicFolder, PublishReport
 from feeds.publish.pages import MAX_PAGE_DELAY, Pages, PutOffPages
@@ -65,6 +65,7 @@ class Publisher:
         self.public = PublicFolder(config.paths.public)
         self.listings = Listings(config, store)
         self.atom_builder = AtomBuilder(config, self.content)
+        self.json_feeds = JsonFeeds(config.site, self.content, self.topic_titles)
         self.pages = Pages(config, self.specs, self.listings, self.public)
         self.takedowns = Takedowns(config, store, self.pages, self.public)
         self.archives = Archives(config, store, self.listings, self.atom_builder, self.public,
@@ -87,7 +88,7 @@ class Publisher:
         return self.atom_builder.build(spec, items, related=related)
 
     def json_feed(self, spec: FeedSpec, items: Sequence[Item]) -> bytes:
-        return json_feed(self.config.site, spec, items, self.content, self.topic_titles)
+        return self.json_feeds.build(spec, items)
 
     def publish(self, changed: Iterable[str] | None = None,
                 topics: Iterable[str] | None = None, *,
@@ -110,6 +111,7 @@ class Publisher:
         """Drop what earlier publishes built (entries, content, decoded items)."""
         self.content.clear()
         self.atom_builder.forget()
+        self.json_feeds.forget()
         self.listings.forget()
 
     @property
@@ -117,15 +119,17 @@ class Publisher:
         """Pages a paused publish left to write."""
         return self._put_off is not None
 
-    def finish(self) -> PublishReport:
-        """Write the pages a paused publish left."""
+    def finish(self, pause: Callable[[], bool] | None = None) -> PublishReport:
+        """Write the pages a paused publish left; `pause` as in `publish`: a file that
+        arrives meanwhile is not kept waiting for them either (they stay `pending`)."""
         report = PublishReport()
         with self.store.exclusive("publish"), self.public.committed():
             pages, self._put_off = self._put_off, None
             if pages is not None:
-                self.pages.write_listings(pages, {}, {}, report, None)
-                log.info("publish of put-off pages finished written=%d unchanged=%d",
-                         report.written, report.unchanged)
+                self._put_off = self.pages.write_listings(pages, {}, {}, report, pause)
+                log.info("publish of put-off pages finished written=%d unchanged=%d%s",
+                         report.written, report.unchanged,
+                         " (pages pending)" if self.pending else "")
         return report
 
     def do_job(self, job: Job, report: PublishReport) -> None:
@@ -152,7 +156,7 @@ class Publisher:
         # the notices of what was taken down, then article pages: a feed never links to a
         # page not written yet
         self.takedowns.write_notices(changed_ids, report)
-        siblings = self._write_articles(changed_ids, report)
+        self._write_articles(changed_ids, report)
         current: dict[str, list[Item]] = {}
         titles: dict[str, Byline] = {}
         archive_jobs: list[Job] = []
@@ -162,6 +166,9 @@ class Publisher:
                 archive_jobs += self._write_feed(spec, current[spec.slug], report,
                                                  changed_ids, titles)
         self._run_jobs(archive_jobs, report, SHARED_ARCHIVE_MIN)  # then the archive pages
+        # the other reports whose pages list the changed articles (see Store.neighbours):
+        # looked up after the feeds, which do not need them
+        siblings = set() if changed_ids is None else self.store.neighbours(changed_ids)
         self.atom_builder.drop_unused_entries(2 * len(self.specs) * self.config.feeds.entries)
         # Then the pages that list articles: they may wait for a file that is arriving.
         pages = PutOffPages(siblings, None if wanted is None else set(wanted))
@@ -188,12 +195,10 @@ class Publisher:
                  report.seconds, " (pages pending)" if self.pending else "")
         return report
 
-    def _write_articles(self, changed: set[str] | None, report: PublishReport) -> set[str]:
-        """The pages of the changed articles (all of them when None); returns the other
-        reports whose pages list them (see Store.neighbours), rewritten after the feeds."""
+    def _write_articles(self, changed: set[str] | None, report: PublishReport) -> None:
+        """The pages of the changed articles (all of them when None)."""
         ids = sorted(self.store.article_ids() if changed is None else changed)
         self._run_jobs(article_jobs(ids), report, SHARED_ARTICLES_MIN)
-        return set() if changed is None else self.store.neighbours(changed)
 
     def _write_feed(self, spec: FeedSpec, items: list[Item], report: PublishReport,
                     changed: set[str] | None, related: dict[str, Byline]) -> list[Job]:
@@ -205,8 +210,8 @@ class Publisher:
                                     tombstones=self.takedowns.in_feed(spec.slug))
         if self.public.write(urls.feed_path(spec.slug), document, report):
             report.changed_feeds.append(spec.atom_url)
+        self.public.commit()  # the feed goes out now; its JSON twin and archive pages follow
         self.public.write(urls.json_feed_path(spec.slug), self.json_feed(spec, items), report)
-        self.public.commit()  # the feed goes out now; its archive pages follow
         return list(self.archives.pages_to_write(spec, full_pages, changed))
 
     def _run_jobs(self, jobs: Sequence[Job], report: PublishReport, share_from: int) -> None:

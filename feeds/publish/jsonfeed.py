@@ -4,19 +4,59 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from feeds import urls
 from feeds.config import SiteConfig
 from feeds.models import Item
 from feeds.publish.catalog import FeedSpec
-from feeds.publish.content import ArticleHtml
+from feeds.publish.content import CACHED_VERSIONS, ArticleHtml
 from feeds.publish.views import byline, entry_language
 
+# An item sits two levels deep in the document ({"items": [{...}]}), one space per level.
+_ITEM_INDENT = "  "
 
-def json_feed(site: SiteConfig, spec: FeedSpec, items: Sequence[Item], content: ArticleHtml,
-              topic_titles: Mapping[str, str]) -> bytes:
-    data = {
+
+class JsonFeeds:
+    """JSON Feed documents, each item's text kept per article version: the indented encoder
+    is Python's slow one, and the feeds of a publish (and the next publish) list mostly the
+    same items. The bytes are exactly those of the whole document dumped at once."""
+
+    def __init__(self, site: SiteConfig, content: ArticleHtml,
+                 topic_titles: Mapping[str, str]) -> None:
+        self.site = site
+        self.content = content
+        self.topic_titles = topic_titles
+        self._items: dict[tuple[str, datetime, str | None, tuple[str, ...]], str] = {}
+
+    def forget(self) -> None:
+        self._items.clear()
+
+    def build(self, spec: FeedSpec, items: Sequence[Item]) -> bytes:
+        data = _feed_fields(self.site, spec)
+        data["items"] = []
+        head = _dump(data)  # ends with the empty list of items, the last key
+        if not items:
+            return (head + "\n").encode("utf-8")
+        body = ",\n".join(self._item_text(item) for item in items)
+        return (head.removesuffix("[]\n}") + "[\n" + body + "\n ]\n}\n").encode("utf-8")
+
+    def _item_text(self, item: Item) -> str:
+        key = (item.id, item.updated, item.language, tuple(m.slug for m in item.topics))
+        text = self._items.get(key)
+        if text is None:
+            lines = _dump(json_item(self.site, item, self.content, self.topic_titles))
+            # JSON strings hold no raw line break, so every line break is the encoder's
+            text = _ITEM_INDENT + lines.replace("\n", "\n" + _ITEM_INDENT)
+            if len(self._items) > CACHED_VERSIONS:
+                self._items.clear()
+            self._items[key] = text
+        return text
+
+
+def _feed_fields(site: SiteConfig, spec: FeedSpec) -> dict[str, Any]:
+    return {
         "version": "https://jsonfeed.org/version/1.1",
         "title": spec.title,
         "home_page_url": spec.page_url,
@@ -24,9 +64,11 @@ def json_feed(site: SiteConfig, spec: FeedSpec, items: Sequence[Item], content: 
         "description": spec.description,
         "language": site.language,
         "authors": [{"name": site.author}],
-        "items": [json_item(site, item, content, topic_titles) for item in items],
     }
-    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1)
 
 
 def json_item(site: SiteConfig, item: Item, content: ArticleHtml,

@@ -62,6 +62,7 @@ class Takedowns:
         self.entries = config.feeds.entries
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
         self.retracted: dict[str, Retraction] = {}
+        self.read_retractions = False  # whether `retracted` was read (by write_notices)
         self.removed_topics: dict[str, str] = {}  # slug -> the title it last had
 
     def write_notices(self, changed: set[str] | None, report: PublishReport) -> None:
@@ -71,6 +72,7 @@ class Takedowns:
         with self.store.read() as tx:
             known = tx.known_topics()
             self.retracted = {r.article_id: r for r in tx.retractions()}
+        self.read_retractions = True
         if any(known.get(slug) != title for slug, title in self.topic_titles.items()):
             with self.store.write(durable=False) as wtx:  # a crash loses only this record,
                 known = wtx.remember_topics(self.topic_titles)  # made again next time
@@ -114,8 +116,15 @@ class Takedowns:
                                    newest_first=True)
 
     def in_archive(self, slug: str, page: int) -> list[Retraction]:
-        """The tombstones of an archive page (1 the oldest). Asked of the store each time:
-        archive pages may be written in a helper process, which read nothing before."""
+        """The tombstones of an archive page (1 the oldest). Archive pages may be written in
+        a helper process, which read nothing before: it asks once whether anything was
+        retracted, and a page's own stretch only when something was."""
+        if not self.read_retractions:
+            with self.store.read() as tx:
+                self.retracted = {r.article_id: r for r in tx.retractions()}
+            self.read_retractions = True
+        if not self.retracted:
+            return []
         with self.store.read() as tx:
             return tx.retracted_in(None if slug == ALL else slug, self.entries,
                                    (page - 1) * self.entries)
