@@ -7,13 +7,16 @@ import os
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.forked import run_forked
+
+if TYPE_CHECKING:
+    from tests.chat import ChatServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -313,3 +316,12 @@ def _smtp_server(**options: Any) -> Any:
     recorder.port = controller.port  # type: ignore[attr-defined]
     yield recorder
     controller.stop()
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatServer]:
+    """An OpenAI-compatible endpoint on loopback (tests.chat)."""
+    from tests.chat import ChatServer
+    server = ChatServer()
+    yield server
+    server.close()

@@ -3,17 +3,13 @@ fallback, against a small OpenAI-compatible server the test starts on 127.0.0.1.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from feeds.articles.text import parse_text
 from feeds.summarize import extractive_summary
+from tests.chat import ChatServer
 from tests.conftest import SEEDS, Env, needs_shared, seed
 
 ARTICLE = ("Port reopens after storm\n\nBy Ana Costa\n\nLISBON (Harbour Wire) - The port "
@@ -60,58 +56,19 @@ def test_seed_summaries_skip_bylines_datelines_captions_and_standfirsts(prefix: 
         assert summary.endswith((".", "”", "\"", "?", "!"))
 
 
-class FakeLLM:
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.requests: list[dict[str, Any]] = []
-        llm = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                llm.requests.append(body)
-                if llm.mode == "slow":
-                    time.sleep(3)
-                if llm.mode == "error":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                answer = {"choices": [{"message": {"role": "assistant", "content":
-                          "The port reopened after storm repairs. Ships return this week."}}]}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/chat/completions"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
 @pytest.mark.parametrize("mode", ["ok", "error", "slow"])
-def test_llm_summaries_fall_back_to_extractive(env: Env, llm: FakeLLM, mode: str) -> None:
+def test_llm_summaries_fall_back_to_extractive(env: Env, chat: ChatServer, mode: str) -> None:
     path = env.drop("port.txt", ARTICLE)
     [extractive] = env.explain(path)[0]["articles"]
-    llm.mode = mode
+    chat.content = "The port reopened after storm repairs. Ships return this week."
+    chat.status = 500 if mode == "error" else 200
+    chat.delay = 3.0 if mode == "slow" else 0.0
     env.write_config(summarizer={"method": "llm", "llm": {
-        "url": llm.url, "model": "tiny", "timeout_seconds": 1}})
+        "url": chat.url, "model": "tiny", "timeout_seconds": 1}})
     started = time.monotonic()
     [article] = env.explain(path)[0]["articles"]
     assert time.monotonic() - started < 10
-    assert llm.requests and llm.requests[0]["model"] == "tiny"
+    assert chat.requests and chat.requests[0]["model"] == "tiny"
     if mode == "ok":
         assert article["summary"] == ("The port reopened after storm repairs. Ships return "
                                       "this week.")
