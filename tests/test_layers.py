@@ -69,9 +69,9 @@ def test_no_module_over_400_lines_and_no_class_over_250() -> None:
         if (lines := text.count("\n")) > 400:
             problems.append(f"{relative}: {lines} lines")
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
-                if (size := node.end_lineno - node.lineno + 1) > 250:
-                    problems.append(f"{relative}: class {node.name}, {size} lines")
+            if (isinstance(node, ast.ClassDef) and node.end_lineno is not None
+                    and (size := node.end_lineno - node.lineno + 1) > 250):
+                problems.append(f"{relative}: class {node.name}, {size} lines")
     assert not problems, "\n".join(problems)
 
 
