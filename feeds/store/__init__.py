@@ -87,10 +87,11 @@ class Store(DigestFacade):
         database = self.database
         with database.writing(durable=durable, waits_for=waits_for) as conn:
             tx = WriteTransaction(conn, database.statements, self._signature_cache,
-                                  self._count_terms, lambda: database.order_lock(conn))
+                                  self._count_terms, lambda: database.order_lock(conn),
+                                  lambda added: database.grew(added, conn))
             yield tx
             tx.finish()
-        database.grew(len(tx.new_articles))
+        database.grew(tx.unreported)
 
     def claims(self) -> AbstractContextManager[Claims]:
         """This daemon's claims, released when the block ends."""

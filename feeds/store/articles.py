@@ -4,7 +4,7 @@ back as feed items with their topics and story siblings."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +40,8 @@ _INSERT_ARTICLE = articles.insert()
 _INSERT_SEQ = article_seq.insert()
 _INSERT_TOPIC = article_topics.insert()
 
-_TEXT = ("body", "captions")  # the bulky columns items() can take from earlier reads
+_TEXT = ("body", "captions")
+GROWTH_REPORTED = 25  # articles  # the bulky columns items() can take from earlier reads
 
 
 class ArticleReads(Queries):
@@ -198,6 +199,8 @@ class ArticleReads(Queries):
 
 class ArticleWrites(ArticleReads, StoryIndexWrites):
     new_articles: list[str]  # added in this transaction, numbered at its end
+    grew: Callable[[int], None]  # told of new articles every GROWTH_REPORTED (Database.grew)
+    unreported: int  # new articles it was not told of yet
     def save_articles(self, path: str, drafts: Sequence[ArticleDraft], now: datetime,
                       fallback_published: datetime, stored: int | None = None
                       ) -> list[SavedArticle]:
@@ -231,6 +234,10 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
                 self.run(_INSERT_ARTICLE, {"id": draft.id, "key": draft.key, "created": now,
                                            **values})
                 self.new_articles.append(draft.id)  # numbered at the end (number_new_articles)
+                self.unreported += 1
+                if self.unreported >= GROWTH_REPORTED:
+                    self.grew(self.unreported)
+                    self.unreported = 0
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
                 conn.execute(PUBLISHED, {"id": draft.id, "updated": stamp})  # the old version

@@ -244,18 +244,23 @@ class Database:
         if self.shared():
             conn.execute(_TAKE_LOCK, {"key": WRITER_LOCK})
 
-    def grew(self, added: int) -> None:
-        """`added` articles were just committed: refresh the planner's statistics if the
-        store outgrew them (see PlannerStatistics)."""
+    def grew(self, added: int, conn: Connection | None = None) -> None:
+        """`added` articles were just stored: refresh the planner's statistics if the store
+        outgrew them (see PlannerStatistics). With `conn`, inside its transaction, whose own
+        new rows ANALYZE counts too: a long batch into a fresh database is planned right
+        before it ends."""
         if not self.shared() or not added:
             return
-        with self.engine.connect() as conn:
-            if self._statistics.due(added, lambda: int(conn.exec_driver_sql(
-                    "SELECT count(*) FROM articles").scalar() or 0)):
-                for table in _GROWING:
-                    conn.exec_driver_sql(f"ANALYZE {table}")
-                self._statistics.refreshed()
-            conn.commit()
+        if conn is None:
+            with self.engine.connect() as own:
+                self.grew(added, own)
+                own.commit()
+            return
+        if self._statistics.due(added, lambda: int(conn.exec_driver_sql(
+                "SELECT count(*) FROM articles").scalar() or 0)):
+            for table in _GROWING:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+            self._statistics.refreshed()
 
     @contextmanager
     def claims(self) -> Iterator[Claims]:

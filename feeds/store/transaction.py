@@ -33,13 +33,15 @@ class WriteTransaction(FileWrites, ArticleWrites, RunWrites, PageWrites, Subscri
 
     def __init__(self, conn: Connection, statements: CompiledStatements,
                  signature_cache: SignatureCache, count_terms_statement: Any,
-                 order_lock: Callable[[], None]) -> None:
+                 order_lock: Callable[[], None], grew: Callable[[int], None]) -> None:
         super().__init__(conn, statements)
         self.term_counts = TermCounts()
         self.signature_cache = signature_cache
         self.count_terms_statement = count_terms_statement
         self.new_articles: list[str] = []
         self.order_lock = order_lock
+        self.grew = grew
+        self.unreported = 0
 
     def finish(self) -> None:
         """The block's work is done: write what it kept for the end, before the commit. New
