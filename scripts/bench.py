@@ -805,6 +805,36 @@ def bench_cluster(quick: bool) -> None:
                 f"(ingest ratio {ingest / base_ingest:.2f}; ratio column: digests)")
 
 
+def _timed_ingest(database: str | None, count: int) -> float:
+    """`feeds ingest` of `count` corpus articles into a fresh store: articles/s."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        make_config(folder, store={"url": database or f"sqlite:///{folder / 'state' / 'feeds.db'}"})
+        write_corpus(folder / "inbox", count)
+        started = time.perf_counter()
+        subprocess.run([FEEDS, "--config", str(folder / "config.toml"), "--log-level",
+                        "warning", "ingest"], check=True, stdout=subprocess.DEVNULL)
+        return count / (time.perf_counter() - started)
+
+
+def bench_postgres_one_daemon(quick: bool) -> None:
+    """The same `feeds ingest` (publish included) on SQLite and on PostgreSQL, in turn."""
+    count = 300 if quick else 1_000
+    with postgres_cluster() as admin:
+        if admin is None:
+            row("pg vs sqlite: one daemon", "-", "-", None, ">= 0.8x", None,
+                "(PostgreSQL not startable)")
+            return
+        sqlite, postgres = [], []
+        for _ in range(2):
+            sqlite.append(_timed_ingest(None, count))
+            postgres.append(_timed_ingest(_database(admin), count))
+    ratio = max(postgres) / max(sqlite)
+    row(f"pg vs sqlite: one daemon, feeds ingest of {count:,} articles",
+        f"PostgreSQL {max(postgres):,.0f} articles/s", f"SQLite {max(sqlite):,.0f} articles/s",
+        ratio, ">= 0.8x", ratio >= 0.8, "(best of 2 each, run in turn)")
+
+
 def bench_language(quick: bool) -> None:
     """Why English copy skips py3langid: the model's load (once per process, so once per
     `feeds ingest` or `feeds explain`) and its per-article rank, against the function-word
@@ -897,6 +927,7 @@ def main() -> None:
                 "incremental": bench_incremental_publish, "backfill": bench_backfill,
                 "fsyncs": bench_fsyncs, "http": bench_http, "latency": bench_latency,
                 "digests": bench_digests, "cluster": bench_cluster,
+                "pg": bench_postgres_one_daemon,
                 "startup": bench_startup, "language": bench_language}
     chosen = args.only.split(",") if args.only else list(measures)
     started = time.monotonic()

@@ -168,7 +168,7 @@ class Ingestor:
                      report: IngestReport, progress: Callable[[int], None] | None) -> None:
         entries = parsed()
         now = self.clock()
-        with self.store.write() as tx:
+        with self.store.write(waits_for="stories") as tx:
             BatchRecorder(tx, self.config.stories, report, now, self.judge).record(entries)
         self.store.release_files(claims, mine)
         if progress:

@@ -5,7 +5,8 @@ SQLAlchemy URL works, so PostgreSQL is a URL away).
 queries (`tx.record_file(...)`, `tx.save_articles(...)`); no connection leaves the store.
 The one-shot methods on `Store` itself (`items`, `counts`, `subscribers`, ...) each run in a
 transaction of their own. Writers go one at a time (SQLite: WAL and BEGIN IMMEDIATE;
-PostgreSQL: a transaction advisory lock); reads run in parallel.
+PostgreSQL: transaction advisory locks, narrower for batches of articles and for deliveries
+marked sent; see Database.writing); reads run in parallel.
 """
 
 from __future__ import annotations
@@ -78,14 +79,19 @@ class Store(DigestFacade):
             yield ReadTransaction(conn, self.database.statements)
 
     @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[WriteTransaction]:
-        """One write transaction (see Database.writing; `durable=False`: bookkeeping a crash
-        may lose, its commit does not wait for the disk)."""
-        with self.database.writing(durable=durable) as conn:
-            tx = WriteTransaction(conn, self.database.statements, self._signature_cache,
-                                  self._count_terms)
+    def write(self, *, durable: bool = True, waits_for: str = "writers"
+              ) -> Iterator[WriteTransaction]:
+        """One write transaction (see Database.writing: `waits_for` "stories" for a batch of
+        articles; `durable=False`: bookkeeping a crash may lose, its commit does not wait for
+        the disk)."""
+        database = self.database
+        with database.writing(durable=durable, waits_for=waits_for) as conn:
+            tx = WriteTransaction(conn, database.statements, self._signature_cache,
+                                  self._count_terms, lambda: database.order_lock(conn),
+                                  lambda added: database.grew(added, conn))
             yield tx
             tx.finish()
+        database.grew(tx.unreported)
 
     def claims(self) -> AbstractContextManager[Claims]:
         """This daemon's claims, released when the block ends."""

@@ -4,7 +4,7 @@ back as feed items with their topics and story siblings."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +40,8 @@ _INSERT_ARTICLE = articles.insert()
 _INSERT_SEQ = article_seq.insert()
 _INSERT_TOPIC = article_topics.insert()
 
-_TEXT = ("body", "captions")  # the bulky columns items() can take from earlier reads
+_TEXT = ("body", "captions")
+GROWTH_REPORTED = 25  # articles  # the bulky columns items() can take from earlier reads
 
 
 class ArticleReads(Queries):
@@ -197,6 +198,9 @@ class ArticleReads(Queries):
 
 
 class ArticleWrites(ArticleReads, StoryIndexWrites):
+    new_articles: list[str]  # added in this transaction, numbered at its end
+    grew: Callable[[int], None]  # told of new articles every GROWTH_REPORTED (Database.grew)
+    unreported: int  # new articles it was not told of yet
     def save_articles(self, path: str, drafts: Sequence[ArticleDraft], now: datetime,
                       fallback_published: datetime, stored: int | None = None
                       ) -> list[SavedArticle]:
@@ -229,9 +233,11 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
             if old is None:
                 self.run(_INSERT_ARTICLE, {"id": draft.id, "key": draft.key, "created": now,
                                            **values})
-                # One writer at a time, so sequence numbers follow commit order.
-                seq = conn.execute(_LAST_SEQ).scalar() or 0
-                self.run(_INSERT_SEQ, {"article_id": draft.id, "seq": seq + 1})
+                self.new_articles.append(draft.id)  # numbered at the end (number_new_articles)
+                self.unreported += 1
+                if self.unreported >= GROWTH_REPORTED:
+                    self.grew(self.unreported)
+                    self.unreported = 0
             else:
                 conn.execute(articles.update().where(articles.c.id == draft.id).values(**values))
                 conn.execute(PUBLISHED, {"id": draft.id, "updated": stamp})  # the old version
@@ -241,10 +247,20 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
                             dated=draft.published is not None, fresh=old is None, stored=stored)
             saved.append(SavedArticle(draft.id, "new" if old is None else "updated", published))
         for gone in existing.values():
+            if gone.id in self.new_articles:
+                self.new_articles.remove(gone.id)
             self.forget_terms(gone.id)
             conn.execute(articles.delete().where(articles.c.id == gone.id))
             saved.append(SavedArticle(gone.id, "removed"))
         return saved
+
+    def number_new_articles(self) -> None:
+        """The sequence numbers of the articles this transaction added, in the order it added
+        them (the caller holds the writers' lock until the commit: numbers follow commit
+        order, which digests rely on)."""
+        seq = int(self.conn.execute(_LAST_SEQ).scalar() or 0)
+        self.run(_INSERT_SEQ, [{"article_id": article_id, "seq": seq + n}
+                               for n, article_id in enumerate(self.new_articles, 1)])
 
     def replace_topics(self, article_id: str, topics: Sequence[TopicMatch], *,
                        fresh: bool = False) -> None:

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 
 # Every PostgreSQL advisory lock key feeds uses, in one place so none can collide.
 # One-part keys (any constant bigint; these spell "feeds" and a purpose):
-WRITER_LOCK = 0x6665656473_01   # held by every write transaction, until it commits
+WRITER_LOCK = 0x6665656473_01   # the order lock: writers one at a time, and sequence numbers
+STORY_LOCK = 0x6665656473_03    # one batch of articles grouped into stories at a time
 EXCLUSIVE_LOCKS = {"publish": 0x6665656473_02}
 # Two-part keys (class, object) for claims: which daemon works on which file, delivery, slot.
 CLAIM_FILE, CLAIM_DELIVERY, CLAIM_SLOT = 0x66656501, 0x66656502, 0x66656503

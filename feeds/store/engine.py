@@ -1,6 +1,6 @@
-"""The database connection: engine set-up, SQLite pragmas, one writer at a time (BEGIN
-IMMEDIATE on SQLite, a transaction advisory lock on PostgreSQL), statements compiled once,
-and driver errors raised as SQLAlchemy raises them."""
+"""The database connection: engine set-up, SQLite pragmas, which writers wait for which
+(BEGIN IMMEDIATE on SQLite; transaction advisory locks on PostgreSQL), statements compiled
+once, planner statistics kept current, and driver errors raised as SQLAlchemy raises them."""
 
 from __future__ import annotations
 
@@ -15,12 +15,40 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from feeds.errors import StoreError
-from feeds.store.claims import EXCLUSIVE_LOCKS, WRITER_LOCK, Claims
+from feeds.store.claims import EXCLUSIVE_LOCKS, STORY_LOCK, WRITER_LOCK, Claims
 
 # a transaction's work: (statement, the rows to run it for) in turn
 Steps = Sequence[tuple[Any, list[dict[str, Any]]]]
 
-_TAKE_WRITER_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_TAKE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+# What a write transaction waits for on PostgreSQL (Database.writing)
+_WAITS_FOR = {"writers": WRITER_LOCK, "stories": STORY_LOCK, "nobody": None}
+# tables whose planner statistics a backfill outgrows (PlannerStatistics)
+_GROWING = ("articles", "story_terms", "signatures", "term_counts", "article_topics")
+_FIRST_ANALYZE = 50  # articles
+
+
+class PlannerStatistics:
+    """PostgreSQL plans each query from table statistics that autovacuum refreshes about
+    once a minute. A backfill into a fresh database outgrows them within seconds, and the
+    story index look-up then scans the whole term table for every article instead of using
+    its key. So a store refreshes them itself each time the articles it added reach the
+    number stored at the last refresh: a few ANALYZEs per backfill, each on tables at most
+    twice the size of the one before."""
+
+    def __init__(self) -> None:
+        self.stored: int | None = None  # articles at the last refresh (or at the first look)
+        self.added = 0
+
+    def due(self, added: int, count: Callable[[], int]) -> bool:
+        if self.stored is None:
+            self.stored = count() - added
+        self.added += added
+        return self.added >= max(_FIRST_ANALYZE, self.stored)
+
+    def refreshed(self) -> None:
+        self.stored = (self.stored or 0) + self.added
+        self.added = 0
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
@@ -156,6 +184,7 @@ class Database:
         self.engine = engine
         self.statements = CompiledStatements(engine.dialect)
         self._write_lock = threading.Lock()
+        self._statistics = PlannerStatistics()
 
     @property
     def dialect(self) -> str:
@@ -175,11 +204,18 @@ class Database:
             yield conn
 
     @contextmanager
-    def writing(self, *, durable: bool = True) -> Iterator[Connection]:
+    def writing(self, *, durable: bool = True, waits_for: str = "writers"
+                ) -> Iterator[Connection]:
         """One write transaction. SQLite's BEGIN IMMEDIATE makes writers wait for each other
-        by itself; on PostgreSQL a transaction advisory lock does, so sequence numbers are
-        handed out in commit order and a row read before a write is still current when it is
-        written (several daemons).
+        by itself. On PostgreSQL (several daemons) `waits_for` says whom it waits for, with a
+        transaction advisory lock held until it commits:
+        - "writers" (the default): every other such transaction, so a row read before a
+          write is still current when it is written;
+        - "stories": other batches of articles only (the story index lock), so each batch
+          groups its articles seeing every batch committed before it; it takes the writers'
+          lock only to hand out sequence numbers, just before it commits (order_lock);
+        - "nobody": it writes rows no concurrent transaction writes (a claimed delivery
+          marked sent, its subscriber's watermark moved to the greater value).
 
         `durable=False` is for bookkeeping a crash may lose (run records): its commit does
         not wait for the disk (SQLite: synchronous=NORMAL for it; PostgreSQL: asynchronous
@@ -192,14 +228,39 @@ class Database:
                 raw.execute("PRAGMA synchronous=NORMAL")
             try:
                 with conn.begin():
-                    if self.shared():
-                        conn.execute(_TAKE_WRITER_LOCK, {"key": WRITER_LOCK})
+                    key = _WAITS_FOR[waits_for]
+                    if self.shared() and key is not None:
+                        conn.execute(_TAKE_LOCK, {"key": key})
                     if not sqlite and not durable:
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     yield conn
             finally:
                 if sqlite and not durable:
                     raw.execute("PRAGMA synchronous=FULL")
+
+    def order_lock(self, conn: Connection) -> None:
+        """Wait for the writers' lock in this transaction (held until it commits): sequence
+        numbers handed out after it follow commit order."""
+        if self.shared():
+            conn.execute(_TAKE_LOCK, {"key": WRITER_LOCK})
+
+    def grew(self, added: int, conn: Connection | None = None) -> None:
+        """`added` articles were just stored: refresh the planner's statistics if the store
+        outgrew them (see PlannerStatistics). With `conn`, inside its transaction, whose own
+        new rows ANALYZE counts too: a long batch into a fresh database is planned right
+        before it ends."""
+        if not self.shared() or not added:
+            return
+        if conn is None:
+            with self.engine.connect() as own:
+                self.grew(added, own)
+                own.commit()
+            return
+        if self._statistics.due(added, lambda: int(conn.exec_driver_sql(
+                "SELECT count(*) FROM articles").scalar() or 0)):
+            for table in _GROWING:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+            self._statistics.refreshed()
 
     @contextmanager
     def claims(self) -> Iterator[Claims]:
@@ -238,7 +299,7 @@ class Database:
         statements = self.statements
         if self.dialect != "sqlite":
             def through_writing(steps: Steps) -> None:
-                with self.writing() as conn:
+                with self.writing(waits_for="nobody") as conn:
                     for statement, rows in steps:
                         statements.run(conn, statement, rows)
 

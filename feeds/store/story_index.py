@@ -153,8 +153,10 @@ class StoryIndexWrites(Queries):
                 self.term_counts.change[term] -= 1
 
     def write_term_counts(self) -> None:
-        """The transaction's changes to document frequencies, one row per term."""
-        rows = [{"term": term, "change": n} for term, n in self.term_counts.change.items() if n]
+        """The transaction's changes to document frequencies, one row per term, in term order
+        (two daemons' batches lock the terms they share in one order)."""
+        rows = [{"term": term, "change": n} for term, n in sorted(self.term_counts.change.items())
+                if n]
         if rows:
             self.statements.bulk(self.count_terms_statement).run(self.conn, rows)
 

@@ -3,6 +3,7 @@ named queries of every entity module, all on one connection that never leaves th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -27,15 +28,26 @@ class ReadTransaction(FileReads, ArticleReads, RunReads, PageReads, SubscriberRe
 class WriteTransaction(FileWrites, ArticleWrites, RunWrites, PageWrites, SubscriberWrites,
                        DeliveryWrites, RetractionWrites, BounceWrites):
     """One write transaction: every write of the block commits together, or none does.
-    Document frequencies changed in it are written once, at its end (`finish`)."""
+    Document frequencies changed in it, and the sequence numbers of its new articles, are
+    written once, at its end (`finish`)."""
 
     def __init__(self, conn: Connection, statements: CompiledStatements,
-                 signature_cache: SignatureCache, count_terms_statement: Any) -> None:
+                 signature_cache: SignatureCache, count_terms_statement: Any,
+                 order_lock: Callable[[], None], grew: Callable[[int], None]) -> None:
         super().__init__(conn, statements)
         self.term_counts = TermCounts()
         self.signature_cache = signature_cache
         self.count_terms_statement = count_terms_statement
+        self.new_articles: list[str] = []
+        self.order_lock = order_lock
+        self.grew = grew
+        self.unreported = 0
 
     def finish(self) -> None:
-        """The block's work is done: write what it kept for the end, before the commit."""
+        """The block's work is done: write what it kept for the end, before the commit. New
+        articles get their sequence numbers under the writers' lock, held until the commit,
+        so numbers follow commit order whichever lock the transaction waited for before."""
+        if self.new_articles:
+            self.order_lock()
+            self.number_new_articles()
         self.write_term_counts()
