@@ -44,10 +44,11 @@ def grouped(env: Env, names: tuple[str, str], *, threshold: float, judge: str = 
 def test_a_near_pair_is_grouped_as_the_judge_says(env: Env, chat: ChatServer,
                                                   threshold: float, answer: str) -> None:
     by_rule = grouped(env, NEAR, threshold=threshold)
-    shutil.rmtree(env.state)
-    shutil.rmtree(env.public)
+    fresh = env.root / "with-judge"  # a new installation and store (on PostgreSQL: database)
+    fresh.mkdir()
     chat.content = answer
-    assert grouped(env, NEAR, threshold=threshold, judge="llm", url=chat.url) is not by_rule
+    assert grouped(Env(fresh), NEAR, threshold=threshold, judge="llm",
+                   url=chat.url) is not by_rule
     assert by_rule is (threshold < 0.28)
     assert len(chat.requests) == 1 and chat.requests[0]["model"] == "tiny"
     question = chat.requests[0]["messages"][0]["content"]
