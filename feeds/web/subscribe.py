@@ -14,26 +14,24 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from limits import RateLimitItemPerHour
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from feeds.config import Config
-from feeds.cron import next_runs
 from feeds.errors import FeedsError
-from feeds.render import display_date, environment
 from feeds.store import Store
 from feeds.store.signups import Signup
 from feeds.tokens import read_confirm_token
-from feeds.urls import preferences_url, topic_page_url
+from feeds.urls import preferences_url
+from feeds.web.pages import Pages, default_schedule, utc_now
 from feeds.web.unsubscribe import FormTooLarge, read_body, read_form
 
 log = logging.getLogger(__name__)
@@ -42,55 +40,6 @@ SUBSCRIBE = "/subscribe"
 CONFIRM = "/confirm/"
 DECLINE = "/decline/"  # the confirmation mail's List-Unsubscribe: "I did not ask for this"
 HONEYPOT = "website"  # a field people never see (hidden by CSS); bots fill it in
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Pages:
-    """What every subscription page shares: the templates, the site's context, answers."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        assert config.paths.templates is not None
-        self.templates = environment(config.paths.templates)
-
-    def html(self, template: str, status: int = 200, **context: Any) -> Response:
-        base = self.config.site.base_url
-        nav = [{"slug": slug, "title": t.title, "page_url": topic_page_url(base, slug)}
-               for slug, t in self.config.topics.items()]
-        page = self.templates.get_template(template).render(
-            site=self.config.site, feeds=[], topics=nav, **context)
-        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
-
-    def message(self, status: int, heading: str, text: str, *, form: str | None = None,
-                button: str | None = None, manage: str | None = None,
-                again: str | None = None) -> Response:
-        """A short page (confirm.html): a heading, a line, and the links or button given."""
-        return self.html("confirm.html", status, heading=heading, text=text, form=form,
-                         button=button, manage=manage, again=again)
-
-    def topic_choices(self, chosen: set[str]) -> list[dict[str, Any]]:
-        return [{"slug": slug, "title": t.title, "chosen": slug in chosen}
-                for slug, t in self.config.topics.items()]
-
-    def schedule_choices(self, chosen: str) -> list[dict[str, Any]]:
-        upcoming = self.next_digests()
-        return [{"name": name, "chosen": name == chosen, "next": upcoming[name]}
-                for name in self.config.digests]
-
-    def next_digests(self) -> dict[str, str]:
-        """When each schedule sends next, as a reader reads it: "4 December 2026, 07:00 UTC"
-        in the schedule's own time zone ("" for one that never runs again)."""
-        shown = {}
-        for name, when in next_runs(self.config.digests, utc_now()).items():
-            local = when.astimezone(ZoneInfo(self.config.digests[name].timezone)) if when else None
-            shown[name] = f"{display_date(local)}, {local:%H:%M %Z}" if local else ""
-        return shown
-
-    def default_schedule(self) -> str:
-        return next(iter(self.config.digests), "")
 
 
 def validate_signup(config: Config, values: Mapping[str, Any]
@@ -111,7 +60,7 @@ def validate_signup(config: Config, values: Mapping[str, Any]
         errors["topics"] = f"Unknown topic: {', '.join(unknown)[:100]}."
     elif not topics:
         errors["topics"] = "Choose at least one topic."
-    schedule = str(values.get("schedule") or next(iter(config.digests), ""))
+    schedule = str(values.get("schedule") or default_schedule(config))
     if schedule not in config.digests:
         errors["schedule"] = f"Unknown schedule: {schedule[:40]}."
     cleaned = {"email": email, "topics": list(dict.fromkeys(topics)), "schedule": schedule,

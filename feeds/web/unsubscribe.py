@@ -10,16 +10,16 @@ import logging
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
 from feeds.config import Config
 from feeds.models import Subscriber
-from feeds.render import environment
 from feeds.store import Store
 from feeds.tokens import verify
-from feeds.urls import preferences_url, topic_page_url
+from feeds.urls import preferences_url
+from feeds.web.pages import Pages
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ MAX_FORM_BYTES = 64 * 1024
 
 class FormTooLarge(Exception):
     pass
-
 
 
 def subscriber_of_link(store: Store, secret: bytes, token: str) -> Subscriber | None:
@@ -43,13 +42,12 @@ def subscriber_of_link(store: Store, secret: bytes, token: str) -> Subscriber | 
         email = verify(secret, token)
         return tx.subscriber(email) if email else None
 
-class UnsubscribePages:
+
+class UnsubscribePages(Pages):
     def __init__(self, config: Config, store: Store, secret: bytes) -> None:
-        self.config = config
+        super().__init__(config)
         self.store = store
         self.secret = secret
-        assert config.paths.templates is not None
-        self.templates = environment(config.paths.templates)
 
     def routes(self) -> list[Route]:
         # {token:path}: whatever follows the prefix is a token, valid or not (a clear 400)
@@ -62,13 +60,8 @@ class UnsubscribePages:
     def page(self, status: int, heading: str, message: str, *, manage: str | None = None,
              **form: Any) -> Response:
         """`manage`: the subscriber's preference page, linked as the way back."""
-        base = self.config.site.base_url
-        nav = [{"slug": slug, "title": t.title, "page_url": topic_page_url(base, slug)}
-               for slug, t in self.config.topics.items()]
-        html = self.templates.get_template("unsubscribe.html").render(
-            site=self.config.site, feeds=[], topics=nav, heading=heading, message=message,
-            manage=manage, form=bool(form), **form)
-        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        return self.html("unsubscribe.html", status, heading=heading, message=message,
+                         manage=manage, form=bool(form), **form)
 
     def invalid(self) -> Response:
         return self.page(400, "This link is not valid",
@@ -90,11 +83,10 @@ class UnsubscribePages:
     def choices(self, status: int, subscriber: Subscriber, chosen: set[str], action: str,
                 error: str = "") -> Response:
         """The form: the topics to keep (those in `chosen` ticked), or everything off."""
-        topics = [{"slug": slug, "title": t.title, "chosen": slug in chosen}
-                  for slug, t in self.config.topics.items()]
         return self.page(status, "Your subscription",
                          "Choose the topics you want, or unsubscribe from everything.",
-                         email=subscriber.email, choices=topics, action=action, error=error)
+                         email=subscriber.email, choices=self.topic_choices(chosen),
+                         action=action, error=error)
 
     async def read_form(self, request: Request) -> Any:
         return await read_form(request, self.config.server.body_timeout_seconds)
