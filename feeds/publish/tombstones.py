@@ -61,9 +61,13 @@ class Takedowns:
         self.public = public
         self.entries = config.feeds.entries
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
-        self.retracted: dict[str, Retraction] = {}
-        self.read_retractions = False  # whether `retracted` was read (by write_notices)
+        self._retracted: dict[str, Retraction] | None = None  # None: not read yet
         self.removed_topics: dict[str, str] = {}  # slug -> the title it last had
+
+    @property
+    def retracted(self) -> dict[str, Retraction]:
+        """What is taken down, as the last `write_notices` (or archive page) read it."""
+        return self._retracted or {}
 
     def write_notices(self, changed: set[str] | None, report: PublishReport) -> None:
         """Before the article pages: read what is taken down, write its notices (all of
@@ -71,8 +75,7 @@ class Takedowns:
         remove what they replace and the notices of what came back."""
         with self.store.read() as tx:
             known = tx.known_topics()
-            self.retracted = {r.article_id: r for r in tx.retractions()}
-        self.read_retractions = True
+            self._retracted = {r.article_id: r for r in tx.retractions()}
         if any(known.get(slug) != title for slug, title in self.topic_titles.items()):
             with self.store.write(durable=False) as wtx:  # a crash loses only this record,
                 known = wtx.remember_topics(self.topic_titles)  # made again next time
@@ -119,13 +122,11 @@ class Takedowns:
         """The tombstones of an archive page (1 the oldest). Archive pages may be written in
         a helper process, which read nothing before: it asks once whether anything was
         retracted, and a page's own stretch only when something was."""
-        if not self.read_retractions:
-            with self.store.read() as tx:
-                self.retracted = {r.article_id: r for r in tx.retractions()}
-            self.read_retractions = True
-        if not self.retracted:
-            return []
         with self.store.read() as tx:
+            if self._retracted is None:
+                self._retracted = {r.article_id: r for r in tx.retractions()}
+            if not self._retracted:
+                return []
             return tx.retracted_in(None if slug == ALL else slug, self.entries,
                                    (page - 1) * self.entries)
 

@@ -26,7 +26,7 @@ from feeds.store import migrations
 from feeds.store.articles import SavedArticle
 from feeds.store.claims import CLAIM_FILE, Claims, claim_key
 from feeds.store.digest_facade import DigestFacade
-from feeds.store.engine import Database, connect
+from feeds.store.engine import Database, WaitsFor, connect
 from feeds.store.story_index import SignatureCache, count_terms_upsert
 from feeds.store.transaction import ReadTransaction, WriteTransaction
 
@@ -79,7 +79,7 @@ class Store(DigestFacade):
             yield ReadTransaction(conn, self.database.statements)
 
     @contextmanager
-    def write(self, *, durable: bool = True, waits_for: str = "writers"
+    def write(self, *, durable: bool = True, waits_for: WaitsFor = "writers"
               ) -> Iterator[WriteTransaction]:
         """One write transaction (see Database.writing: `waits_for` "stories" for a batch of
         articles; `durable=False`: bookkeeping a crash may lose, its commit does not wait for

@@ -40,8 +40,8 @@ _INSERT_ARTICLE = articles.insert()
 _INSERT_SEQ = article_seq.insert()
 _INSERT_TOPIC = article_topics.insert()
 
-_TEXT = ("body", "captions")
-GROWTH_REPORTED = 25  # articles  # the bulky columns items() can take from earlier reads
+_TEXT = ("body", "captions")  # the bulky columns items() can take from earlier reads
+GROWTH_REPORTED = 25  # new articles between two reports of growth (Database.grew)
 
 
 class ArticleReads(Queries):
@@ -201,6 +201,7 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
     new_articles: list[str]  # added in this transaction, numbered at its end
     grew: Callable[[int], None]  # told of new articles every GROWTH_REPORTED (Database.grew)
     unreported: int  # new articles it was not told of yet
+
     def save_articles(self, path: str, drafts: Sequence[ArticleDraft], now: datetime,
                       fallback_published: datetime, stored: int | None = None
                       ) -> list[SavedArticle]:

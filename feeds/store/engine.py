@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -22,7 +22,9 @@ Steps = Sequence[tuple[Any, list[dict[str, Any]]]]
 
 _TAKE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 # What a write transaction waits for on PostgreSQL (Database.writing)
-_WAITS_FOR = {"writers": WRITER_LOCK, "stories": STORY_LOCK, "nobody": None}
+WaitsFor = Literal["writers", "stories", "nobody"]
+_WAITS_FOR: dict[WaitsFor, int | None] = {"writers": WRITER_LOCK, "stories": STORY_LOCK,
+                                          "nobody": None}
 # tables whose planner statistics a backfill outgrows (PlannerStatistics)
 _GROWING = ("articles", "story_terms", "signatures", "term_counts", "article_topics")
 _FIRST_ANALYZE = 50  # articles
@@ -204,7 +206,7 @@ class Database:
             yield conn
 
     @contextmanager
-    def writing(self, *, durable: bool = True, waits_for: str = "writers"
+    def writing(self, *, durable: bool = True, waits_for: WaitsFor = "writers"
                 ) -> Iterator[Connection]:
         """One write transaction. SQLite's BEGIN IMMEDIATE makes writers wait for each other
         by itself. On PostgreSQL (several daemons) `waits_for` says whom it waits for, with a
