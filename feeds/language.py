@@ -35,7 +35,9 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in words(text) if len(w) > 2 and w not in STOPWORDS]
+    """The words that carry meaning: words() without stopwords and those of two letters."""
+    return [w for found in _WORD.findall(text)
+            if len(w := found.lower().strip("'’-")) > 2 and w not in STOPWORDS]
 
 
 def counted(count: int, one: str, many: str | None = None) -> str:

@@ -112,27 +112,44 @@ class _Text:
     head: str  # where a reader learns what the story is about: title, dateline, lead
 
 
-def _split(article: Article, lead_words: int) -> _Text:
-    body = " ".join(article.body)
-    tokens = body.split(" ")
-    lead = " ".join(tokens[:lead_words])
-    rest = " ".join(tokens[lead_words:])
-    # A title made from the first sentence is already in the lead: weighing it as a title too
-    # would let that one sentence decide the topic.
-    title = " ".join(filter(None, ["" if article.title_generated else article.title,
-                                   article.standfirst or ""]))
-    head = "\n".join(filter(None, [article.title, article.standfirst, article.dateline, lead]))
-    return _Text(title.lower(), lead.lower(), rest.lower(), f"{title}\n{body}".lower(),
-                 head.lower())
+class _Reading:
+    """An article as the rules read it, cut once per lead length (topics share them)."""
+
+    def __init__(self, article: Article) -> None:
+        self.article = article
+        self.body = " ".join(article.body)
+        self.tokens = self.body.split(" ")
+        self.words = max(1, len(self.body.split()))
+        self._cuts: dict[int, _Text] = {}
+
+    def text(self, lead_words: int) -> _Text:
+        cut = self._cuts.get(lead_words)
+        if cut is None:
+            cut = self._cuts[lead_words] = self._cut(lead_words)
+        return cut
+
+    def _cut(self, lead_words: int) -> _Text:
+        article = self.article
+        lead = " ".join(self.tokens[:lead_words])
+        rest = " ".join(self.tokens[lead_words:])
+        # A title made from the first sentence is already in the lead: weighing it as a title
+        # too would let that one sentence decide the topic.
+        title = " ".join(filter(None, ["" if article.title_generated else article.title,
+                                       article.standfirst or ""]))
+        head = "\n".join(filter(None, [article.title, article.standfirst, article.dateline,
+                                       lead]))
+        return _Text(title.lower(), lead.lower(), rest.lower(), f"{title}\n{self.body}".lower(),
+                     head.lower())
 
 
-def score(article: Article, rules: Rules) -> tuple[TopicMatch, bool]:
+def score(article: Article, rules: Rules, reading: _Reading | None = None
+          ) -> tuple[TopicMatch, bool]:
     """The topic's score with its evidence, and whether the article belongs to it."""
-    text = _split(article, rules.lead_words)
-    words = max(1, len(" ".join(article.body).split()))
+    reading = reading or _Reading(article)
+    text = reading.text(rules.lead_words)
     # Past a typical story's length, mentions in the body count proportionally less: a long
     # piece that names Syria three times in passing is not about Syria.
-    density = min(1.0, rules.reference_words / words)
+    density = min(1.0, rules.reference_words / reading.words)
     total = 0.0
     evidence: list[str] = []
     for term, weight, matcher in rules.terms:
@@ -174,8 +191,9 @@ def named_by_author(matches: Iterable[TopicMatch]) -> tuple[str, ...]:
 def classify(article: Article, rules: Mapping[str, Rules]) -> list[TopicMatch]:
     """The topics the article belongs to, best first."""
     matches = []
+    reading = _Reading(article)
     for topic in rules.values():
-        match, matched = score(article, topic)
+        match, matched = score(article, topic, reading)
         if matched:
             matches.append(match)
         elif topic.slug in article.topics:
@@ -186,5 +204,6 @@ def classify(article: Article, rules: Mapping[str, Rules]) -> list[TopicMatch]:
 
 def explain(article: Article, rules: Mapping[str, Rules]) -> list[TopicMatch]:
     """Every topic's score, matched or not, for `feeds explain`."""
-    return sorted((score(article, topic)[0] for topic in rules.values()),
+    reading = _Reading(article)
+    return sorted((score(article, topic, reading)[0] for topic in rules.values()),
                   key=lambda m: (-m.score, m.slug))

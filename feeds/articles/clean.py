@@ -149,10 +149,13 @@ def ends_sentence(line: str) -> bool:
     return line.rstrip().endswith(TERMINAL)
 
 
+_NON_WORD = re.compile(r"\W+")
+
+
 def key(line: str) -> str:
     """A comparison key: case, quotes and spacing do not make two lines different."""
     line = line.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return re.sub(r"\W+", " ", line).strip()
+    return _NON_WORD.sub(" ", line).strip()
 
 
 def parse_date(value: str | datetime | None) -> datetime | None:

@@ -60,11 +60,21 @@ def plainly_english(sample: str) -> bool:
 def detect_language(article: Article) -> str | None:
     """ISO 639-1 code of the article's title and text, or None when short or unsure."""
     sample = "\n".join((article.title, *article.body))[:_SAMPLE_CHARS]
-    if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+    if not _has_letters(sample, MIN_LETTERS):
         return None
     if plainly_english(sample):
         return "en"
     return _ranked_language(sample)
+
+
+def _has_letters(text: str, count: int) -> bool:
+    """Whether `text` holds at least `count` letters (counting stops there)."""
+    for ch in text:
+        if ch.isalpha():
+            count -= 1
+            if not count:
+                return True
+    return count <= 0
 
 
 def _ranked_language(sample: str) -> str | None:

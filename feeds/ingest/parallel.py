@@ -1,9 +1,14 @@
 """Parsing batches in worker processes while this process stores the batch before (a
 backfill, on a machine with a CPU to spare). Either way the batches are stored in the same
-order, so the stories come out the same. (Workers: see feeds.workers.)"""
+order, so the stories come out the same. (Workers: see feeds.workers.)
+
+The first batch is parsed here, when it is to be stored: a spawned worker spends its first
+half second importing, and this process would only wait for it. The worker meanwhile starts
+on the second batch."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -33,6 +38,7 @@ class BatchParsers:
         self.config = config
         self.pipeline = pipeline
         self._pool = worker_pool(workers) if workers else None
+        self._parse_here = True  # the first batch, or every batch without workers
         if workers:
             log.info("parsing in worker processes count=%d", workers)
 
@@ -43,9 +49,9 @@ class BatchParsers:
 
     def submit(self, reads: list[FileRead]) -> Callable[[], list[ParsedFile | FileRead]]:
         """Start parsing; the returned call gives the result (waiting for it)."""
-        if self._pool is None:
-            done = parse_reads(self.pipeline, reads)
-            return lambda: done
+        if self._parse_here:
+            self._parse_here = self._pool is None
+            return functools.cache(functools.partial(parse_reads, self.pipeline, reads))
         tasks = [self._pool.submit(parse_in_worker, self.config, reads[n:n + FILES_PER_TASK])
                  for n in range(0, len(reads), FILES_PER_TASK)]
         return lambda: [parsed for task in tasks for parsed in task.result()]

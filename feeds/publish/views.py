@@ -93,7 +93,14 @@ def summary_opens_body(summary: str, body: Sequence[str]) -> bool:
     """The summary is the body's own opening (an extractive summary of the lead sentences),
     so a page that prints the body need not print it first as well."""
     head = _SPACE.sub(" ", summary).strip().rstrip("…").rstrip(".").rstrip()
-    return bool(head) and _SPACE.sub(" ", " ".join(body)).strip().startswith(head)
+    if not head:
+        return False
+    opening = ""
+    for paragraph in body:  # only as much of the body as the summary is long
+        opening = _SPACE.sub(" ", f"{opening} {paragraph}").strip()
+        if len(opening) >= len(head):
+            break
+    return opening.startswith(head)
 
 
 def article_view(base: str, item: Item, related: Mapping[str, Byline],
