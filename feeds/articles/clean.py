@@ -53,7 +53,7 @@ def normalize(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n\n")
     text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
     text = _FORBIDDEN.sub("", _INVISIBLE.sub("", text))
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
 
 
 def word_count(text: str) -> int:
