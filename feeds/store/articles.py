@@ -201,6 +201,9 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
     new_articles: list[str]  # added in this transaction, numbered at its end
     grew: Callable[[int], None]  # told of new articles every GROWTH_REPORTED (Database.grew)
     unreported: int  # new articles it was not told of yet
+    # the newest `updated` stored, once read: article writers wait for each other (one
+    # writer on SQLite, the story lock on PostgreSQL), so no other transaction moves it
+    newest_updated: datetime | None
 
     def save_articles(self, path: str, drafts: Sequence[ArticleDraft], now: datetime,
                       fallback_published: datetime, stored: int | None = None
@@ -277,11 +280,14 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
         """`now` to the millisecond, nudged past the newest stored `updated` so that no two
         entries share one (feed readers and validators treat equal stamps as suspect)."""
         stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        newest: datetime | None = self.conn.execute(_NEWEST_UPDATED).scalar()
-        if newest is not None:
-            newest = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
-            if newest >= stamp:
-                return newest + timedelta(milliseconds=1)
+        newest = self.newest_updated
+        if newest is None:  # read once per transaction: only this one writes `updated` now
+            newest = self.conn.execute(_NEWEST_UPDATED).scalar()
+            if newest is not None and newest.tzinfo is None:
+                newest = newest.replace(tzinfo=UTC)
+        if newest is not None and newest >= stamp:
+            stamp = newest + timedelta(milliseconds=1)
+        self.newest_updated = stamp
         return stamp
 
 

@@ -4,6 +4,7 @@ named queries of every entity module, all on one connection that never leaves th
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -42,6 +43,7 @@ class WriteTransaction(FileWrites, ArticleWrites, RunWrites, PageWrites, Subscri
         self.order_lock = order_lock
         self.grew = grew
         self.unreported = 0
+        self.newest_updated: datetime | None = None
 
     def finish(self) -> None:
         """The block's work is done: write what it kept for the end, before the commit. New
