@@ -10,7 +10,7 @@ from functools import partial
 
 from feeds.config import StoriesConfig
 from feeds.store import ArticleDraft, SavedArticle, WriteTransaction
-from feeds.stories import choose_story, retrieval_terms
+from feeds.stories import SplitSignatures, choose_story, retrieval_terms
 from feeds.stories.judge import PairJudge
 
 log = logging.getLogger("feeds.ingest")  # see feeds.ingest.pipeline
@@ -18,13 +18,15 @@ log = logging.getLogger("feeds.ingest")  # see feeds.ingest.pipeline
 
 def group_stories(tx: WriteTransaction, settings: StoriesConfig,
                   drafts: Sequence[ArticleDraft], saved: Sequence[SavedArticle],
-                  total: int, judge: PairJudge | None = None) -> None:
+                  total: int, splits: SplitSignatures, judge: PairJudge | None = None
+                  ) -> None:
     """Put each new article of one file into a story. `total`: the articles stored.
 
     Candidates come from the term index (the new article's most telling terms), dated
     within the window; articles with no date of their own are never excluded by time.
     Stories in one file are different stories by construction. `judge`: the optional judge
-    of near pairs (feeds.stories.judge), which sees each new article's text.
+    of near pairs (feeds.stories.judge), which sees each new article's text. `splits`: the
+    stored reports' signatures split into words and specifics, kept over one run's batches.
     """
     hours = timedelta(hours=settings.window_hours)
     siblings = [d.id for d in drafts]
@@ -44,7 +46,7 @@ def group_stories(tx: WriteTransaction, settings: StoriesConfig,
                               partial(reports_apart_from, tx, known, set(siblings)), df,
                               total, settings.threshold,
                               partial(judge.same, draft.id) if judge else None,
-                              settings.judge_margin)
+                              settings.judge_margin, splits)
         tx.set_story(draft.id, choice.story_id or draft.id)
         if choice.story_id:
             log.debug("story joined article_id=%s story_id=%s score=%.2f", draft.id,

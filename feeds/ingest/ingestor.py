@@ -17,6 +17,7 @@ from feeds.ingest.record import BatchRecorder, IngestReport
 from feeds.ingest.scan import FileRead, read_file, relative_name, scan, settled, skipped_file
 from feeds.models import FileRecord
 from feeds.store import Claims, Store
+from feeds.stories import SplitSignatures
 from feeds.stories.judge import PairJudge
 from feeds.workers import spare_cpus
 
@@ -43,6 +44,7 @@ class Ingestor:
         self.clock = clock
         self.workers_allowed = workers_allowed
         self.judge = PairJudge.for_config(config)  # kept for the answers it caches
+        self.splits = SplitSignatures()  # kept for the stored reports it has split
 
     def run(self, paths: Iterable[Path] | None = None, *,
             progress: Callable[[int], None] | None = None,
@@ -169,7 +171,8 @@ class Ingestor:
         entries = parsed()
         now = self.clock()
         with self.store.write(waits_for="stories") as tx:
-            BatchRecorder(tx, self.config.stories, report, now, self.judge).record(entries)
+            BatchRecorder(tx, self.config.stories, report, now, self.splits,
+                          self.judge).record(entries)
         self.store.release_files(claims, mine)
         if progress:
             progress(files)

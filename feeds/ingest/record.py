@@ -14,6 +14,7 @@ from feeds.ingest.grouping import group_stories
 from feeds.ingest.pipeline import ParsedFile
 from feeds.ingest.scan import FileRead, received
 from feeds.store import WriteTransaction
+from feeds.stories import SplitSignatures
 from feeds.stories.judge import PairJudge
 
 log = logging.getLogger("feeds.ingest")  # see feeds.ingest.pipeline
@@ -63,8 +64,10 @@ class BatchRecorder:
     """Records one batch's files in one write transaction, adding to `report`."""
 
     def __init__(self, tx: WriteTransaction, stories: StoriesConfig, report: IngestReport,
-                 now: datetime, judge: PairJudge | None = None) -> None:
+                 now: datetime, splits: SplitSignatures, judge: PairJudge | None = None
+                 ) -> None:
         self.tx = tx
+        self.splits = splits
         self.stories = stories
         self.judge = judge
         self.report = report
@@ -141,7 +144,8 @@ class BatchRecorder:
         tx.record_file(path=read.rel, sha256=entry.sha256, size=read.size,
                        mtime_ns=read.mtime_ns, status="ok", reason=entry.warning,
                        duplicate_of=None, count=len(entry.drafts), now=self.now)
-        group_stories(tx, self.stories, entry.drafts, kept, self.stored, self.judge)
+        group_stories(tx, self.stories, entry.drafts, kept, self.stored, self.splits,
+                      self.judge)
         for draft, item in zip(entry.drafts, kept, strict=True):
             if item.change == "new":
                 report.new += 1

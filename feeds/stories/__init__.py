@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -91,6 +92,33 @@ def retrieval_terms(terms: Mapping[str, float], df: Mapping[str, int], total: in
     return ranked[:count]
 
 
+Split = Callable[[Mapping[str, float]], tuple[dict[str, float], Specifics]]
+
+
+class SplitSignatures:
+    """Signatures split into words and specifics (Specifics.split), kept by identity: the
+    store hands out the same decoded signature for the same stored report
+    (story_index.SignatureCache), and a backfill compares each new article with the same
+    recent reports again and again. Each kept entry holds its signature, so an id is never
+    reused while its entry is kept; a changed report is a new signature, a miss."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self.size = size
+        self.kept: OrderedDict[int, tuple[Mapping[str, float], dict[str, float], Specifics]]
+        self.kept = OrderedDict()
+
+    def __call__(self, terms: Mapping[str, float]) -> tuple[dict[str, float], Specifics]:
+        found = self.kept.get(id(terms))
+        if found is not None and found[0] is terms:
+            self.kept.move_to_end(id(terms))
+            return found[1], found[2]
+        words, specifics = Specifics.split(terms)
+        self.kept[id(terms)] = (terms, words, specifics)
+        if len(self.kept) > self.size:
+            self.kept.popitem(last=False)
+        return words, specifics
+
+
 class _Similarity:
     """The idf-weighted cosine between one article's signature and others'. Terms with no
     document frequency given count as unseen (the highest idf), so another signature's
@@ -98,15 +126,17 @@ class _Similarity:
     raw length (math.hypot, in C) less those, scaled by the one unseen idf. Sums use fsum,
     so results do not depend on the order a set gives terms in."""
 
-    def __init__(self, terms: Mapping[str, float], df: Mapping[str, int], total: int) -> None:
+    def __init__(self, terms: Mapping[str, float], df: Mapping[str, int], total: int,
+                 split: Split = Specifics.split) -> None:
         terms, self.specifics = Specifics.split(terms)
+        self.split = split
         self.unseen = idf({}, total, "")
         self.idf = {t: idf(df, total, t) for t in {*terms, *df}}
         self.mine = {t: w * self.idf[t] for t, w in terms.items()}
         self.length = math.hypot(*self.mine.values())
 
     def __call__(self, other: Mapping[str, float]) -> float:
-        words, specifics = Specifics.split(other)
+        words, specifics = self.split(other)
         if self.specifics.conflicts(specifics):
             return 0.0
         return self._cosine(words)
@@ -140,7 +170,7 @@ def choose_story(terms: Mapping[str, float],
                  reports_of: Callable[[set[str]], Reports],
                  df: Mapping[str, int], total: int, threshold: float,
                  judge: Callable[[str], bool | None] | None = None,
-                 margin: float = 0.0) -> StoryChoice:
+                 margin: float = 0.0, split: Split = Specifics.split) -> StoryChoice:
     """Pick a story for a new article with these terms: of the stories of its `candidates`
     (id -> (terms, story id)) that one reaches, the one whose least similar report is the
     most similar, if that reaches the threshold (complete link). `reports_of` gives the
@@ -150,8 +180,9 @@ def choose_story(terms: Mapping[str, float],
     and a topic's coverage over days chained into one story. `judge` (report id -> whether
     the new article tells the same occurrence, None for no answer) has the say over a report
     whose similarity is within `margin` of the threshold: yes counts as the threshold, no as
-    nothing. A veto of the specifics (a similarity of 0) is never asked about."""
-    similarity = _Similarity(terms, df, total)
+    nothing. A veto of the specifics (a similarity of 0) is never asked about. `split`: how
+    a report's signature is split into words and specifics (a SplitSignatures keeps them)."""
+    similarity = _Similarity(terms, df, total, split)
 
     def judged(report_id: str, score: float) -> float:
         if judge is None or score <= 0.0 or abs(score - threshold) > margin:
