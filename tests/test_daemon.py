@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from feeds.models import article_id, article_key
 from tests.conftest import HARBOUR, TWO_STORIES, Env, Process, wait_for
@@ -79,6 +80,32 @@ def test_second_daemon_on_the_same_state_refuses(daemon: tuple[Env, Process]) ->
     assert result.returncode == 1
     assert f"another feeds daemon (pid {process.proc.pid})" in result.stderr
     assert process.proc.poll() is None
+
+
+def _metric(client: httpx.Client, name: str) -> float:
+    return next(sample.value for family in text_string_to_metric_families(
+        client.get("metrics").text) for sample in family.samples if sample.name == name)
+
+
+def test_the_new_version_of_a_feed_a_reader_polls_is_handed_to_the_server(
+        daemon: tuple[Env, Process]) -> None:
+    """The server holds the feed a reader polls; the publisher hands it each new version as it
+    is put in place (compressed and hashed on the publisher's thread), and only the files the
+    server holds: the new article's page, never asked for, is not. What a reader gets is the
+    file's bytes, with validators of them."""
+    env, process = daemon
+    with httpx.Client(base_url=process.url, timeout=5) as client:
+        assert client.get("feeds/all.atom").status_code == 200  # now held
+        handed = _metric(client, "feeds_http_files_handed_total")
+        env.drop("second.txt", STORY.format(title="Handed over story"))
+        assert wait_for(lambda: _metric(client, "feeds_http_files_handed_total") > handed, 5)
+        assert _metric(client, "feeds_http_memory_files") == 1
+        fresh = client.get("feeds/all.atom")
+        assert "Handed over story" in fresh.text
+        assert fresh.headers["content-encoding"] == "gzip"
+        assert fresh.content == (env.public / "feeds" / "all.atom").read_bytes()
+        again = client.get("feeds/all.atom", headers={"If-None-Match": fresh.headers["ETag"]})
+        assert again.status_code == 304
 
 
 def test_a_feed_never_links_to_a_page_not_yet_served(daemon: tuple[Env, Process]) -> None:

@@ -39,6 +39,7 @@ from feeds.store import Store
 from feeds.tokens import load_secret
 from feeds.web import Server, Site, url_of
 from feeds.web.server import bind_listener, link_warnings
+from feeds.web.static import HandOver
 
 __all__ = ["Daemon", "StateLock", "latest_slot", "run_daemon", "run_server"]
 
@@ -77,6 +78,8 @@ class Daemon:
         self.observer: BaseObserver | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.site: Site | None = None
+        # new versions of the files the server holds, from the publisher (see HandOver)
+        self.hand_over = HandOver()
         self.listener: socket.socket | None = None
 
     def bind(self) -> None:
@@ -93,7 +96,7 @@ class Daemon:
     def start_background(self) -> None:
         config = self.config
         store = self.store = Store.for_config(config)
-        self.services = CurrentServices(Services.build(config, store))
+        self.services = CurrentServices(Services.build(config, store, self.hand_over))
         self.digests = DigestRuns(store, lambda: self.config)
         # The worker's first batch scans the inbox, then rebuilds everything once: templates
         # or the config may have changed since the last run, so the first publish is a full
@@ -166,7 +169,7 @@ class Daemon:
         config = config.model_copy(update={"paths": running.paths, "store": running.store}) \
             .with_server(config.server.model_copy(update=kept))
         assert self.store is not None and self.services is not None
-        self.services.replace(Services.build(config, self.store)).close()
+        self.services.replace(Services.build(config, self.store, self.hand_over)).close()
         self.config = config
         if self.site is not None:
             self.site.reconfigure(config)
@@ -209,6 +212,7 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
         self.site = site_of(self.config, self.store)
+        self.hand_over.attach(self.site.files, loop)
         server = Server(self.site, self.config.server.host, self.config.server.port,
                         listener=self.listener)
         self.listener = None  # the server owns it now

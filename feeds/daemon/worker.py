@@ -18,6 +18,7 @@ from feeds.ingest.ingestor import Ingestor
 from feeds.ingest.pipeline import Pipeline
 from feeds.ingest.publishing import IngestedChanges, PublishAfterIngest
 from feeds.publish import Publisher
+from feeds.publish.output import Served
 from feeds.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,11 @@ class Services:
     publisher: Publisher
 
     @classmethod
-    def build(cls, config: Config, store: Store) -> Services:
+    def build(cls, config: Config, store: Store, served: Served | None = None) -> Services:
+        """`served`: the server's hand-over (see feeds.web.static.HandOver)."""
         pipeline = Pipeline(config)
         return cls(config, pipeline, Ingestor(config, store, pipeline, workers_allowed=True),
-                   Publisher(config, store))
+                   Publisher(config, store, served=served))
 
     def close(self) -> None:
         self.pipeline.close()

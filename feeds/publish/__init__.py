@@ -28,7 +28,7 @@ from feeds.publish.catalog import FeedSpec, feed_specs
 from feeds.publish.content import ArticleHtml
 from feeds.publish.jsonfeed import JsonFeeds
 from feeds.publish.listings import Listings
-from feeds.publish.output import PublicFolder, PublishReport
+from feeds.publish.output import PublicFolder, PublishReport, Served
 from feeds.publish.pages import MAX_PAGE_DELAY, Pages, PutOffPages
 from feeds.publish.prune import files_to_keep, prune, published_files
 from feeds.publish.sharing import (
@@ -50,10 +50,12 @@ log = logging.getLogger(__name__)
 
 
 class Publisher:
-    def __init__(self, config: Config, store: Store, *, helpers: int = 0) -> None:
+    def __init__(self, config: Config, store: Store, *, helpers: int = 0,
+                 served: Served | None = None) -> None:
         """`helpers`: worker processes that render article pages beside this one when a
         publish has many (a backfill, a full rebuild); only for the `feeds` command (see
-        feeds.workers)."""
+        feeds.workers). `served`: told of the new versions of files the server holds as
+        each is put in place (`feeds run`)."""
         self.config = config
         self.store = store
         self.specs = feed_specs(config)
@@ -62,7 +64,7 @@ class Publisher:
         self.content = ArticleHtml()
         self.topic_titles = {slug: t.title for slug, t in config.topics.items()}
         # files are written staged, made durable and put in place together (see feeds.files)
-        self.public = PublicFolder(config.paths.public)
+        self.public = PublicFolder(config.paths.public, served)
         self.listings = Listings(config, store)
         self.atom_builder = AtomBuilder(config, self.content)
         self.json_feeds = JsonFeeds(config.site, self.content, self.topic_titles)

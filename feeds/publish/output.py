@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from feeds.errors import PublishError
 from feeds.files import StagedFiles, StagingError
@@ -25,10 +26,22 @@ class PublishReport:
     changed_feeds: list[str] = field(default_factory=list)  # Atom URLs whose bytes changed
 
 
+class Served(Protocol):
+    """Who is told of the files a commit put in place (the server of `feeds run`: see
+    feeds.web.static.HandOver)."""
+
+    def wants(self, relative: Path) -> bool: ...
+
+    def committed(self, written: dict[Path, bytes]) -> None: ...
+
+
 class PublicFolder:
-    def __init__(self, public: Path) -> None:
+    def __init__(self, public: Path, served: Served | None = None) -> None:
+        """`served`: told of each new file version it wants once the version is in place."""
         self.root = public
         self._files = StagedFiles()
+        self.served = served
+        self._handed: dict[Path, bytes] = {}  # staged versions `served` wants, by path
 
     def write(self, relative: Path, data: bytes, report: PublishReport) -> bool:
         """Stage a file (put in place by the next commit, at the latest when the publish
@@ -39,6 +52,8 @@ class PublicFolder:
             raise _publish_error(exc) from None
         if staged:
             report.written += 1
+            if self.served is not None and self.served.wants(relative):
+                self._handed[relative] = data
             return True
         report.unchanged += 1
         return False
@@ -56,7 +71,9 @@ class PublicFolder:
         try:
             self._files.commit()
         except StagingError as exc:
+            self._handed.clear()
             raise _publish_error(exc) from None
+        self._hand_over()
 
     @contextmanager
     def committed(self) -> Iterator[None]:
@@ -65,7 +82,17 @@ class PublicFolder:
             with self._files.committed():
                 yield
         except StagingError as exc:
+            self._handed.clear()
             raise _publish_error(exc) from None
+        except BaseException:
+            self._handed.clear()
+            raise
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._handed and self.served is not None:
+            handed, self._handed = self._handed, {}
+            self.served.committed(handed)
 
     def close(self) -> None:
         self._files.close()

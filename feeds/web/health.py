@@ -107,6 +107,11 @@ class SiteCollector(Collector):
                                 "Public files held in memory by the server.", value=held.held)
         yield GaugeMetricFamily("feeds_http_memory_files",
                                 "Public files held in memory by the server.", value=len(held))
+        yield CounterMetricFamily("feeds_http_files_read",
+                                  "Public files read from disk by requests.", value=held.reads)
+        yield CounterMetricFamily(
+            "feeds_http_files_handed",
+            "New versions of files held, handed over by the publisher.", value=held.handed)
         responses = CounterMetricFamily("feeds_http_responses",
                                         "HTTP responses by status code.", labels=["code"])
         for code, n in sorted(self.responses.items()):

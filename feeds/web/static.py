@@ -77,7 +77,9 @@ class PublicFiles:
 
     A request for a path already held costs one dictionary look-up and one stat(), which the
     requests of one `tick` share (see Site.static); only a path not seen before (or whose file
-    changed, or that was let go) is resolved and read."""
+    changed, or that was let go) is resolved and read. A new version of a file held can also
+    be handed over by the publisher that wrote it (see HandOver), so the reader polling for it
+    does not wait for its reading, compression and hash."""
 
     def __init__(self, root: Path, max_age: int = 0, limit: int = 64 << 20) -> None:
         self.root = root.resolve()
@@ -86,6 +88,9 @@ class PublicFiles:
         self.held = 0  # bytes of the bodies held
         self._by_url: OrderedDict[str, Resource] = OrderedDict()  # canonical URL path -> file
         self._checked: dict[str, int] = {}  # URL path -> the tick its file was last stat()ed
+        self.reads = 0  # files read from disk by requests
+        self.handed = 0  # new versions the publisher handed over (see HandOver)
+        self._generation = 0  # moved on when the headers change: a hand-over built before is old
 
     def set_max_age(self, max_age: int, limit: int | None = None) -> None:
         """A reloaded config: headers are built again with the new max-age."""
@@ -94,6 +99,7 @@ class PublicFiles:
             self.limit = self.limit if limit is None else limit
             self._by_url, self.held = OrderedDict(), 0
             self._checked.clear()
+            self._generation += 1
 
     def __len__(self) -> int:
         return len(self._by_url)
@@ -159,16 +165,46 @@ class PublicFiles:
                 self._checked[url_path] = tick
         return resource
 
+    def holds(self, url_path: str) -> bool:
+        """Whether a version of this (canonical) path is held. Asked from the publisher's
+        thread: a dictionary look-up, whose answer can only be a moment old."""
+        return url_path in self._by_url
+
+    def prepare(self, url_path: str, body: bytes) -> tuple[int, str, Resource] | None:
+        """A held path's new version, its file just put in place with these bytes: built on
+        the caller's thread (the publisher's), to be `install`ed on the server's. None when
+        the file in place is not those bytes (gone, or another size)."""
+        path = self.root.joinpath(*url_path.lstrip("/").split("/"))
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if st.st_size != len(body):
+            return None
+        return self._generation, url_path, self._resource(path, st, body)
+
+    def install(self, generation: int, url_path: str, resource: Resource) -> None:
+        """Hold a version `prepare` built (on the server's thread), unless the headers have
+        changed since; the next request still checks the file's stat() against it."""
+        if generation != self._generation:
+            return
+        self._keep(url_path, resource)
+        self.handed += 1
+
     def _read(self, path: Path) -> Resource | None:
         try:
             st = path.stat()
         except OSError:
             return None
-        stamp = _stamp_of(st)
         try:
             body = path.read_bytes()
         except OSError:
             return None
+        self.reads += 1
+        return self._resource(path, st, body)
+
+    def _resource(self, path: Path, st: os.stat_result, body: bytes) -> Resource:
+        stamp = _stamp_of(st)
         suffix = path.suffix.lower()
         gzipped = None
         if suffix in _COMPRESSIBLE and len(body) > 256:
@@ -306,3 +342,38 @@ class StaticResponder:
     def _next_tick(self) -> None:
         self._tick += 1
         self._ticking = False
+
+
+class HandOver:
+    """The publisher's new versions of files the server holds, handed to it as they are put
+    in place (`feeds run`, where both live in one process): a reader polling a feed for a new
+    entry then gets it without waiting for the server to read, compress and hash the file
+    while the publisher goes on with the next ones. Built on the publisher's thread, held on
+    the server's (through its event loop). Until `attach`, and for files no reader asked for
+    (a backfill's pages), nothing is handed over."""
+
+    def __init__(self) -> None:
+        self._files: PublicFiles | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, files: PublicFiles, loop: asyncio.AbstractEventLoop) -> None:
+        self._files, self._loop = files, loop
+
+    def wants(self, relative: Path) -> bool:
+        """Whether the server holds this file (a path under public/)."""
+        files = self._files
+        return files is not None and files.holds("/" + relative.as_posix())
+
+    def committed(self, written: dict[Path, bytes]) -> None:
+        """These files (path under public/ -> bytes) are in place: hand them over."""
+        files, loop = self._files, self._loop
+        if files is None or loop is None:
+            return
+        for relative, body in written.items():
+            prepared = files.prepare("/" + relative.as_posix(), body)
+            if prepared is None:
+                continue
+            try:
+                loop.call_soon_threadsafe(files.install, *prepared)
+            except RuntimeError:  # the loop has closed: the daemon is stopping
+                return
