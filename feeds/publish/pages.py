@@ -73,11 +73,12 @@ class Pages:
         return self.templates.render(template, values).encode("utf-8")
 
     def write_articles(self, items: Sequence[Item], report: PublishReport) -> None:
-        """Article pages, in place when this returns (before any feed links to them)."""
+        """Article pages, staged: the next commit puts them in place before what is staged
+        after them (the feeds that link to them), and makes them durable together with it,
+        one wait for the disk instead of two before a new entry is served."""
         related = self.listings.related(items)
         for item in items:
             self.write_article(item, related, report)
-        self.public.commit()
         self.versions += [(item.id, item.updated) for item in items]
 
     def write_article(self, item: Item, related: Mapping[str, Byline],
