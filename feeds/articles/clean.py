@@ -80,6 +80,42 @@ _NAVIGATION = re.compile(
     r"|instagram|youtube|linkedin|whatsapp|telegram|tiktok|rss|close|toggle navigation)$", re.I)
 
 
+# what a page prints above its story on a line of its own: a time ("08:32", "21:00 GMT"), a
+# date in figures ("03/25/2025", "25.03.2025 08:32"), or both
+_STAMP = re.compile(
+    r"^(?:(?P<first>\d{1,2})[/.](?P<second>\d{1,2})[/.](?P<year>(?:19|20)\d\d))?"
+    r"(?:(?(year)[\s,|–—-]+|)(?:at\s+)?\d{1,2}[:.]\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?"
+    r"(?:\s*(?:UTC|GMT|[A-Z]{2,4}))?)?$", re.I)
+
+
+def stamp_line(line: str) -> tuple[bool, datetime | None]:
+    """Whether a line is only a time or a date in figures (a page's stamp, not a title), and
+    its day when it says which: day and month tell themselves apart only when one is above
+    12 ("03/10/2025" is 3 October in one country and March 10 in another: no day)."""
+    stripped = line.strip()
+    found = _STAMP.match(stripped)
+    if not stripped or found is None:
+        return False, None
+    if found["year"] is None:
+        return True, None
+    first, second, year = int(found["first"]), int(found["second"]), int(found["year"])
+    if first > 12 >= second:
+        day, month = first, second
+    elif second > 12 >= first:
+        day, month = second, first
+    else:
+        return True, None
+    try:
+        return True, datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return True, None
+
+
+def lone_navigation(line: str) -> bool:
+    """A line that is one menu entry alone ("Home", "Contact Us"), above a story."""
+    return bool(_NAVIGATION.match(line.strip()))
+
+
 def navigation_lines(lines: list[str]) -> int:
     """How many of the leading lines are a page's navigation block ("Skip to main content",
     menus, "Connect with us"): three or more short lines without a sentence's end, two of them

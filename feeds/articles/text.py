@@ -179,6 +179,12 @@ def parse_story(lines: list[str], meta: Meta | None = None, received: datetime |
     captions = list(meta.captions)
     standfirst: str | None = None
     start = next((i for i, line in enumerate(lines) if line), len(lines))
+    while title is None and start < len(lines):  # a page's stamp or menu entry is no title
+        stamp, day = clean.stamp_line(lines[start])
+        if not (stamp or (clean.lone_navigation(lines[start]) and any(lines[start + 1:]))):
+            break
+        published = published or day
+        start = next((i for i in range(start + 1, len(lines)) if lines[i]), len(lines))
     if title is None and start < len(lines):
         first = lines[start]
         glued = _DATE_PREFIX.match(first)
@@ -187,7 +193,7 @@ def parse_story(lines: list[str], meta: Meta | None = None, received: datetime |
             first = lines[start] = glued.group("rest")
         rest_has_text = any(lines[start + 1:])
         if (rest_has_text and clean.looks_like_title(first) and not match_dateline(first)
-                and not match_byline(first)):
+                and not match_byline(first) and not clean.date_line(first)):
             title = first
             start += 1
 
@@ -214,6 +220,10 @@ def parse_story(lines: list[str], meta: Meta | None = None, received: datetime |
             date = clean.date_line(line)
             if date:
                 published = published or date
+                continue
+            stamp, day = clean.stamp_line(line)
+            if stamp:
+                published = published or day
                 continue
             if clean.is_caption(line, header=True):
                 captions.append(line)
