@@ -449,3 +449,29 @@ def test_articles_an_earlier_run_stored_but_never_published_are_published_next(
         Path("articles") / f"{article_id(article_key('late.txt', 0))}.html"}
 
 
+def test_a_publish_reads_its_feeds_in_one_read_transaction(env: Env) -> None:
+    """The feeds of a publish, their article pages and the lookups between them share one
+    read transaction: a new article waits for one BEGIN and COMMIT, not one per read
+    (there were 16 for a new Syria report; the writes of run records are their own)."""
+    import sqlalchemy as sa
+
+    env.drop("first.txt", story("First report from Damascus"))
+    env.feeds("ingest")
+    config = load_config(env.config)
+    store = Store.for_config(config)
+    pipeline = Pipeline(config)
+    begun: list[bool] = []
+    try:
+        publisher = Publisher(config, store)
+        env.drop("second.txt", story("Second report from Damascus"))
+        report = Ingestor(config, store, pipeline).run([env.inbox / "second.txt"], settle=0.0)
+        sa.event.listen(store.database.engine, "begin", lambda conn: begun.append(
+            bool(conn.get_execution_options().get("feeds_write"))))
+        publisher.publish(changed=report.changed, topics=report.topics, pause=lambda: True)
+    finally:
+        pipeline.close()
+        store.close()
+    assert "Second report" in (env.public / "feeds" / "syria.atom").read_text()
+    reads = begun.count(False)
+    # on PostgreSQL the publishers' lock is taken and let go in two transactions of its own
+    assert reads == 1 + (2 if store.shared() else 0), f"{reads} read transactions"

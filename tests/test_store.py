@@ -75,6 +75,37 @@ def test_one_shot_reads_and_a_read_transaction_agree(store: Store) -> None:
     assert store.counts()["topic:ports"] == 1
 
 
+def test_reads_together_share_one_transaction_and_writes_in_it_commit_on_their_own(
+        store: Store) -> None:
+    import sqlalchemy as sa
+
+    with store.write() as tx:  # PostgreSQL counts the stored articles once (PlannerStatistics)
+        tx.save_articles("b.txt", [draft("b.txt", {"quay": 1.0})], NOW, NOW)
+    begun: list[bool] = []
+    sa.event.listen(store.database.engine, "begin", lambda conn: begun.append(
+        bool(conn.get_execution_options().get("feeds_write"))))
+    with store.reads_together():
+        assert store.article_count() == 1
+        with store.reads_together():  # nested: still the same transaction
+            assert [item.id for item in store.items()] == ["b.txt"]
+        with store.write() as tx:  # its own transaction, committed when the block ends
+            record(tx, "a.txt", 1)
+            tx.save_articles("a.txt", [draft("a.txt", {"harbour": 1.0})], NOW, NOW)
+        other = Store.open(store.database.engine.url.render_as_string(hide_password=False))
+        try:  # another reader sees the write before the reading block ends
+            assert other.article_count() == 2
+        finally:
+            other.close()
+        store.counts()
+    assert begun == [False, True]
+    assert store.article_count() == 2  # a fresh read transaction after the block
+    with pytest.raises(RuntimeError), store.reads_together():
+        raise RuntimeError("stop")
+    assert begun[2:] == [False, False]
+    assert store.article_count() == 2  # the block let its connection go
+    assert begun[2:] == [False, False, False]
+
+
 def test_document_frequencies_include_the_transactions_own_changes_and_persist(
         store: Store) -> None:
     with store.write() as tx:

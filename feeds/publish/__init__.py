@@ -157,20 +157,8 @@ class Publisher:
         present = published_files(self.public.root) if changed_ids is None else None
         # the notices of what was taken down, then article pages: a feed never links to a
         # page not written yet
-        self.takedowns.write_notices(changed_ids, report)
-        self._write_articles(changed_ids, report)
-        current: dict[str, list[Item]] = {}
-        titles: dict[str, Byline] = {}
-        archive_jobs: list[Job] = []
-        for spec in self.specs:  # each feed goes out as soon as it is read ("all" first)
-            if self.public.needs_rebuild(spec.slug, wanted, urls.feed_path(spec.slug)):
-                current[spec.slug] = self.listings.feed_items(spec, titles)
-                archive_jobs += self._write_feed(spec, current[spec.slug], report,
-                                                 changed_ids, titles)
-        self._run_jobs(archive_jobs, report, SHARED_ARCHIVE_MIN)  # then the archive pages
-        # the other reports whose pages list the changed articles (see Store.neighbours):
-        # looked up after the feeds, which do not need them
-        siblings = set() if changed_ids is None else self.store.neighbours(changed_ids)
+        with self.store.reads_together():  # one read transaction, not one per read
+            current, titles, siblings = self._write_feeds(changed_ids, wanted, report)
         self.atom_builder.drop_unused_entries(2 * len(self.specs) * self.config.feeds.entries)
         # Then the pages that list articles: they may wait for a file that is arriving.
         pages = PutOffPages(siblings, None if wanted is None else set(wanted))
@@ -196,6 +184,29 @@ class Publisher:
                  report.unchanged, f" removed={report.removed}" if report.removed else "",
                  report.seconds, " (pages pending)" if self.pending else "")
         return report
+
+    def _write_feeds(self, changed_ids: set[str] | None, wanted: set[str] | None,
+                     report: PublishReport
+                     ) -> tuple[dict[str, list[Item]], dict[str, Byline], set[str]]:
+        """The notices of what was taken down, the changed articles' pages, then the feeds
+        (a feed never links to a page not written yet) and their archive pages. Returns each
+        feed's items, the titles of their stories' other reports, and the other reports
+        whose pages list the changed articles."""
+        self.takedowns.write_notices(changed_ids, report)
+        self._write_articles(changed_ids, report)
+        current: dict[str, list[Item]] = {}
+        titles: dict[str, Byline] = {}
+        archive_jobs: list[Job] = []
+        for spec in self.specs:  # each feed goes out as soon as it is read ("all" first)
+            if self.public.needs_rebuild(spec.slug, wanted, urls.feed_path(spec.slug)):
+                current[spec.slug] = self.listings.feed_items(spec, titles)
+                archive_jobs += self._write_feed(spec, current[spec.slug], report,
+                                                 changed_ids, titles)
+        self._run_jobs(archive_jobs, report, SHARED_ARCHIVE_MIN)  # then the archive pages
+        # the other reports whose pages list the changed articles (see Store.neighbours):
+        # looked up after the feeds, which do not need them
+        siblings = set() if changed_ids is None else self.store.neighbours(changed_ids)
+        return current, titles, siblings
 
     def _write_articles(self, changed: set[str] | None, report: PublishReport) -> None:
         """The pages of the changed articles (all of them when None)."""

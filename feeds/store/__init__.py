@@ -101,6 +101,11 @@ class Store(DigestFacade):
         """Can several daemons use this database at once? (PostgreSQL: yes.)"""
         return self.database.shared()
 
+    def reads_together(self) -> AbstractContextManager[None]:
+        """This thread's reads in the block share one read transaction (see
+        Database.reads_together)."""
+        return self.database.reads_together()
+
     def exclusive(self, name: str) -> AbstractContextManager[None]:
         """Only one holder at a time across every daemon sharing the
         database (see Database.exclusive)."""

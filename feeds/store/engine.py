@@ -187,6 +187,7 @@ class Database:
         self.statements = CompiledStatements(engine.dialect)
         self._write_lock = threading.Lock()
         self._statistics = PlannerStatistics()
+        self._held = threading.local()  # a thread's read transaction while it reads_together
 
     @property
     def dialect(self) -> str:
@@ -202,8 +203,30 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
+        held: Connection | None = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def reads_together(self) -> Iterator[None]:
+        """Every read this thread makes in the block shares one transaction: one BEGIN and
+        one COMMIT, not one of each per read. What it reads is as consistent as one read
+        transaction is (SQLite: one snapshot, taken at the first read; PostgreSQL, read
+        committed: each statement sees what was committed before it). Writes are not part
+        of it: a write in the block is its own transaction, and on SQLite the block's reads
+        after it may not see it."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
 
     @contextmanager
     def writing(self, *, durable: bool = True, waits_for: WaitsFor = "writers"
