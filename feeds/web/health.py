@@ -5,12 +5,13 @@ own metrics registry: two sites in one process (tests, several daemons) never sh
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, GCCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -117,6 +118,9 @@ class SiteCollector(Collector):
         for code, n in sorted(self.responses.items()):
             responses.add_metric([str(code)], n)
         yield responses
+        yield GaugeMetricFamily(
+            "feeds_gc_frozen_objects", "Objects moved out of the cyclic garbage collector's "
+            "reach once the daemon started (gc.freeze).", value=gc.get_freeze_count())
 
 
 class HealthRoutes:
@@ -126,6 +130,7 @@ class HealthRoutes:
         self.store = store
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SiteCollector(self.snapshot, files, responses))
+        GCCollector(registry=self.registry)  # python_gc_*: collections per generation
 
     def routes(self) -> list[Route]:
         return [Route("/healthz", self.healthz), Route("/metrics", self.metrics)]
