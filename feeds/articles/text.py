@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from feeds.articles import clean, months
+from feeds.articles import clean, months, places
 from feeds.language import split_sentences
 from feeds.models import Article
 
@@ -39,6 +39,17 @@ _ARABIC_DATELINE = re.compile(
     rf"(?:\s*[،,]\s*(?P<when>{months.DAY}))?"
     r"\s*(?:\((?P<source>[^()]{1,40})\))?"
     r"\s*[-–—:.]\s+(?P<rest>\S.*)$",
+    re.S,
+)
+# A city in title case, then its country (one the list knows, as written or in capitals) and a
+# dash: "Tehran, Iran - Hamas said …", "Damascus, Syria— On Monday …". A hyphen needs a space
+# on both sides: "Tehran, Iran-backed groups said" is a sentence.
+_COUNTRY = "|".join(re.escape(name) for name in sorted(
+    {*places.COUNTRIES, *(name.upper() for name in places.COUNTRIES)}, key=len, reverse=True))
+_COUNTRY_DATELINE = re.compile(
+    rf"^(?P<place>[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){{0,2}},\s*(?:{_COUNTRY}))"
+    r"\s*(?:\((?P<source>[^()]{1,40})\))?"
+    r"(?:\s*[–—]\s*|\s+--?\s+|\s*--\s*)(?P<rest>\S.*)$",
     re.S,
 )
 # "(CNN) -- Text", "(CNN)Text", "Omaha, Nebraska (the Heartland Project)When ...": a source in
@@ -71,6 +82,10 @@ def match_dateline(paragraph: str) -> Dateline | None:
         if source is not None or match.group("sep") in "-–—":
             return Dateline(match.group("place").strip(), source and source.strip(),
                             match.group("rest"), match.group("when"))
+    titled = _COUNTRY_DATELINE.match(paragraph)
+    if titled:
+        source = titled.group("source")
+        return Dateline(titled.group("place"), source and source.strip(), titled.group("rest"))
     arabic = _ARABIC_DATELINE.match(paragraph)
     if arabic and (arabic.group("when") or arabic.group("source")):
         source = arabic.group("source")
