@@ -163,6 +163,35 @@ def test_a_dateline_day_takes_the_year_the_file_arrived_in(
     assert article.body[0].startswith("Negotiators met on Monday")
 
 
+COLON_BODY = ("Ministers from the two governments agreed on Thursday to reopen the border "
+              "crossing for freight next month, officials said.")
+
+
+@pytest.mark.parametrize(("first", "dateline"), [
+    # a place and a colon open the body: the place is the dateline, the text is titled by
+    # its own first sentence
+    (f"NEW HAVENDALE: {COLON_BODY}", "NEW HAVENDALE"),
+    (f"Westharbour: {COLON_BODY}", "Westharbour"),
+    # a label is not a place
+    (f"UPDATE: {COLON_BODY}", None),
+    (f"Analysis: {COLON_BODY}", None),
+])
+def test_a_place_and_a_colon_opening_untitled_copy_is_its_dateline(
+        first: str, dateline: str | None) -> None:
+    [article] = parse_file("story.txt", f"{first}\n\nThe crossing closed in May.\n".encode())
+    assert article.dateline == dateline
+    assert article.body[0] == (first if dateline is None else COLON_BODY)
+    start = first.split(": ")[0] + ": " if dateline is None else ""
+    assert article.title.startswith(f"{start}Ministers from the two governments agreed")
+
+
+def test_a_headline_with_a_place_and_a_colon_stays_the_title() -> None:
+    [article] = parse_file("story.txt", f"Westharbour: Border crossing to reopen\n\n"
+                           f"{COLON_BODY}\n".encode())
+    assert article.title == "Westharbour: Border crossing to reopen"
+    assert article.dateline is None and article.body[0] == COLON_BODY
+
+
 def test_explain_dates_wire_copy_by_its_dateline(env: Env) -> None:
     path = env.drop("talks.txt", WIRE.format(dateline="DOHA, Nov. 28"))
     stamp = datetime(2026, 12, 1, 9, 30, tzinfo=UTC).timestamp()

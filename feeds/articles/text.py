@@ -52,6 +52,20 @@ _COUNTRY_DATELINE = re.compile(
     r"(?:\s*[–—]\s*|\s+--?\s+|\s*--\s*)(?P<rest>\S.*)$",
     re.S,
 )
+# "KYIV: Russia and Ukraine said …", "Jeddah: Ukraine said …": a place and a colon open a body
+# paragraph (MIN_COLON_WORDS words after it or more: "Gaza: Strikes kill 20" is a headline),
+# unless the word is a label ("UPDATE:", "Analysis:")
+_COLON_DATELINE = re.compile(
+    rf"^(?P<place>{_PLACE}|[A-Z][a-z'’\-]+(?:\s+[A-Z][a-z'’\-]+)?):\s+(?P<rest>[A-Z“\"‘].*)$",
+    re.S)
+MIN_COLON_WORDS = 12
+_LABELS = frozenset("""
+update updated breaking watch exclusive analysis opinion editorial comment commentary note
+live video videos photo photos picture pictures correction clarification warning alert flash
+urgent source sources read related explainer factbox timeline interview review summary
+disclaimer file tags keywords topics listen podcast transcript advertisement sponsored
+""".split()) | {"breaking news", "editor's note", "fact check", "read more", "also read",
+                "live updates", "editor’s note"}
 # "(CNN) -- Text", "(CNN)Text", "Omaha, Nebraska (the Heartland Project)When ...": a source in
 # parentheses, perhaps after a place in title case, glued to the text or followed by a dash.
 _SOURCE_FIRST = re.compile(
@@ -82,6 +96,10 @@ def match_dateline(paragraph: str) -> Dateline | None:
         if source is not None or match.group("sep") in "-–—":
             return Dateline(match.group("place").strip(), source and source.strip(),
                             match.group("rest"), match.group("when"))
+    colon = _COLON_DATELINE.match(paragraph)
+    if (colon and colon.group("place").lower() not in _LABELS
+            and clean.word_count(colon.group("rest")) >= MIN_COLON_WORDS):
+        return Dateline(colon.group("place"), None, colon.group("rest"))
     titled = _COUNTRY_DATELINE.match(paragraph)
     if titled:
         source = titled.group("source")
