@@ -174,18 +174,29 @@ def test_what_the_running_daemon_publishes_is_what_a_full_rebuild_writes(
 
 
 def test_once_started_the_daemon_keeps_its_start_up_heap_out_of_full_collections(
-        daemon: tuple[Env, Process]) -> None:
+        env: Env) -> None:
     """What start-up loaded is frozen (gc.freeze): a full collection no longer walks it while
-    an arriving article waits; /metrics shows how much, and the collector's own counts."""
-    env, process = daemon
-    with httpx.Client(base_url=process.url, timeout=5) as client:
-        assert wait_for(lambda: _metric(client, "feeds_gc_frozen_objects") > 10_000, 10)
-        assert _metric(client, "python_gc_collections_total") >= 1  # start-up's collect
-        frozen = _metric(client, "feeds_gc_frozen_objects")
-        env.drop("second.txt", STORY.format(title="Second Syria story"))
-        assert wait_for(lambda: served(process, "Second Syria story"), 10)
-        # frozen once, not per file (frozen objects let go of are freed as before)
-        assert _metric(client, "feeds_gc_frozen_objects") <= frozen
+    an arriving article waits; /metrics shows how much, and the collector's own counts. After
+    a reload the worker thaws, collects the old services and freezes again."""
+    env.drop("first.txt", STORY.format(title="First Syria story"))
+    process = Process(env, "--log-level", "debug", "run")
+    process.wait_up()
+    try:
+        with httpx.Client(base_url=process.url, timeout=5) as client:
+            assert wait_for(lambda: _metric(client, "feeds_gc_frozen_objects") > 10_000, 10)
+            assert _metric(client, "python_gc_collections_total") >= 1  # start-up's collect
+            frozen = _metric(client, "feeds_gc_frozen_objects")
+            env.drop("second.txt", STORY.format(title="Second Syria story"))
+            assert wait_for(lambda: served(process, "Second Syria story"), 10)
+            # frozen once, not per file (frozen objects let go of are freed as before)
+            assert _metric(client, "feeds_gc_frozen_objects") <= frozen
+            assert process.output().count("heap settled") == 1
+            process.proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: process.output().count("heap settled") == 2, 10), \
+                process.output()
+            assert _metric(client, "feeds_gc_frozen_objects") > 10_000
+    finally:
+        process.stop()
 
 
 def test_sighup_reloads_topics_and_refuses_a_bad_config(daemon: tuple[Env, Process]) -> None:

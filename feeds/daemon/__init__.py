@@ -107,7 +107,8 @@ class Daemon:
         self.publishing.owed = True
         self.events.put(InboxRequest.STARTUP)
         self.worker = Worker(self.events, self.services, store, self.publishing, self.stopping,
-                             after_startup=self._catch_up)
+                             after_startup=self._catch_up,
+                             after_reload=self._refreeze if self.freeze_heap else None)
         self.worker.thread.start()
         self.observer = watch_inbox(config.paths.inbox, self.events)
         self.scheduler = BackgroundScheduler(timezone="UTC")
@@ -156,6 +157,12 @@ class Daemon:
         if self.freeze_heap:
             settle_heap()
 
+    def _refreeze(self) -> None:
+        """After a reload, on the worker's thread once it has let go of the old services:
+        thaw the frozen heap, collect the old services' garbage and freeze again."""
+        gc.unfreeze()
+        settle_heap()
+
     def reload(self) -> None:
         """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""
         try:
@@ -175,9 +182,6 @@ class Daemon:
             .with_server(config.server.model_copy(update=kept))
         assert self.store is not None and self.services is not None
         self.services.replace(Services.build(config, self.store, self.hand_over)).close()
-        if self.freeze_heap:  # the old services may be garbage held in the frozen heap
-            gc.unfreeze()
-            settle_heap()
         self.config = config
         if self.site is not None:
             self.site.reconfigure(config)
@@ -248,8 +252,9 @@ def settle_heap() -> None:
     cyclic collector's reach (gc.freeze). A full collection otherwise walked all of it each
     time it ran, holding the interpreter for 40-100 ms while an arriving article waited; now
     it walks what the daemon made since (10-15 ms). Only garbage cycles among the frozen
-    objects escape collection, and start-up's are collected first; a reload thaws, collects
-    and freezes again. Process-wide, so only the daemon's own process calls it."""
+    objects escape collection, and start-up's are collected first; after a reload the worker
+    thaws, collects and freezes again (Daemon._refreeze). Process-wide, so only the daemon's
+    own process calls it."""
     gc.collect()
     gc.freeze()
     log.debug("heap settled frozen_objects=%d", gc.get_freeze_count())

@@ -79,24 +79,25 @@ class CurrentServices:
 class Worker:
     def __init__(self, events: EventQueue, services: CurrentServices, store: Store,
                  publishing: PublishAfterIngest, stopping: threading.Event,
-                 after_startup: Callable[[Config], None]) -> None:
+                 after_startup: Callable[[Config], None],
+                 after_reload: Callable[[], None] | None = None) -> None:
         self.events = events
         self.services = services
         self.store = store
         self.publishing = publishing
         self.stopping = stopping
         self.after_startup = after_startup  # once the startup scan is published
+        self.after_reload = after_reload  # once a reload's new topics are published
         self.thread = threading.Thread(target=self.run, name="feeds-worker", daemon=True)
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            publisher = self.services.get().publisher
+            # no local keeps the current services: a reload's old ones must be free to go
             try:
-                first = (self.events.get_nowait() if publisher.pending
+                first = (self.events.get_nowait() if self.services.get().publisher.pending
                          else self.events.get(timeout=IDLE_WAIT_SECONDS))
             except queue.Empty:
-                if publisher.pending:  # the queue is quiet: write the pages put off
-                    log_failures("publish", partial(self.publishing.finish, publisher))
+                self._finish_pending()  # the queue is quiet: write the pages put off
                 continue
             # Whatever else has arrived goes in the same batch, without waiting for more: the
             # rest of a burst piles up while this batch is ingested and is the next batch.
@@ -110,6 +111,11 @@ class Worker:
             if InboxRequest.STARTUP in batch:
                 log.info("startup scan finished: inbox read, public/ rebuilt")
 
+    def _finish_pending(self) -> None:
+        publisher = self.services.get().publisher
+        if publisher.pending:
+            log_failures("publish", partial(self.publishing.finish, publisher))
+
     def ingest_batch(self, batch: list[InboxEvent]) -> None:
         services = self.services.get()
         requests = {event for event in batch if isinstance(event, InboxRequest)}
@@ -119,6 +125,8 @@ class Worker:
         if InboxRequest.RECLASSIFY in requests:
             services.ingestor.reclassify()
             self.publishing.publish(services.publisher)
+            if self.after_reload is not None:
+                self.after_reload()
         if requests & {InboxRequest.RESCAN, InboxRequest.STARTUP}:
             changes.absorb(services.ingestor.run(stop=stop))
         complete = sorted({seen.path for seen in files if seen.complete})

@@ -217,7 +217,8 @@ class Database:
         transaction is (SQLite: one snapshot, taken at the first read; PostgreSQL, read
         committed: each statement sees what was committed before it). Writes are not part
         of it: a write in the block is its own transaction, and on SQLite the block's reads
-        after it may not see it."""
+        after it may not see it. On PostgreSQL a failed statement aborts the block's later
+        reads too: nothing in the block may catch a database error and read on."""
         if getattr(self._held, "conn", None) is not None:
             yield
             return
