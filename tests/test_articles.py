@@ -185,11 +185,46 @@ def test_a_place_and_a_colon_opening_untitled_copy_is_its_dateline(
     assert article.title.startswith(f"{start}Ministers from the two governments agreed")
 
 
-def test_a_headline_with_a_place_and_a_colon_stays_the_title() -> None:
-    [article] = parse_file("story.txt", f"Westharbour: Border crossing to reopen\n\n"
-                           f"{COLON_BODY}\n".encode())
-    assert article.title == "Westharbour: Border crossing to reopen"
+@pytest.mark.parametrize("headline", [
+    "Westharbour: Border crossing to reopen",
+    # as long as a body paragraph, but a line of its own above one: a headline
+    "Norvania: Hundreds stranded as floods cut the coast road, and aid groups warn of worse",
+    "Westharbour, Norway – Life on the quay after the storm",
+])
+def test_a_headline_shaped_like_a_dateline_stays_the_title(headline: str) -> None:
+    [article] = parse_file("story.txt", f"{headline}\n\n{COLON_BODY}\n".encode())
+    assert article.title == headline
     assert article.dateline is None and article.body[0] == COLON_BODY
+
+
+def test_two_stories_under_colon_headlines_stay_two() -> None:
+    body = f"{COLON_BODY} {COLON_BODY} {COLON_BODY}"
+    text = (f"Norvania: Hundreds stranded as floods cut the coast road, and aid groups warn of "
+            f"worse\n\n{body}\n\n\n\n\nEastmark: Ministers agree to reopen the northern border "
+            f"crossing for freight next month, officials say\n\n{body}\n")
+    first, second = parse_file("story.txt", text.encode())
+    assert first.title.startswith("Norvania: ") and second.title.startswith("Eastmark: ")
+
+
+@pytest.mark.parametrize("opening", [
+    "Background: The two countries have argued over the border for decades and the talks broke "
+    "down in May.",
+    "Monday: Ministers from the two governments met at the crossing and agreed to meet again "
+    "within the month.",
+])
+def test_a_label_and_a_colon_opening_the_body_stay_in_it(opening: str) -> None:
+    [article] = parse_file("story.txt", f"Border talks resume\n\n{opening}\n\n{COLON_BODY}\n"
+                           .encode())
+    assert article.dateline is None and article.body[0] == opening
+
+
+def test_an_interviews_first_answer_is_not_a_dateline() -> None:
+    answer = ("HALVORSEN: We have said many times that we are ready to talk on the basis of what "
+              "was agreed in May.")
+    text = (f"Interview with the minister\n\n{answer}\n\nQUESTION: What do you make of the "
+            f"latest proposal?\n\n{COLON_BODY}\n")
+    [article] = parse_file("story.txt", text.encode())
+    assert article.dateline is None and article.body[0] == answer
 
 
 def test_explain_dates_wire_copy_by_its_dateline(env: Env) -> None:

@@ -12,109 +12,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from feeds.articles import clean, months, places
+from feeds.articles import clean
+from feeds.articles.datelines import match_dateline, opens_with_speaker
 from feeds.language import split_sentences
 from feeds.models import Article
 
 _DATE_PREFIX = re.compile(
     rf"^(?:date\s*[:\-]?\s*)?(?P<date>{clean.DATE_TOKEN})\s*[-–—|:]?\s+(?P<rest>\S.*)$", re.I
 )
-_CAPITAL = "A-ZА-ЯЁІЇЄҐ"  # Latin and Cyrillic: "MOSCOW", "СТАМБУЛ", "КИЇВ"
-_PLACE = rf"[{_CAPITAL}][{_CAPITAL}'’.\-]+(?:\s+[{_CAPITAL}][{_CAPITAL}'’.\-]+)*"
-# "March 3", "3 March", "2 декабря", "2 грудня": no year
-_DAY = rf"{clean.MONTHS}\s+\d{{1,2}}|\d{{1,2}}\s+{clean.MONTHS}|{months.DAY}"
-_DATELINE = re.compile(
-    rf"^(?P<place>{_PLACE}(?:,\s*(?!{clean.MONTHS}\s+\d)[{_CAPITAL}][\w'’.\-]*"
-    rf"(?:\s+[{_CAPITAL}][\w'’.\-]*){{0,3}})?)"  # "MOSCOW, Russia"; "DOHA, Dec. 30" is a day
-    rf"(?:,\s*(?P<when>{clean.DATE_TOKEN}|{_DAY}))?"
-    r"\s*(?:\((?P<source>[^()]{1,40})\))?"
-    r"\s*(?P<sep>[-–—:.])\s+(?P<rest>\S.*)$",
-    re.S,
-)
-# Arabic has no capitals to tell a place from a sentence: a dateline names its day or its
-# source ("دمشق، 2 ديسمبر (سانا) - ...", "الدوحة (رويترز) - ...").
-_ARABIC_WORD = r"[\u0621-\u064A\u0671-\u06D3]+"
-_ARABIC_DATELINE = re.compile(
-    rf"^(?P<place>{_ARABIC_WORD}(?:\s+{_ARABIC_WORD}){{0,2}})"
-    rf"(?:\s*[،,]\s*(?P<when>{months.DAY}))?"
-    r"\s*(?:\((?P<source>[^()]{1,40})\))?"
-    r"\s*[-–—:.]\s+(?P<rest>\S.*)$",
-    re.S,
-)
-# A city in title case, then its country (one the list knows, as written or in capitals) and a
-# dash: "Tehran, Iran - Hamas said …", "Damascus, Syria— On Monday …". A hyphen needs a space
-# on both sides: "Tehran, Iran-backed groups said" is a sentence.
-_COUNTRY = "|".join(re.escape(name) for name in sorted(
-    {*places.COUNTRIES, *(name.upper() for name in places.COUNTRIES)}, key=len, reverse=True))
-_COUNTRY_DATELINE = re.compile(
-    rf"^(?P<place>[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){{0,2}},\s*(?:{_COUNTRY}))"
-    r"\s*(?:\((?P<source>[^()]{1,40})\))?"
-    r"(?:\s*[–—]\s*|\s+--?\s+|\s*--\s*)(?P<rest>\S.*)$",
-    re.S,
-)
-# "KYIV: Russia and Ukraine said …", "Jeddah: Ukraine said …": a place and a colon open a body
-# paragraph (MIN_COLON_WORDS words after it or more: "Gaza: Strikes kill 20" is a headline),
-# unless the word is a label ("UPDATE:", "Analysis:")
-_COLON_DATELINE = re.compile(
-    rf"^(?P<place>{_PLACE}|[A-Z][a-z'’\-]+(?:\s+[A-Z][a-z'’\-]+)?):\s+(?P<rest>[A-Z“\"‘].*)$",
-    re.S)
-MIN_COLON_WORDS = 12
-_LABELS = frozenset("""
-update updated breaking watch exclusive analysis opinion editorial comment commentary note
-live video videos photo photos picture pictures correction clarification warning alert flash
-urgent source sources read related explainer factbox timeline interview review summary
-disclaimer file tags keywords topics listen podcast transcript advertisement sponsored
-""".split()) | {"breaking news", "editor's note", "fact check", "read more", "also read",
-                "live updates", "editor’s note"}
-# "(CNN) -- Text", "(CNN)Text", "Omaha, Nebraska (the Heartland Project)When ...": a source in
-# parentheses, perhaps after a place in title case, glued to the text or followed by a dash.
-_SOURCE_FIRST = re.compile(
-    r"^(?P<place>[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){0,3}(?:,\s*[A-Z][\w'’.\-]*"
-    r"(?:\s+[A-Z][\w'’.\-]*){0,2})?)?\s*\((?P<source>[^()]{1,40})\)"
-    r"(?:\s*(?:--|[-–—:])\s*|(?=[A-Z“\"‘']))(?P<rest>\S.*)$",
-    re.S,
-)
 _BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<rest>\S.{0,120})$", re.I)
 _NAME_PARTICLES = {"al", "bin", "bint", "ibn", "de", "del", "della", "van", "von", "der", "da",
                    "dos", "du", "el", "la", "le", "and", "&"}
 _SEPARATOR = re.compile(r"^[-*=_#~]{3,}$")
-
-
-@dataclass(slots=True)
-class Dateline:
-    place: str
-    source: str | None
-    rest: str
-    when: str | None = None  # "March 3", "Oct. 15, 2026": the day the dateline gives
-
-
-def match_dateline(paragraph: str) -> Dateline | None:
-    """"MOSCOW, Russia (North Press) – Text" -> place, source, the text after it."""
-    match = _DATELINE.match(paragraph)
-    if match and len(match.group("place")) <= 48:
-        source = match.group("source")
-        if source is not None or match.group("sep") in "-–—":
-            return Dateline(match.group("place").strip(), source and source.strip(),
-                            match.group("rest"), match.group("when"))
-    colon = _COLON_DATELINE.match(paragraph)
-    if (colon and colon.group("place").lower() not in _LABELS
-            and clean.word_count(colon.group("rest")) >= MIN_COLON_WORDS):
-        return Dateline(colon.group("place"), None, colon.group("rest"))
-    titled = _COUNTRY_DATELINE.match(paragraph)
-    if titled:
-        source = titled.group("source")
-        return Dateline(titled.group("place"), source and source.strip(), titled.group("rest"))
-    arabic = _ARABIC_DATELINE.match(paragraph)
-    if arabic and (arabic.group("when") or arabic.group("source")):
-        source = arabic.group("source")
-        return Dateline(arabic.group("place"), source and source.strip(), arabic.group("rest"),
-                        arabic.group("when"))
-    glued = _SOURCE_FIRST.match(paragraph)
-    if glued and len(glued.group("source").split()) <= 5 and any(
-            ch.isupper() for ch in glued.group("source")):
-        place = (glued.group("place") or "").strip()
-        return Dateline(place, glued.group("source").strip(), glued.group("rest"))
-    return None
 
 
 def match_byline(line: str) -> tuple[str, str | None] | None:
@@ -281,7 +190,10 @@ def parse_story(lines: list[str], meta: Meta | None = None, received: datetime |
     paragraphs = _join_wrapped(body)
     dateline = meta.dateline
     if paragraphs:
-        found = match_dateline(paragraphs[0])
+        # an interview's first answer ("LAVROV: We have …") is not a dateline: another
+        # paragraph opens with a name and a colon too
+        transcript = any(opens_with_speaker(p) for p in paragraphs[1:])
+        found = match_dateline(paragraphs[0], opening=not transcript)
         if found:
             dateline = dateline or found.place or None
             source = source or found.source
