@@ -34,10 +34,10 @@ _ARABIC_DATELINE = re.compile(
 # A city in title case, then its country (one the list knows, as written or in capitals) and a
 # dash: "Tehran, Iran - Hamas said …", "Damascus, Syria— On Monday …". A hyphen needs a space
 # on both sides: "Tehran, Iran-backed groups said" is a sentence.
-_COUNTRY = "|".join(re.escape(name) for name in sorted(
-    {*places.COUNTRIES, *(name.upper() for name in places.COUNTRIES)}, key=len, reverse=True))
-_COUNTRY_DATELINE = re.compile(
-    rf"^(?P<place>[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){{0,2}},\s*(?:{_COUNTRY}))"
+_COUNTRIES = frozenset(name.lower() for name in places.COUNTRIES)
+_COUNTRY_DATELINE = re.compile(  # the country is looked up once matched (_COUNTRIES)
+    r"^(?P<place>[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){0,2}),\s*"
+    r"(?P<country>[A-Z][\w'’.\-]*(?:\s+(?:and\s+)?[A-Z][\w'’.\-]*){0,3})"
     r"\s*(?:\((?P<source>[^()]{1,40})\))?"
     r"(?:\s*[–—]\s*|\s+--?\s+|\s*--\s*)(?P<rest>\S.*)$",
     re.S,
@@ -96,9 +96,10 @@ def match_dateline(paragraph: str, *, opening: bool = False) -> Dateline | None:
             and clean.word_count(colon.group("rest")) >= MIN_COLON_WORDS):
         return Dateline(colon.group("place"), None, colon.group("rest"))
     titled = _COUNTRY_DATELINE.match(paragraph) if opening else None
-    if titled:
+    if titled and titled.group("country").lower() in _COUNTRIES:
         source = titled.group("source")
-        return Dateline(titled.group("place"), source and source.strip(), titled.group("rest"))
+        return Dateline(f"{titled.group('place')}, {titled.group('country')}",
+                        source and source.strip(), titled.group("rest"))
     arabic = _ARABIC_DATELINE.match(paragraph)
     if arabic and (arabic.group("when") or arabic.group("source")):
         source = arabic.group("source")
