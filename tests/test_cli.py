@@ -52,6 +52,19 @@ def test_version_answers_before_the_command_line_library_loads(env: Env) -> None
     assert result.stdout.startswith("feeds, version ")
 
 
+def test_status_on_a_current_database_imports_no_migration_step(env: Env) -> None:
+    """A current schema is only counted against the list of steps; the steps (their frozen
+    tables) load when a database needs them, as `feeds ingest` on a new one does."""
+    env.feeds("ingest")  # creates and migrates the database
+    result = subprocess.run([sys.executable, "-X", "importtime", FEEDS_BIN, "--config",
+                             str(env.config), "status"],
+                            capture_output=True, text=True, check=True, cwd=env.root)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "feeds.store.migrations" in imported  # the importtime lines were read
+    steps = {name for name in imported if name.startswith("feeds.store.migrations.")}
+    assert not steps, sorted(steps)
+
+
 def test_python_dash_m_feeds_is_the_feeds_command(env: Env) -> None:
     result = subprocess.run([sys.executable, "-m", "feeds", "--help"], capture_output=True,
                             text=True, check=False, cwd=env.root)
