@@ -16,6 +16,7 @@ import pytest
 from tests.forked import run_forked
 
 if TYPE_CHECKING:
+    from feeds.store import Store
     from tests.chat import ChatServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,16 @@ FORK = hasattr(os, "fork") and os.environ.get("FEEDS_TEST_EXEC", "") != "1"
 def sqlite_only() -> None:
     if POSTGRES:
         pytest.skip("SQLite-specific (this run uses PostgreSQL)")
+
+
+def transactions_begun(store: Store) -> list[bool]:
+    """A list that grows by one for each transaction `store` begins from now on: True for a
+    write transaction, False for a read."""
+    import sqlalchemy as sa
+    begun: list[bool] = []
+    sa.event.listen(store.database.engine, "begin", lambda conn: begun.append(
+        bool(conn.get_execution_options().get("feeds_write"))))
+    return begun
 
 
 def new_database(admin_url: str) -> str:

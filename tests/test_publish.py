@@ -36,6 +36,7 @@ from tests.conftest import (
     TWO_STORIES,
     Env,
     needs_shared,
+    transactions_begun,
 )
 from tests.publishing import FILLERS, snapshot, story, tree
 
@@ -453,20 +454,16 @@ def test_a_publish_reads_its_feeds_in_one_read_transaction(env: Env) -> None:
     """The feeds of a publish, their article pages and the lookups between them share one
     read transaction: a new article waits for one BEGIN and COMMIT, not one per read
     (there were 16 for a new Syria report; the writes of run records are their own)."""
-    import sqlalchemy as sa
-
     env.drop("first.txt", story("First report from Damascus"))
     env.feeds("ingest")
     config = load_config(env.config)
     store = Store.for_config(config)
     pipeline = Pipeline(config)
-    begun: list[bool] = []
     try:
         publisher = Publisher(config, store)
         env.drop("second.txt", story("Second report from Damascus"))
         report = Ingestor(config, store, pipeline).run([env.inbox / "second.txt"], settle=0.0)
-        sa.event.listen(store.database.engine, "begin", lambda conn: begun.append(
-            bool(conn.get_execution_options().get("feeds_write"))))
+        begun = transactions_begun(store)
         publisher.publish(changed=report.changed, topics=report.topics, pause=lambda: True)
     finally:
         pipeline.close()

@@ -12,7 +12,7 @@ import pytest
 
 from feeds.models import TopicMatch
 from feeds.store import ArticleDraft, ReadTransaction, Store, WriteTransaction
-from tests.conftest import POSTGRES, new_database
+from tests.conftest import POSTGRES, new_database, transactions_begun
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
@@ -77,13 +77,9 @@ def test_one_shot_reads_and_a_read_transaction_agree(store: Store) -> None:
 
 def test_reads_together_share_one_transaction_and_writes_in_it_commit_on_their_own(
         store: Store) -> None:
-    import sqlalchemy as sa
-
     with store.write() as tx:  # PostgreSQL counts the stored articles once (PlannerStatistics)
         tx.save_articles("b.txt", [draft("b.txt", {"quay": 1.0})], NOW, NOW)
-    begun: list[bool] = []
-    sa.event.listen(store.database.engine, "begin", lambda conn: begun.append(
-        bool(conn.get_execution_options().get("feeds_write"))))
+    begun = transactions_begun(store)
     with store.reads_together():
         assert store.article_count() == 1
         with store.reads_together():  # nested: still the same transaction

@@ -55,7 +55,7 @@ update updated breaking watch exclusive analysis opinion editorial comment comme
 live video videos photo photos picture pictures correction clarification warning alert flash
 urgent source sources read related explainer factbox timeline interview review summary
 disclaimer file tags keywords topics listen podcast transcript advertisement sponsored
-background context highlights latest question answer q a today tonight yesterday monday
+background context highlights latest question answer today tonight yesterday monday
 tuesday wednesday thursday friday saturday sunday january february march april may june july
 august september october november december
 """.split()) | {"breaking news", "editor's note", "fact check", "read more", "also read",

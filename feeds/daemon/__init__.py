@@ -107,7 +107,7 @@ class Daemon:
         self.publishing.owed = True
         self.events.put(InboxRequest.STARTUP)
         self.worker = Worker(self.events, self.services, store, self.publishing, self.stopping,
-                             after_startup=self._catch_up,
+                             after_startup=self._after_startup,
                              after_reload=self._refreeze if self.freeze_heap else None)
         self.worker.thread.start()
         self.observer = watch_inbox(config.paths.inbox, self.events)
@@ -149,8 +149,9 @@ class Daemon:
                 "interval", seconds=config.bounces.poll_seconds, id="bounces",
                 next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
 
-    def _catch_up(self, config: Config) -> None:
-        """A slot missed while the daemon was down runs once now, if within its grace."""
+    def _after_startup(self, config: Config) -> None:
+        """On the worker's thread once the start-up scan is published: a digest slot missed
+        while the daemon was down runs once now (if within its grace), then the heap settles."""
         assert self.digests is not None
         for name in self.digests.due_after_downtime(config):
             log_failures(f"digest {name}", partial(self.digests.run_due_slot, name))
@@ -250,8 +251,8 @@ def settle_heap() -> None:
     """Once start-up is done (modules, templates, models and the first publish's caches all
     loaded, 100,000 objects and more), collect its garbage and move what survived out of the
     cyclic collector's reach (gc.freeze). A full collection otherwise walked all of it each
-    time it ran, holding the interpreter for 40-100 ms while an arriving article waited; now
-    it walks what the daemon made since (10-15 ms). Only garbage cycles among the frozen
+    time it ran, holding the interpreter for 40-110 ms while an arriving article waited; now
+    it walks what the daemon made since (8-16 ms). Only garbage cycles among the frozen
     objects escape collection, and start-up's are collected first; after a reload the worker
     thaws, collects and freezes again (Daemon._refreeze). Process-wide, so only the daemon's
     own process calls it."""

@@ -155,8 +155,6 @@ class Publisher:
             return report
         # listed before the store is read, so a file another daemon writes meanwhile is kept
         present = published_files(self.public.root) if changed_ids is None else None
-        # the notices of what was taken down, then article pages: a feed never links to a
-        # page not written yet
         with self.store.reads_together():  # one read transaction, not one per read
             current, titles, siblings = self._write_feeds(changed_ids, wanted, report)
         self.atom_builder.drop_unused_entries(2 * len(self.specs) * self.config.feeds.entries)

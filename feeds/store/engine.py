@@ -203,12 +203,16 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        held: Connection | None = getattr(self._held, "conn", None)
+        held = self._held_connection()
         if held is not None:
             yield held
             return
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def _held_connection(self) -> Connection | None:
+        """This thread's read transaction, while it is inside reads_together()."""
+        return getattr(self._held, "conn", None)
 
     @contextmanager
     def reads_together(self) -> Iterator[None]:
@@ -219,7 +223,7 @@ class Database:
         of it: a write in the block is its own transaction, and on SQLite the block's reads
         after it may not see it. On PostgreSQL a failed statement aborts the block's later
         reads too: nothing in the block may catch a database error and read on."""
-        if getattr(self._held, "conn", None) is not None:
+        if self._held_connection() is not None:  # nested: the outer block's transaction
             yield
             return
         with self.engine.connect() as conn, conn.begin():
