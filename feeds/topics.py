@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from feeds.config import TopicConfig
 from feeds.models import Article, TopicMatch
@@ -29,8 +29,20 @@ class Term:
     of them (25x faster on a news article)."""
 
     text: str
-    pattern: re.Pattern[str]
+    source: str  # the pattern; compiled when a text first holds `key` (`pattern`)
     key: str
+    _compiled: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Compiled at first use: the default topics have 400-odd terms, and a command that
+        classifies one file (`feeds explain`) meets a few of their keys; compiling them all
+        up front took 8 of its ~320 ms."""
+        pattern = self._compiled
+        if pattern is None:
+            pattern = re.compile(self.source)
+            object.__setattr__(self, "_compiled", pattern)
+        return pattern
 
     def _matches(self, haystack: str) -> Iterator[int]:
         """Where whole-word matches start, left to right, not overlapping (as findall)."""
@@ -61,7 +73,7 @@ def compile_term(term: str) -> Term:
     body = r"[\s\-]+".join(map(re.escape, words)).replace("'", "['’]").replace("’", "['’]")
     tail = r"[\w'’-]*" if wildcard else r"(?:['’]s)?(?![\w])"
     key = re.split(r"['’]", words[0])[0] if words else ""
-    return Term(term, re.compile(rf"{body}{tail}"), key)
+    return Term(term, rf"{body}{tail}", key)
 
 
 @dataclass(frozen=True, slots=True)
