@@ -159,8 +159,9 @@ class DeliverySender:
                     with self.store.write() as tx:
                         tx.record_merged_failure(group, exc.message, permanent=exc.permanent,
                                                  now=self.clock())
-                    log.warning("delivery failed to=%s permanent=%s error=%s",
-                                last.subscriber, exc.permanent, exc.message)
+                    log.warning("delivery failed to=%s permanent=%s error=%s%s",
+                                last.subscriber, exc.permanent, exc.message,
+                                f" hint={exc.hint}" if exc.hint else "")
                     return "failed" if exc.permanent else "retrying"
                 self.sleep(delay)
                 continue
