@@ -319,10 +319,53 @@ def smtp_ascii() -> Any:
     yield from _smtp_server(enable_SMTPUTF8=False)
 
 
-def _smtp_server(**options: Any) -> Any:
+class PipeliningRecorder(SMTPRecorder):
+    """A server that offers PIPELINING (RFC 2920), refuses the recipients in `refuse`, and
+    keeps the bytes of each read from a client (`chunks`): commands that arrive in one read
+    were sent without waiting for a reply."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[bytes] = []
+        self.refuse: set[str] = set()
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_pipelining() -> Any:
     from aiosmtpd.controller import Controller
-    recorder = SMTPRecorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), **options)
+    from aiosmtpd.smtp import SMTP
+    recorder = PipeliningRecorder()
+
+    class Reads(SMTP):
+        def data_received(self, data: bytes) -> None:
+            recorder.chunks.append(data)
+            super().data_received(data)
+
+    class Recording(Controller):
+        def factory(self) -> SMTP:
+            return Reads(self.handler, **self.SMTP_kwargs)
+
+    yield from _smtp_server(recorder, Recording)
+
+
+def _smtp_server(recorder: SMTPRecorder | None = None, controller_class: Any = None,
+                 **options: Any) -> Any:
+    from aiosmtpd.controller import Controller
+    recorder = recorder or SMTPRecorder()
+    controller = (controller_class or Controller)(recorder, hostname="127.0.0.1",
+                                                  port=free_port(), **options)
     controller.start()
     recorder.port = controller.port  # type: ignore[attr-defined]
     yield recorder

@@ -21,7 +21,15 @@ import pytest
 
 from feeds.config import DigestConfig
 from feeds.digest.schedule import latest_slot
-from tests.conftest import FEEDS_BIN, ROOT, Env, Process, SMTPRecorder, wait_for
+from tests.conftest import (
+    FEEDS_BIN,
+    ROOT,
+    Env,
+    PipeliningRecorder,
+    Process,
+    SMTPRecorder,
+    wait_for,
+)
 
 SAMPLES = ROOT / "samples" / "inbox"
 
@@ -138,6 +146,27 @@ def test_markup_in_titles_is_escaped_and_headers_cannot_be_injected(
     html = message.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
     assert "Syria <script>alert(1)</script> & Co" in message.get_body(("plain",)).get_content()
+
+
+def test_to_a_server_that_offers_pipelining_each_message_takes_two_round_trips(
+        env: Env, smtp_pipelining: PipeliningRecorder) -> None:
+    """MAIL, RCPT and DATA go in one write (RFC 2920), the body in the next; a refused
+    recipient among them fails alone, and the rest are sent."""
+    with_smtp(env, smtp_pipelining, connections=1)
+    for address in ("first@example.org", "gone@example.org", "third@example.org"):
+        subscribe(env, address, "syria")
+    smtp_pipelining.refuse = {"gone@example.org"}
+    load_samples(env, "idlib-water.html")
+    result = env.feeds("digest", "send", "--all", check=False)
+    assert "2 sent, 1 failed" in result.stdout, result.stdout + result.stderr
+    assert "recipient refused: 550 5.1.1 no such user" in result.stderr
+    assert sorted(smtp_pipelining.recipients) == ["first@example.org", "third@example.org"]
+    envelopes = [c for c in smtp_pipelining.chunks if c.startswith(b"MAIL FROM:")]
+    assert len(envelopes) == 3, smtp_pipelining.chunks
+    for chunk, address in zip(envelopes, ("first", "gone", "third"), strict=True):
+        assert chunk.endswith(f"\r\nRCPT TO:<{address}@example.org>\r\nDATA\r\n".encode())
+    statuses = dict((who, status) for who, status, _ in deliveries(env))
+    assert statuses["gone@example.org"] == "failed"
 
 
 @pytest.mark.parametrize(("replies", "sent", "status"), [

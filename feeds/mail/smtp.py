@@ -127,21 +127,38 @@ def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
                  options: list[str]) -> None:
     """MAIL, RCPT and DATA for one message to one recipient: what smtplib's sendmail does, and
     raising the same exceptions, but cheaper for big bodies (see `dot_stuffed`) and plain
-    addresses."""
+    addresses. To a server that offers PIPELINING (RFC 2920) the three commands go in one
+    write and their replies are read after it, so a message costs two round trips, not four:
+    over a relay 30 ms away, that halves the time each connection spends on a digest."""
     extra = "".join(f" {option}" for option in options)
-    code, reply = smtp.docmd("MAIL", f"FROM:{_path(sender)}{extra}")
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = smtp.docmd("RCPT", f"TO:{_path(recipient)}")
-    if code not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    code, reply = smtp.docmd("DATA")
-    if code != 354:
+    commands = (f"MAIL FROM:{_path(sender)}{extra}", f"RCPT TO:{_path(recipient)}", "DATA")
+    replies: list[tuple[int, bytes]] = []
+    if smtp.has_extn("pipelining"):
+        smtp.send("".join(f"{command}\r\n" for command in commands))
+        replies = [smtp.getreply() for _ in commands]
+    else:
+        for command, accepted in zip(commands, _ACCEPTED, strict=True):
+            smtp.putcmd(command)
+            replies.append(smtp.getreply())
+            if replies[-1][0] not in accepted:
+                break
+    # every reply is read before any is judged: the first refusal is the one to report
+    # (after a refused RCPT the server refuses DATA too)
+    for step, (code, reply) in enumerate(replies):
+        if code in _ACCEPTED[step]:
+            continue
+        if step == 0:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        if step == 1:
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
         raise smtplib.SMTPDataError(code, reply)
     smtp.send(dot_stuffed(data))
     code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+_ACCEPTED = ((250,), (250, 251), (354,))  # the replies that let MAIL, RCPT and DATA go on
 
 
 _PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"]+@[^\s<>()\[\]\\,;:\"@]+")
