@@ -7,6 +7,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -195,6 +196,19 @@ def test_once_started_the_daemon_keeps_its_start_up_heap_out_of_full_collections
             assert wait_for(lambda: process.output().count("heap settled") == 2, 10), \
                 process.output()
             assert _metric(client, "feeds_gc_frozen_objects") > 10_000
+    finally:
+        process.stop()
+
+
+def test_the_daemon_loads_the_sentence_segmenter_before_the_first_article(env: Env) -> None:
+    """Started on an empty inbox, the daemon has the segmenter (blingfire's library) loaded
+    once it has settled, so the first article to arrive does not wait ~110 ms for it."""
+    process = Process(env, "--log-level", "debug", "run")
+    process.wait_up()
+    try:
+        assert wait_for(lambda: "heap settled" in process.output(), 10), process.output()
+        maps = Path(f"/proc/{process.proc.pid}/maps").read_text()
+        assert "libblingfiretokdll" in maps
     finally:
         process.stop()
 

@@ -151,16 +151,23 @@ class Daemon:
 
     def _after_startup(self, config: Config) -> None:
         """On the worker's thread once the start-up scan is published: a digest slot missed
-        while the daemon was down runs once now (if within its grace), then the heap settles."""
+        while the daemon was down runs once now (if within its grace); then, in the daemon's
+        own process, the services warm up (the first article to arrive would otherwise wait
+        ~120 ms for the segmenter and the templates) and the heap settles, with them in it."""
         assert self.digests is not None
         for name in self.digests.due_after_downtime(config):
             log_failures(f"digest {name}", partial(self.digests.run_due_slot, name))
         if self.freeze_heap:
+            assert self.services is not None
+            self.services.get().warm_up()
             settle_heap()
 
     def _refreeze(self) -> None:
         """After a reload, on the worker's thread once it has let go of the old services:
-        thaw the frozen heap, collect the old services' garbage and freeze again."""
+        the new ones warm up, then thaw the frozen heap, collect the old services' garbage
+        and freeze again."""
+        assert self.services is not None
+        self.services.get().warm_up()
         gc.unfreeze()
         settle_heap()
 
