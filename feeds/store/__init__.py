@@ -27,7 +27,7 @@ from feeds.store.articles import SavedArticle
 from feeds.store.claims import CLAIM_FILE, Claims, claim_key
 from feeds.store.digest_facade import DigestFacade
 from feeds.store.engine import Database, WaitsFor, connect
-from feeds.store.story_index import SignatureCache, count_terms_upsert
+from feeds.store.story_index import IndexStatements, SignatureCache
 from feeds.store.transaction import ReadTransaction, WriteTransaction
 
 # DatabaseUnavailable: what a store call raises when the database is down or stays locked
@@ -44,7 +44,7 @@ class Store(DigestFacade):
         self.database = database
         # decoded story signatures, kept across write transactions (see SignatureCache)
         self._signature_cache = SignatureCache()
-        self._count_terms = count_terms_upsert(database.dialect)
+        self._index_statements = IndexStatements.for_dialect(database.dialect)
 
     @classmethod
     def for_config(cls, config: Config) -> Store:
@@ -87,7 +87,7 @@ class Store(DigestFacade):
         database = self.database
         with database.writing(durable=durable, waits_for=waits_for) as conn:
             tx = WriteTransaction(conn, database.statements, self._signature_cache,
-                                  self._count_terms, lambda: database.order_lock(conn),
+                                  self._index_statements, lambda: database.order_lock(conn),
                                   lambda added: database.grew(added, conn))
             yield tx
             tx.finish()

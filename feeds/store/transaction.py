@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -17,7 +16,7 @@ from feeds.store.files import FileReads, FileWrites
 from feeds.store.pages import PageReads, PageWrites
 from feeds.store.retractions import RetractionReads, RetractionWrites
 from feeds.store.runs import RunReads, RunWrites
-from feeds.store.story_index import SignatureCache, TermCounts
+from feeds.store.story_index import IndexStatements, SignatureCache, TermCounts
 from feeds.store.subscribers import SubscriberReads, SubscriberWrites
 
 
@@ -33,12 +32,12 @@ class WriteTransaction(FileWrites, ArticleWrites, RunWrites, PageWrites, Subscri
     written once, at its end (`finish`)."""
 
     def __init__(self, conn: Connection, statements: CompiledStatements,
-                 signature_cache: SignatureCache, count_terms_statement: Any,
+                 signature_cache: SignatureCache, index_statements: IndexStatements,
                  order_lock: Callable[[], None], grew: Callable[[int], None]) -> None:
         super().__init__(conn, statements)
         self.term_counts = TermCounts()
         self.signature_cache = signature_cache
-        self.count_terms_statement = count_terms_statement
+        self.index_statements = index_statements
         self.new_articles: list[str] = []
         self.order_lock = order_lock
         self.grew = grew
