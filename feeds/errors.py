@@ -56,6 +56,14 @@ class PublishError(FeedsError):
 
 
 class DeliveryError(FeedsError):
-    def __init__(self, message: str, *, permanent: bool = False, hint: str | None = None) -> None:
+    """A message not delivered. `permanent`: the server refused it for good (5xx).
+    `unreachable`: the server could not be reached or refused the login, so every other
+    message would fail the same way. `uncertain`: it was sent, but no reply to its end came,
+    so it may have arrived: not to be sent again at once."""
+
+    def __init__(self, message: str, *, permanent: bool = False, unreachable: bool = False,
+                 uncertain: bool = False, hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.permanent = permanent
+        self.unreachable = unreachable
+        self.uncertain = uncertain

@@ -28,6 +28,7 @@ from tests.conftest import (
     PipeliningRecorder,
     Process,
     SMTPRecorder,
+    free_port,
     wait_for,
 )
 
@@ -171,7 +172,7 @@ def test_to_a_server_that_offers_pipelining_each_message_takes_two_round_trips(
 
 @pytest.mark.parametrize(("replies", "sent", "status"), [
     (["421 4.3.2 try again later"], 1, "sent"),
-    (["drop"], 1, "sent"),
+    (["drop"], 0, "pending"),  # no reply to the end of the message: maybe delivered
     (["451 4.3.0 busy", "451 4.3.0 busy", "451 4.3.0 busy"], 0, "pending"),
     (["550 5.1.1 no such user"], 0, "failed"),
 ])
@@ -196,6 +197,40 @@ def test_smtp_failures_are_retried_or_recorded(env: Env, smtp: SMTPRecorder,
         env.feeds("digest", "send", "--all")
         assert len(smtp.messages) == 1
         assert "Idlib" in messages(smtp)[0].get_body(("plain",)).get_content()
+
+
+def test_a_slow_reply_to_the_end_of_a_message_is_waited_for_not_sent_again(
+        env: Env, smtp: SMTPRecorder) -> None:
+    """A server that runs its filters before it answers the final "." is given the ten
+    minutes RFC 5321 allows, whatever smtp.timeout_seconds says for the other replies: a
+    client that gave up sooner sent the message again, and the server kept every copy."""
+    env.write_config(smtp={"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                           "connections": 1, "timeout_seconds": 0.5},
+                     ingest={"settle_seconds": 0.0})
+    subscribe(env, "reader@example.org", "syria")
+    load_samples(env, "idlib-water.html")
+    smtp.block = lambda: time.sleep(1.5)
+    result = env.feeds("digest", "send", "--all")
+    assert "1 sent" in result.stdout, result.stdout + result.stderr
+    assert len(smtp.messages) == 1
+    assert [status for _, status, _ in deliveries(env)] == ["sent"]
+
+
+def test_an_unreachable_server_stops_the_run_and_every_digest_waits(env: Env) -> None:
+    """Nothing listens at the configured port: the first connection's failure ends the run
+    (each further digest would fail the same way), and every digest stays pending."""
+    env.write_config(smtp={"host": "127.0.0.1", "port": free_port(), "security": "none",
+                           "connections": 1}, ingest={"settle_seconds": 0.0})
+    for address in ("first@example.org", "second@example.org", "third@example.org"):
+        subscribe(env, address, "syria")
+    load_samples(env, "idlib-water.html")
+    result = env.feeds("digest", "send", "--all")
+    assert "0 sent, 0 failed, 3 to retry" in result.stdout, result.stdout + result.stderr
+    assert result.stderr.count("delivery failed") == 1
+    assert "Connection refused" in result.stderr
+    assert "3 deliveries wait for the next run" in result.stderr
+    assert [status for _, status, attempts in deliveries(env)] == ["pending"] * 3
+    assert env.status()["pending_deliveries"] == 3
 
 
 def test_repeated_hard_failures_pause_the_subscriber(env: Env, smtp: SMTPRecorder) -> None:

@@ -5,6 +5,7 @@ process trusts through OpenSSL's SSL_CERT_FILE."""
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ class TLSRecorder(SMTPRecorder):
     def __init__(self) -> None:
         super().__init__()
         self.sessions: list[tuple[bool, str | None]] = []
+        self.logins: list[str] = []  # each AUTH attempt's mechanism
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         login = session.auth_data.login.decode() if session.auth_data else None
@@ -37,6 +39,7 @@ class TLSRecorder(SMTPRecorder):
 def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
                   auth_data: Any) -> Any:
     from aiosmtpd.smtp import AuthResult, LoginPassword
+    server.event_handler.logins.append(mechanism)
     ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"digests"
           and auth_data.password == PASSWORD.encode())
     # handled=False: aiosmtpd answers a refusal with 535 itself
@@ -76,9 +79,10 @@ def relay(request: pytest.FixtureRequest,
     yield from ((request.param, server) for server in serve(request.param, ca[0]))
 
 
-def configure(env: Env, security: str, server: SMTPRecorder) -> None:
+def configure(env: Env, security: str, server: SMTPRecorder, connections: int = 4) -> None:
     env.write_config(smtp={"host": "127.0.0.1", "port": server.port,  # type: ignore[attr-defined]
-                           "security": security, "user": "digests"},
+                           "security": security, "user": "digests",
+                           "connections": connections},
                      ingest={"settle_seconds": 0.0})
 
 
@@ -97,21 +101,32 @@ def test_a_digest_goes_encrypted_after_a_login(env: Env, relay: tuple[str, TLSRe
                                                          "second@example.org"]
 
 
-def test_a_refused_login_or_an_untrusted_certificate_keeps_the_digest_for_later(
+def test_a_refused_login_or_an_untrusted_certificate_keeps_the_digests_for_later(
         env: Env, ca: tuple[ssl.SSLContext, Path]) -> None:
+    """The server's refusal stops the run at the first connection: no login is tried once
+    per digest (an account locked for it would stop every later run too)."""
     for server in serve("starttls", ca[0]):
-        configure(env, "starttls", server)
-        subscribe(env, "reader@example.org", "syria")
+        configure(env, "starttls", server, connections=1)
+        for address in ("reader@example.org", "second@example.org", "third@example.org"):
+            subscribe(env, address, "syria")
         load_samples(env, "idlib-water.html")
+        trusted = {"SSL_CERT_FILE": str(ca[1])}
         wrong = env.feeds("digest", "send", "--all", check=False,
-                          env={"SSL_CERT_FILE": str(ca[1]), "FEEDS_SMTP_PASSWORD": "wrong"})
-        assert "SMTP login refused: 535" in wrong.stderr, wrong.stderr
+                          env={**trusted, "FEEDS_SMTP_PASSWORD": "wrong"})
+        assert re.search(r"SMTP login to 127\.0\.0\.1:\d+ refused: 535 5\.7\.8", wrong.stderr)
         assert "FEEDS_SMTP_PASSWORD" in wrong.stderr  # the hint names where the password is
+        assert "3 deliveries wait for the next run" in wrong.stderr
+        assert "0 sent, 0 failed, 3 to retry" in wrong.stdout
+        assert len(server.logins) <= 2, server.logins  # PLAIN, then LOGIN: one connection
+        unset = env.feeds("digest", "send", "--all", check=False, env=trusted)
+        assert "smtp.user is 'digests' but $FEEDS_SMTP_PASSWORD is empty" in unset.stderr
+        assert len(server.logins) <= 2  # nothing tried without a password
         untrusted = env.feeds("digest", "send", "--all", check=False,
                               env={"FEEDS_SMTP_PASSWORD": PASSWORD})
         assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.stderr
+        assert "SSL_CERT_FILE" in untrusted.stderr
         assert server.messages == []
-        assert [status for _, status, _ in deliveries(env)] == ["pending"]
-        env.feeds("digest", "send", "--all",
-                  env={"SSL_CERT_FILE": str(ca[1]), "FEEDS_SMTP_PASSWORD": PASSWORD})
-        assert len(server.messages) == 1 and deliveries(env)[0][1] == "sent"
+        assert [status for _, status, _ in deliveries(env)] == ["pending"] * 3
+        env.feeds("digest", "send", "--all", env={**trusted, "FEEDS_SMTP_PASSWORD": PASSWORD})
+        assert len(server.messages) == 3
+        assert [status for _, status, _ in deliveries(env)] == ["sent"] * 3

@@ -4,6 +4,10 @@ then left for a later one.
 
 A crash between the server's acceptance and the mark can repeat at most one message per
 connection on restart: each sender waits until its delivery is marked before it takes the next.
+So can a message whose end got no reply (it may have arrived): it waits for the next run
+instead of being sent again at once. A server that cannot be reached, or refuses the login,
+stops the run: every other message would fail the same way, and each attempt would be one
+more refused login on the account.
 """
 
 from __future__ import annotations
@@ -104,43 +108,55 @@ class DeliverySender:
                     outcomes = self.send_batch(pool, lanes, outbox, batch, people, marks)
                 report.sent += outcomes["sent"]
                 report.failed += outcomes["failed"]
-                report.retrying += outcomes["retrying"]
+                report.retrying += outcomes["retrying"] + outcomes["unreachable"]
                 report.skipped += outcomes["skipped"]
+                if outcomes["unreachable"]:
+                    left = self.store.pending_count()
+                    log.warning("sending stopped: the mail server cannot be reached or refused "
+                                "the login; %d deliveries wait for the next run", left)
+                    return report
 
     def send_batch(self, pool: ThreadPoolExecutor, lanes: int, outbox: Outbox,
                    batch: Sequence[Delivery], people: dict[str, Subscriber],
                    marks: GroupCommit) -> Counter[str]:
         """Each of `lanes` threads sends the batch's next subscriber's deliveries until none is
-        left, or until one of them fails (a database error): then the others stop too.
+        left, or until one of them fails (a database error) or finds the server unreachable:
+        then the others stop too, and what was not tried stays pending ("retrying").
         Returns once every lane has stopped, so the batch's claims are held while any of it
         is sent. Counts are per delivery."""
         waiting = iter(by_subscriber(batch))
         taking = threading.Lock()
-        failed = threading.Event()
+        stop = threading.Event()
 
         def lane() -> Counter[str]:
             outcomes: Counter[str] = Counter()
-            while not failed.is_set():
+            while not stop.is_set():
                 with taking:
                     group = next(waiting, None)
                 if group is None:
                     break
                 try:
-                    outcomes[self.send_one(outbox, group, people, marks)] += len(group)
+                    outcome = self.send_one(outbox, group, people, marks)
                 except BaseException:
-                    failed.set()
+                    stop.set()
                     raise
+                outcomes[outcome] += len(group)
+                if outcome == "unreachable":
+                    stop.set()
             return outcomes
 
         running = [pool.submit(lane) for _ in range(lanes)]
         wait(running)
-        return sum((f.result() for f in running), Counter())
+        outcomes = sum((f.result() for f in running), Counter())
+        outcomes["retrying"] += sum(len(group) for group in waiting)  # not tried: pending
+        return outcomes
 
     def send_one(self, outbox: Outbox, group: Sequence[Delivery],
                  people: dict[str, Subscriber], marks: GroupCommit) -> str:
         """Send one subscriber's pending deliveries as one message (several wait together
         after a temporary failure cleared: the reader gets one digest, not one per run);
-        what became of them: "sent", "failed", "retrying" or "skipped"."""
+        what became of them: "sent", "failed", "retrying", "unreachable" (the server: they
+        wait, like "retrying") or "skipped"."""
         last = group[-1]
         subscriber = people.get(last.subscriber)
         if subscriber is None or subscriber.status != "active":
@@ -155,14 +171,16 @@ class DeliverySender:
             try:
                 outbox.send(message)
             except DeliveryError as exc:
-                if exc.permanent or delay is None:
+                # not again at once: refused for good, perhaps delivered, or the server down
+                if exc.permanent or exc.uncertain or exc.unreachable or delay is None:
                     with self.store.write() as tx:
                         tx.record_merged_failure(group, exc.message, permanent=exc.permanent,
                                                  now=self.clock())
                     log.warning("delivery failed to=%s permanent=%s error=%s%s",
                                 last.subscriber, exc.permanent, exc.message,
                                 f" hint={exc.hint}" if exc.hint else "")
-                    return "failed" if exc.permanent else "retrying"
+                    return ("failed" if exc.permanent else
+                            "unreachable" if exc.unreachable else "retrying")
                 self.sleep(delay)
                 continue
             for delivery in group:

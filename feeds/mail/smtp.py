@@ -34,18 +34,42 @@ class SMTPOutbox:
         self._tls: ssl.SSLContext | None = None
 
     def _connect(self) -> smtplib.SMTP:
+        """A new connection, its TLS and login done; a failure here is the server's, not a
+        message's: DeliveryError with `unreachable` set."""
         cfg = self.config
-        smtp: smtplib.SMTP
-        if cfg.security == "tls":
-            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
-                                    context=self._tls_context())
-        else:
-            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-            if cfg.security == "starttls":
-                smtp.starttls(context=self._tls_context())
-        if cfg.user:
-            smtp.login(cfg.user, cfg.password())
-        return smtp
+        where = f"{cfg.host}:{cfg.port}"
+        if cfg.user and not cfg.password():
+            raise DeliveryError(
+                f"smtp.user is {cfg.user!r} but ${cfg.password_env} is empty", unreachable=True,
+                hint=f"set {cfg.password_env} in the environment of feeds (systemd: "
+                "Environment= or EnvironmentFile=)")
+        smtp: smtplib.SMTP | None = None
+        try:
+            if cfg.security == "tls":
+                smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
+                                        context=self._tls_context())
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+                if cfg.security == "starttls":
+                    smtp.starttls(context=self._tls_context())
+            if cfg.user:
+                smtp.login(cfg.user, cfg.password())
+            return smtp
+        except smtplib.SMTPAuthenticationError as exc:
+            _drop(smtp)
+            raise DeliveryError(f"SMTP login to {where} refused: {exc.smtp_code} "
+                                f"{_text(exc.smtp_error)}", unreachable=True,
+                                hint=f"check smtp.user and the password in ${cfg.password_env}"
+                                ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            _drop(smtp)
+            raise DeliveryError(f"SMTP connection to {where} failed: {exc}", unreachable=True,
+                                hint="the server's certificate is not one this machine's CAs "
+                                "vouch for (SSL_CERT_FILE names another CA bundle)") from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            _drop(smtp)
+            raise DeliveryError(f"SMTP connection to {where} failed: {exc}",
+                                unreachable=True) from exc
 
     def _tls_context(self) -> ssl.SSLContext:
         """One context for every connection, made at the first that uses TLS: making one
@@ -72,9 +96,9 @@ class SMTPOutbox:
         self._pace()
         with self._lock:
             smtp = self._idle.pop() if self._idle else None
+        if smtp is None:
+            smtp = self._connect()
         try:
-            if smtp is None:
-                smtp = self._connect()
             smtp.ehlo_or_helo_if_needed()
             data, options = message.data, []
             if message.eight_bit:
@@ -88,25 +112,26 @@ class SMTPOutbox:
                                         f"(SMTPUTF8): {message.recipient}", permanent=True)
                 options.append("SMTPUTF8")
                 smtp.command_encoding = "utf-8"
-            _transaction(smtp, message.sender, message.recipient, data, options)
+            _transaction(smtp, message.sender, message.recipient, data, options,
+                         self.config.timeout_seconds)
         except DeliveryError:  # refused before anything was sent: the connection is fine
             with self._lock:
-                self._idle.append(smtp)  # type: ignore[arg-type]
+                self._idle.append(smtp)
             raise
+        except NoFinalReply as exc:
+            _drop(smtp)
+            raise DeliveryError(
+                f"no reply from {self.config.host}:{self.config.port} to the end of the "
+                f"message: {exc.__cause__}; it may have arrived, so it is sent again at the "
+                "next run, not now", uncertain=True) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             _drop(smtp)
             code, reply = next(iter(exc.recipients.values()))
-            raise DeliveryError(f"recipient refused: {code} {reply.decode(errors='replace')}",
+            raise DeliveryError(f"recipient refused: {code} {_text(reply)}",
                                 permanent=code >= 500) from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            _drop(smtp)
-            raise DeliveryError(f"SMTP login refused: {exc.smtp_code}", hint=(
-                f"check smtp.user and the password in ${self.config.password_env}")) from exc
         except smtplib.SMTPResponseException as exc:
             _drop(smtp)
-            message_text = exc.smtp_error.decode(errors="replace") if isinstance(
-                exc.smtp_error, bytes) else str(exc.smtp_error)
-            raise DeliveryError(f"SMTP {exc.smtp_code}: {message_text}",
+            raise DeliveryError(f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}",
                                 permanent=exc.smtp_code >= 500) from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             _drop(smtp)
@@ -123,8 +148,18 @@ class SMTPOutbox:
                 smtp.quit()
 
 
+class NoFinalReply(Exception):  # noqa: N818 - a condition, not a failure of ours
+    """The message went, but no reply to its end came (a timeout, a dropped connection): the
+    server may or may not have taken it."""
+
+
+# RFC 5321 4.5.3.2.6: a client waits 10 minutes for the reply to the final ".", which a
+# server may send only after its filters ran; one that gave up sooner sent the message again
+FINAL_REPLY_SECONDS = 600.0
+
+
 def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-                 options: list[str]) -> None:
+                 options: list[str], timeout: float) -> None:
     """MAIL, RCPT and DATA for one message to one recipient: what smtplib's sendmail does, and
     raising the same exceptions, but cheaper for big bodies (see `dot_stuffed`) and plain
     addresses. To a server that offers PIPELINING (RFC 2920) the three commands go in one
@@ -153,7 +188,14 @@ def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
         raise smtplib.SMTPDataError(code, reply)
     smtp.send(dot_stuffed(data))
-    code, reply = smtp.getreply()
+    if smtp.sock is not None:
+        smtp.sock.settimeout(max(timeout, FINAL_REPLY_SECONDS))
+    try:
+        code, reply = smtp.getreply()
+    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        raise NoFinalReply from exc
+    if smtp.sock is not None:
+        smtp.sock.settimeout(timeout)
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
@@ -180,6 +222,10 @@ def dot_stuffed(data: bytes) -> bytes:
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
 def _drop(smtp: smtplib.SMTP | None) -> None:
