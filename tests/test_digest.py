@@ -309,6 +309,13 @@ def test_an_internationalized_address_goes_with_smtputf8_or_fails_alone(
     assert "SMTPUTF8" in options["rené@example.org"]
     assert "SMTPUTF8" not in options["plain@example.org"]
     assert {str(m["To"]) for m in messages(smtp)} == {"rené@example.org", "plain@example.org"}
+    # RFC 6532: the address as it is, in UTF-8 (an encoded word cannot stand in an address)
+    raw = smtp.messages[smtp.recipients.index("rené@example.org")]
+    assert "\r\nTo: rené@example.org\r\n".encode() in raw.split(b"\r\n\r\n")[0]
+    parsed = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+    # (Python's parser notes any non-ASCII local part, which RFC 6532 allows)
+    assert [type(d).__name__ for d in parsed["To"].defects] == ["NonASCIILocalPartDefect"]
+    assert parsed["To"].addresses[0].username == "rené"
     # a server without SMTPUTF8: that one delivery fails for good, the others go
     with_smtp(env, smtp_ascii)
     env.drop("later.txt", "Later news from Damascus\n\nDAMASCUS (Wire) - Syria's government "

@@ -42,6 +42,9 @@ class MailPolicy(EmailPolicy):
 
 
 MAIL_POLICY = MailPolicy(linesep="\r\n")
+# for a message to an address that is not ASCII (sent with SMTPUTF8): headers in UTF-8 as they
+# are (RFC 6532), since an encoded word cannot stand in an address
+UTF8_POLICY = MAIL_POLICY.clone(utf8=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,7 @@ class MessageTemplate:
 
     def build(self, values: Personal) -> EmailMessage:
         """The message for one reader, built in full."""
-        message = EmailMessage(policy=MAIL_POLICY)
+        message = EmailMessage(policy=MAIL_POLICY if values.to.isascii() else UTF8_POLICY)
         for name, value in self.headers:
             message[name] = self._put(value, values)
         text, html = self._put(self.text, values), self._put(self.html, values)
