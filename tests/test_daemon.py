@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from feeds.models import article_id, article_key
-from tests.conftest import HARBOUR, TWO_STORIES, Env, Process, wait_for
+from tests.conftest import HARBOUR, ROOT, TWO_STORIES, Env, Process, wait_for
 
 STORY = ("{title}\n\nDAMASCUS (Test Wire) - Officials in Syria said on Monday that talks in "
          "Damascus would resume next week. The Syrian delegation is expected on Tuesday.\n")
@@ -202,13 +203,20 @@ def test_once_started_the_daemon_keeps_its_start_up_heap_out_of_full_collections
 
 def test_the_daemon_loads_the_sentence_segmenter_before_the_first_article(env: Env) -> None:
     """Started on an empty inbox, the daemon has the segmenter (blingfire's library) loaded
-    once it has settled, so the first article to arrive does not wait ~110 ms for it."""
-    process = Process(env, "--log-level", "debug", "run")
+    once it has settled, so the first article to arrive does not wait ~110 ms for it. A file
+    in the templates folder that no page uses, and that does not compile, changes nothing."""
+    templates = env.root / "my-templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "old-notes.html").write_text("{{ unfinished", encoding="utf-8")
+    process = Process(env, "--log-level", "debug", "run", paths={"templates": str(templates)})
     process.wait_up()
     try:
         assert wait_for(lambda: "heap settled" in process.output(), 10), process.output()
         maps = Path(f"/proc/{process.proc.pid}/maps").read_text()
         assert "libblingfiretokdll" in maps
+        assert " ERROR " not in process.output(), process.output()
+        env.drop("second.txt", STORY.format(title="Second Syria story"))
+        assert wait_for(lambda: served(process, "Second Syria story"), 10), process.output()
     finally:
         process.stop()
 

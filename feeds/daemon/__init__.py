@@ -167,9 +167,11 @@ class Daemon:
         the new ones warm up, then thaw the frozen heap, collect the old services' garbage
         and freeze again."""
         assert self.services is not None
-        self.services.get().warm_up()
-        gc.unfreeze()
-        settle_heap()
+        try:
+            self.services.get().warm_up()
+        finally:
+            gc.unfreeze()
+            settle_heap()
 
     def reload(self) -> None:
         """SIGHUP: re-read config.toml; keep the old one when the new one is invalid."""

@@ -56,9 +56,10 @@ class Services:
 
     def warm_up(self) -> None:
         """Load now what the first article would otherwise wait for (~120 ms): the sentence
-        segmenter (blingfire and numpy) and the compiled page templates."""
+        segmenter (blingfire and numpy) and the compiled page templates. A template that does
+        not compile is logged here and again when a page needs it; the daemon goes on."""
         load_segmenter()
-        self.publisher.pages.templates.compile_all()
+        log_failures("warm-up", self.publisher.pages.warm_up)
 
     def close(self) -> None:
         self.pipeline.close()

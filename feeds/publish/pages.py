@@ -65,6 +65,10 @@ class Pages:
         versions, self.versions = self.versions, []
         return versions
 
+    def warm_up(self) -> None:
+        """The templates a new article's publish renders, compiled now."""
+        self.templates.compile(("article.html", "topic.html", "index.html", "other.html"))
+
     def render(self, template: str, **context: Any) -> bytes:
         values: dict[str, Any] = {
             "site": self.site, "feeds": self.specs, "signup_url": self.signup_url,
