@@ -20,8 +20,9 @@ from feeds.models import Article, TopicMatch
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """A compiled term: its pattern, and a plain substring every match contains, so the
-    pattern only runs on texts that hold that substring (most texts hold few of the terms).
+    """A term: its pattern (compiled at first use), and a plain substring every match
+    contains, so the pattern only runs on texts that hold that substring (most texts hold few
+    of the terms).
 
     The pattern starts with the term's own letters; that a match starts a word is checked
     here, not with a look-behind in the pattern: a pattern that opens with a look-behind is

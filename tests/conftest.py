@@ -328,11 +328,25 @@ class PipeliningRecorder(SMTPRecorder):
         super().__init__()
         self.chunks: list[bytes] = []
         self.refuse: set[str] = set()
+        self.refuse_mail: list[str] = []  # replies to the next MAIL commands (421: then close)
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        if self.refuse_mail:
+            reply = self.refuse_mail.pop(0)
+            if reply.startswith("421"):  # said, and the connection closed at once
+                await server.push(reply)
+                server.transport.close()
+                return "421 closed"  # aiosmtpd's own push of this goes nowhere
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:

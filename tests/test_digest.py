@@ -176,9 +176,11 @@ def test_to_a_server_that_offers_pipelining_each_message_takes_two_round_trips(
     (["451 4.3.0 busy", "451 4.3.0 busy", "451 4.3.0 busy"], 0, "pending"),
     (["550 5.1.1 no such user"], 0, "failed"),
 ])
-def test_smtp_failures_are_retried_or_recorded(env: Env, smtp: SMTPRecorder,
-                                               replies: list[str], sent: int,
+@pytest.mark.parametrize("server", ["smtp", "smtp_pipelining"])
+def test_smtp_failures_are_retried_or_recorded(env: Env, request: pytest.FixtureRequest,
+                                               server: str, replies: list[str], sent: int,
                                                status: str) -> None:
+    smtp: SMTPRecorder = request.getfixturevalue(server)
     with_smtp(env, smtp)
     subscribe(env, "reader@example.org", "syria")
     load_samples(env, "idlib-water.html")
@@ -197,6 +199,27 @@ def test_smtp_failures_are_retried_or_recorded(env: Env, smtp: SMTPRecorder,
         env.feeds("digest", "send", "--all")
         assert len(smtp.messages) == 1
         assert "Idlib" in messages(smtp)[0].get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize(("reply", "status"), [
+    ("421 4.7.0 too many connections", "pending"), ("451 4.3.0 try later", "pending"),
+    ("553 5.7.1 sender refused", "failed")])
+def test_a_refused_sender_in_a_pipelined_group_is_said_and_kept(
+        env: Env, smtp_pipelining: PipeliningRecorder, reply: str, status: str) -> None:
+    """MAIL refused inside a pipelined group: its reply is the one reported (a 421 comes
+    with the connection closed), nothing is delivered, and a temporary refusal waits."""
+    with_smtp(env, smtp_pipelining, connections=1)
+    subscribe(env, "reader@example.org", "syria")
+    load_samples(env, "idlib-water.html")
+    smtp_pipelining.refuse_mail = [reply] * 3
+    result = env.feeds("digest", "send", "--all", check=False)
+    code, text = reply.split(" ", 1)
+    assert f"SMTP {code}: {text}" in result.stderr, result.stderr
+    assert smtp_pipelining.messages == []
+    assert [got for _, got, _ in deliveries(env)] == [status]
+    if status == "pending":
+        env.feeds("digest", "send", "--all")
+        assert len(smtp_pipelining.messages) == 1
 
 
 def test_a_slow_reply_to_the_end_of_a_message_is_waited_for_not_sent_again(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def ca(tmp_path: Path) -> Iterator[tuple[ssl.SSLContext, Path]]:
     yield context, path
 
 
+@contextmanager
 def serve(security: str, context: ssl.SSLContext) -> Iterator[TLSRecorder]:
     from aiosmtpd.controller import Controller
     recorder = TLSRecorder()
@@ -69,14 +71,17 @@ def serve(security: str, context: ssl.SSLContext) -> Iterator[TLSRecorder]:
                             auth_required=True, authenticator=authenticator, **options)
     controller.start()
     recorder.port = controller.port  # type: ignore[attr-defined]
-    yield recorder
-    controller.stop()
+    try:
+        yield recorder
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(params=["starttls", "tls"])
 def relay(request: pytest.FixtureRequest,
           ca: tuple[ssl.SSLContext, Path]) -> Iterator[tuple[str, TLSRecorder]]:
-    yield from ((request.param, server) for server in serve(request.param, ca[0]))
+    with serve(request.param, ca[0]) as server:
+        yield request.param, server
 
 
 def configure(env: Env, security: str, server: SMTPRecorder, connections: int = 4) -> None:
@@ -105,7 +110,7 @@ def test_a_refused_login_or_an_untrusted_certificate_keeps_the_digests_for_later
         env: Env, ca: tuple[ssl.SSLContext, Path]) -> None:
     """The server's refusal stops the run at the first connection: no login is tried once
     per digest (an account locked for it would stop every later run too)."""
-    for server in serve("starttls", ca[0]):
+    with serve("starttls", ca[0]) as server:
         configure(env, "starttls", server, connections=1)
         for address in ("reader@example.org", "second@example.org", "third@example.org"):
             subscribe(env, address, "syria")

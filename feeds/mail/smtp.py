@@ -1,7 +1,8 @@
 """Delivering finished messages over SMTP: STARTTLS or implicit TLS, up to smtp.connections
 reused connections, an optional rate limit shared by all of them. The only SMTP code in feeds;
 it never builds messages (feeds/mail/message.py does). 8-bit messages go with BODY=8BITMIME, or
-re-encoded as quoted-printable to a server without it."""
+re-encoded as quoted-printable to a server without it; to a server that offers PIPELINING, a
+message's MAIL, RCPT and DATA go in one write."""
 
 from __future__ import annotations
 
@@ -158,6 +159,9 @@ class NoFinalReply(Exception):  # noqa: N818 - a condition, not a failure of our
 FINAL_REPLY_SECONDS = 600.0
 
 
+_ACCEPTED = ((250,), (250, 251), (354,))  # the replies that let MAIL, RCPT and DATA go on
+
+
 def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
                  options: list[str], timeout: float) -> None:
     """MAIL, RCPT and DATA for one message to one recipient: what smtplib's sendmail does, and
@@ -167,26 +171,35 @@ def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
     over a relay 30 ms away, that halves the time each connection spends on a digest."""
     extra = "".join(f" {option}" for option in options)
     commands = (f"MAIL FROM:{_path(sender)}{extra}", f"RCPT TO:{_path(recipient)}", "DATA")
-    replies: list[tuple[int, bytes]] = []
-    if smtp.has_extn("pipelining"):
+    if any("\r" in command or "\n" in command for command in commands):
+        # what smtplib's putcmd refuses too: a line break would start a command of its own
+        raise DeliveryError(f"an address holds a line break: {sender!r} to {recipient!r}",
+                            permanent=True)
+    pipelined = smtp.has_extn("pipelining")
+    if pipelined:
         smtp.send("".join(f"{command}\r\n" for command in commands))
-        replies = [smtp.getreply() for _ in commands]
-    else:
-        for command, accepted in zip(commands, _ACCEPTED, strict=True):
+    refusal: smtplib.SMTPException | None = None
+    for step, command in enumerate(commands):
+        if not pipelined:
             smtp.putcmd(command)
-            replies.append(smtp.getreply())
-            if replies[-1][0] not in accepted:
-                break
-    # every reply is read before any is judged: the first refusal is the one to report
-    # (after a refused RCPT the server refuses DATA too)
-    for step, (code, reply) in enumerate(replies):
-        if code in _ACCEPTED[step]:
+        try:
+            code, reply = smtp.getreply()
+        except smtplib.SMTPServerDisconnected:
+            if refusal is not None:  # a server that refused, then closed: say its refusal
+                raise refusal from None
+            raise
+        if code in _ACCEPTED[step] or refusal is not None:
             continue
-        if step == 0:
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        if step == 1:
-            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-        raise smtplib.SMTPDataError(code, reply)
+        refusal = (smtplib.SMTPSenderRefused(code, reply, sender) if step == 0 else
+                   smtplib.SMTPRecipientsRefused({recipient: (code, reply)}) if step == 1 else
+                   smtplib.SMTPDataError(code, reply))
+        # unpipelined, nothing more was sent; a 421 closes the connection. Otherwise the
+        # rest of the group's replies are read first (a server may even accept DATA after
+        # refusing the recipient: the body is not sent, and the connection is closed)
+        if not pipelined or code == 421:
+            raise refusal
+    if refusal is not None:
+        raise refusal
     smtp.send(dot_stuffed(data))
     if smtp.sock is not None:
         smtp.sock.settimeout(max(timeout, FINAL_REPLY_SECONDS))
@@ -198,9 +211,6 @@ def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
         smtp.sock.settimeout(timeout)
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
-
-
-_ACCEPTED = ((250,), (250, 251), (354,))  # the replies that let MAIL, RCPT and DATA go on
 
 
 _PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"]+@[^\s<>()\[\]\\,;:\"@]+")
