@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
@@ -25,19 +28,40 @@ class JSONFormatter(logging.Formatter):
 
 
 class RepeatFilter(logging.Filter):
-    """Let the same warning through five times, then only every hundredth (bulk backfills)."""
+    """Let the same warning (one logger, one message template) through five times a minute
+    and hold back the rest of that minute: a backfill of thousands of bad files, or a mail
+    server down for every digest, does not flood the journal, and a warning of an hour later
+    is not lost to the ones before it. The first let through after some were held says how
+    many (`feeds status` lists each failure whatever the log showed)."""
 
-    def __init__(self) -> None:
+    BURST = 5
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self.seen: dict[tuple[str, str], int] = {}
+        self.clock = clock
+        self._lock = threading.Lock()  # loggers are called from several threads
+        self._seen: dict[tuple[str, str], list[float]] = {}  # [window start, count, held]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
         key = (record.name, str(record.msg))
-        count = self.seen.get(key, 0) + 1
-        self.seen[key] = count
-        return count <= 5 or count % 100 == 0
+        now = self.clock()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is None or now - seen[0] >= self.WINDOW_SECONDS:
+                held = int(seen[2]) if seen is not None else 0
+                self._seen[key] = [now, 1, 0]
+                if held:  # no "%" in it: the record's own arguments still fill its message
+                    record.msg = (f"{record.msg} ({held} more like it in the minute before "
+                                  "were not shown)")
+                return True
+            seen[1] += 1
+            if seen[1] <= self.BURST:
+                return True
+            seen[2] += 1
+            return False
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
