@@ -256,6 +256,8 @@ def test_an_unreachable_server_stops_the_run_and_every_digest_waits(env: Env) ->
     assert "3 deliveries wait for the next run" in result.stderr
     assert [status for _, status, attempts in deliveries(env)] == ["pending"] * 3
     assert env.status()["pending_deliveries"] == 3
+    dry = env.feeds("digest", "send", "--all", "--dry-run").stdout
+    assert "and 3 deliveries pending from earlier runs, which a run sends too" in dry, dry
 
 
 def test_repeated_hard_failures_pause_the_subscriber(env: Env, smtp: SMTPRecorder) -> None:

@@ -111,6 +111,10 @@ def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool
                         continue
                     _show(name, got, dry_run)
                     failed += got.failed
+            if dry_run and (left := store.pending_count()):
+                from feeds.language import counted
+                click.echo(f"and {counted(left, 'delivery', 'deliveries')} pending from "
+                           "earlier runs, which a run sends too")
         finally:
             outbox.close()
     if failed:
