@@ -249,8 +249,10 @@ class StoryIndexWrites(Queries):
                         i in known or i in read] for story, ids in out.items()}
 
     def document_frequency(self, terms: Iterable[str]) -> dict[str, int]:
-        """How many stored articles have each term, with this transaction's changes so far."""
-        terms = list(terms)  # read twice below
+        """How many stored articles have each term, with this transaction's changes so far.
+        A report's specifics (FACT_PREFIX) are never counted: none is looked up (grouping asks
+        about a signature whose words save_terms read already, so it costs no query)."""
+        terms = [term for term in terms if not term.startswith(FACT_PREFIX)]
         counts = self.term_counts
         unread = [term for term in terms if term not in counts.stored]
         if unread:
