@@ -111,7 +111,7 @@ def test_a_refused_login_or_an_untrusted_certificate_keeps_the_digests_for_later
     """The server's refusal stops the run at the first connection: no login is tried once
     per digest (an account locked for it would stop every later run too)."""
     with serve("starttls", ca[0]) as server:
-        configure(env, "starttls", server, connections=1)
+        configure(env, "starttls", server)  # 4 connections: the first refusal is for all
         for address in ("reader@example.org", "second@example.org", "third@example.org"):
             subscribe(env, address, "syria")
         load_samples(env, "idlib-water.html")

@@ -33,8 +33,36 @@ class SMTPOutbox:
         self._lock = threading.Lock()
         self._next = 0.0  # when the rate limit lets the next message start
         self._tls: ssl.SSLContext | None = None
+        self._first = threading.Lock()  # held while no connection has worked yet
+        self._worked = False  # a connection of this outbox got through (TLS, login)
+        self._down: DeliveryError | None = None  # why the first connection failed
 
     def _connect(self) -> smtplib.SMTP:
+        """A new connection, its TLS and login done. Until one has worked, connections are
+        made one at a time and the first failure is kept: the other senders get it without
+        asking the server again (one refused login a run, not one per connection), and it is
+        `unreachable` (the run stops). Once one has worked, a failed connection is just a
+        failed delivery, tried again (a server's limit on connections, a lost packet)."""
+        if self._worked:
+            try:
+                return self._dial()
+            except DeliveryError as exc:
+                exc.unreachable = False
+                raise
+        with self._first:
+            if self._down is not None:
+                raise self._down
+            if not self._worked:
+                try:
+                    smtp = self._dial()
+                except DeliveryError as exc:
+                    self._down = exc
+                    raise
+                self._worked = True
+                return smtp
+        return self._connect()
+
+    def _dial(self) -> smtplib.SMTP:
         """A new connection, its TLS and login done; a failure here is the server's, not a
         message's: DeliveryError with `unreachable` set."""
         cfg = self.config
@@ -102,15 +130,20 @@ class SMTPOutbox:
         try:
             smtp.ehlo_or_helo_if_needed()
             data, options = message.data, []
+            international = not (message.sender + message.recipient).isascii()
+            if international and not smtp.has_extn("smtputf8"):
+                raise DeliveryError(f"the server takes no internationalized address "
+                                    f"(SMTPUTF8): {message.recipient}", permanent=True)
             if message.eight_bit:
                 if smtp.has_extn("8bitmime"):
                     options.append("BODY=8BITMIME")
+                elif international:  # its headers are UTF-8 (RFC 6532): no 7-bit form
+                    raise DeliveryError(f"the server takes internationalized addresses but no "
+                                        f"8-bit mail (8BITMIME, which SMTPUTF8 requires): "
+                                        f"{message.recipient}", permanent=True)
                 else:
                     data = seven_bit(data)
-            if not (message.sender + message.recipient).isascii():
-                if not smtp.has_extn("smtputf8"):
-                    raise DeliveryError(f"the server takes no internationalized address "
-                                        f"(SMTPUTF8): {message.recipient}", permanent=True)
+            if international:
                 options.append("SMTPUTF8")
                 smtp.command_encoding = "utf-8"
             _transaction(smtp, message.sender, message.recipient, data, options,
