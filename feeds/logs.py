@@ -54,8 +54,7 @@ class RepeatFilter(logging.Filter):
                 held = int(seen[2]) if seen is not None else 0
                 self._seen[key] = [now, 1, 0]
                 if held:  # no "%" in it: the record's own arguments still fill its message
-                    record.msg = (f"{record.msg} ({held} more like it in the minute before "
-                                  "were not shown)")
+                    record.msg = f"{record.msg} ({held} more like it earlier were not shown)"
                 return True
             seen[1] += 1
             if seen[1] <= self.BURST:

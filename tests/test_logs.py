@@ -29,5 +29,4 @@ def test_a_repeated_warning_is_held_back_within_a_minute_and_counted_after() -> 
     lines = out.getvalue().splitlines()
     assert lines == [*(f"file failed path=bad-{n}.txt" for n in range(5)), "another warning",
                      "info lines pass 1",
-                     "file failed path=late.txt (3 more like it in the minute before were "
-                     "not shown)"]
+                     "file failed path=late.txt (3 more like it earlier were not shown)"]

@@ -114,7 +114,8 @@ def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool
             if dry_run and (left := store.pending_count()):
                 from feeds.language import counted
                 click.echo(f"and {counted(left, 'delivery', 'deliveries')} pending from "
-                           "earlier runs, which a run sends too")
+                           "earlier runs (a run of their schedule sends them too, and the "
+                           "daemon every mail.retry_seconds)")
         finally:
             outbox.close()
     if failed:
