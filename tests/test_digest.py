@@ -249,8 +249,10 @@ def test_an_unreachable_server_stops_the_run_and_every_digest_waits(env: Env) ->
     for address in ("first@example.org", "second@example.org", "third@example.org"):
         subscribe(env, address, "syria")
     load_samples(env, "idlib-water.html")
-    result = env.feeds("digest", "send", "--all")
+    result = env.feeds("digest", "send", "--all", check=False)
     assert "0 sent, 0 failed, 3 to retry" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 1  # a cron job hears of it
+    assert "feeds: sending stopped: the mail server cannot be reached" in result.stderr
     assert result.stderr.count("delivery failed") == 1
     assert "Connection refused" in result.stderr
     assert "3 deliveries wait for the next run" in result.stderr

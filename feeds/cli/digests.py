@@ -80,7 +80,8 @@ def _run_slot(store: Store, digester: Digester, outbox: Outbox, name: str, slot:
 @handles_errors
 def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool) -> None:
     """Run digest schedules: with no --schedule or --all, only those whose slot is due (as
-    the daemon would). Exits 1 when a delivery failed for good."""
+    the daemon would). Exits 1 when a delivery failed for good, or the mail server could not
+    be reached (or refused the login) and the digests wait."""
     config = obj.scheduled_config
     if schedule and run_all:
         raise FeedsError("--schedule and --all cannot go together")
@@ -88,7 +89,7 @@ def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool
         raise FeedsError(f"no digest schedule named {schedule!r}",
                          hint=f"configured: {', '.join(config.digests) or 'none'}")
     from feeds.mail import open_outbox
-    failed = 0
+    failed, stopped = 0, None
     with obj.store() as store:
         digester = _digester(config, store)
         outbox = open_outbox(config.smtp, config.paths.state)
@@ -99,6 +100,7 @@ def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool
                     report = digester.run(name, run, outbox, dry_run=dry_run)
                     _show(name, report, dry_run)
                     failed += report.failed
+                    stopped = stopped or report.stopped
             else:
                 due = due_slots(config, store, datetime.now(UTC))
                 if not due:
@@ -111,6 +113,7 @@ def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool
                         continue
                     _show(name, got, dry_run)
                     failed += got.failed
+                    stopped = stopped or got.stopped
             if dry_run and (left := store.pending_count()):
                 from feeds.language import counted
                 click.echo(f"and {counted(left, 'delivery', 'deliveries')} pending from "
@@ -120,6 +123,9 @@ def digest_send(obj: Context, schedule: str | None, run_all: bool, dry_run: bool
             outbox.close()
     if failed:
         click.echo(f"feeds: {failed} deliveries failed; see `feeds status`", err=True)
+    if stopped:
+        click.echo(f"feeds: sending stopped: {stopped}", err=True)
+    if failed or stopped:
         sys.exit(1)
 
 

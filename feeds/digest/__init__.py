@@ -72,7 +72,9 @@ class Digester:
         if not dry_run:
             sent = self.deliver(outbox, schedule_name)
             report.sent, report.failed, report.retrying = sent.sent, sent.failed, sent.retrying
-            self.store.record_run("digest", started, self.clock(), not report.failed, {
+            report.stopped = sent.stopped
+            self.store.record_run("digest", started, self.clock(),
+                                  not report.failed and report.stopped is None, {
                 "schedule": schedule_name, "run": run, "sent": report.sent,
                 "failed": report.failed, "retrying": report.retrying,
                 "skipped": report.skipped})

@@ -23,6 +23,7 @@ class DigestReport:
     skipped: int = 0
     failed: int = 0
     retrying: int = 0
+    stopped: str | None = None  # why sending stopped early (the mail server unreachable)
     recipients: list[tuple[str, int]] = field(default_factory=list)  # (email, items)
     nothing_new: list[tuple[str, str]] = field(default_factory=list)  # (email, why)
 

@@ -112,8 +112,9 @@ class DeliverySender:
                 report.skipped += outcomes["skipped"]
                 if outcomes["unreachable"]:
                     left = self.store.pending_count()
-                    log.warning("sending stopped: the mail server cannot be reached or refused "
-                                "the login; %d deliveries wait for the next run", left)
+                    report.stopped = (f"the mail server cannot be reached or refused the "
+                                      f"login; {left} deliveries wait for the next run")
+                    log.warning("sending stopped: %s", report.stopped)
                     return report
 
     def send_batch(self, pool: ThreadPoolExecutor, lanes: int, outbox: Outbox,
