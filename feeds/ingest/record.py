@@ -76,6 +76,10 @@ class BatchRecorder:
         self.stored = tx.article_count()
 
     def record(self, parsed: Sequence[ParsedFile | FileRead]) -> None:
+        # the batch's files are claimed (no other daemon records them meanwhile): their
+        # records are read in one query, not one each
+        self.known = self.tx.file_records(
+            [entry.read.rel for entry in parsed if isinstance(entry, ParsedFile)])
         for entry in sorted(parsed, key=in_time_order):
             if isinstance(entry, FileRead):
                 self._unread(entry)
@@ -106,7 +110,8 @@ class BatchRecorder:
     def _parsed(self, entry: ParsedFile) -> None:
         tx, report, read, now = self.tx, self.report, entry.read, self.now
         report.files_read += 1
-        record = tx.file_record(read.rel)
+        record = self.known.get(read.rel)
+        exists = record is not None
         if record is not None and record.sha256 == entry.sha256:
             tx.touch_file(read.rel, read.mtime_ns, now)
             report.unchanged += record.articles
@@ -119,7 +124,7 @@ class BatchRecorder:
             tx.record_file(path=read.rel, sha256=entry.sha256, size=read.size,
                            mtime_ns=read.mtime_ns, status="duplicate",
                            reason=f"same bytes as {original}", duplicate_of=original, count=0,
-                           now=now)
+                           now=now, exists=exists)
             report.duplicates.append((read.rel, original))
             log.info("duplicate file path=%s original=%s", read.rel, original)
             return
@@ -127,13 +132,13 @@ class BatchRecorder:
             # Keep the articles of the last good version: nothing is lost to a bad edit.
             tx.record_file(path=read.rel, sha256=entry.sha256, size=read.size,
                            mtime_ns=read.mtime_ns, status="failed", reason=entry.reason,
-                           duplicate_of=None, count=0, now=now)
+                           duplicate_of=None, count=0, now=now, exists=exists)
             report.failed.append((read.rel, entry.reason))
             log.warning("file failed path=%s reason=%s", read.rel, entry.reason)
             return
-        self._store(entry)
+        self._store(entry, exists)
 
-    def _store(self, entry: ParsedFile) -> None:
+    def _store(self, entry: ParsedFile, exists: bool) -> None:
         """A good file: its articles stored, grouped into stories, and counted."""
         tx, report, read = self.tx, self.report, entry.read
         saved = tx.save_articles(read.rel, entry.drafts, self.now, received(read.mtime_ns),
@@ -143,7 +148,8 @@ class BatchRecorder:
         self.stored += sum(item.change == "new" for item in kept) - (len(saved) - len(kept))
         tx.record_file(path=read.rel, sha256=entry.sha256, size=read.size,
                        mtime_ns=read.mtime_ns, status="ok", reason=entry.warning,
-                       duplicate_of=None, count=len(entry.drafts), now=self.now)
+                       duplicate_of=None, count=len(entry.drafts), now=self.now,
+                       exists=exists)
         group_stories(tx, self.stories, entry.drafts, kept, self.stored, self.splits,
                       self.judge)
         for draft, item in zip(entry.drafts, kept, strict=True):

@@ -64,10 +64,13 @@ class FileReads(Queries):
 class FileWrites(FileReads):
     def record_file(self, *, path: str, sha256: str, size: int, mtime_ns: int, status: str,
                     reason: str | None, duplicate_of: str | None, count: int,
-                    now: datetime) -> None:
+                    now: datetime, exists: bool | None = None) -> None:
+        """`exists`: whether the path has a record, when the caller knows (it read it in this
+        transaction, the file claimed): one statement instead of an UPDATE that finds no row
+        and then an INSERT."""
         values = dict(sha256=sha256, size=size, mtime_ns=mtime_ns, status=status, reason=reason,
                       duplicate_of=duplicate_of, articles=count, last_seen=now)
-        if not self.run(_UPDATE_FILE, {"where_path": path, **values}):
+        if exists is False or not self.run(_UPDATE_FILE, {"where_path": path, **values}):
             self.run(_INSERT_FILE, {"path": path, "first_seen": now, **values})
 
     def forget_files(self, paths: Sequence[str], statuses: Sequence[str]) -> None:
