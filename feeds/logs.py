@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
@@ -41,7 +42,7 @@ class RepeatFilter(logging.Filter):
         super().__init__()
         self.clock = clock
         self._lock = threading.Lock()  # loggers are called from several threads
-        self._seen: dict[tuple[str, str], list[float]] = {}  # [window start, count, held]
+        self._seen: dict[tuple[str, str], _Window] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
@@ -49,18 +50,28 @@ class RepeatFilter(logging.Filter):
         key = (record.name, str(record.msg))
         now = self.clock()
         with self._lock:
-            seen = self._seen.get(key)
-            if seen is None or now - seen[0] >= self.WINDOW_SECONDS:
-                held = int(seen[2]) if seen is not None else 0
-                self._seen[key] = [now, 1, 0]
-                if held:  # no "%" in it: the record's own arguments still fill its message
-                    record.msg = f"{record.msg} ({held} more like it earlier were not shown)"
+            window = self._seen.get(key)
+            if window is None or now - window.started >= self.WINDOW_SECONDS:
+                self._seen[key] = _Window(now)
+                if window is not None and window.held:  # no "%" in it: the record's own
+                    # arguments still fill its message
+                    record.msg = (f"{record.msg} ({window.held} more like it earlier were "
+                                  "not shown)")
                 return True
-            seen[1] += 1
-            if seen[1] <= self.BURST:
+            window.shown += 1
+            if window.shown <= self.BURST:
                 return True
-            seen[2] += 1
+            window.held += 1
             return False
+
+
+@dataclass(slots=True)
+class _Window:
+    """One warning's current minute: when it began, how many were shown and held back."""
+
+    started: float
+    shown: int = 1
+    held: int = 0
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:

@@ -304,19 +304,19 @@ class SMTPRecorder:
 
 @pytest.fixture
 def smtp() -> Any:
-    yield from _smtp_server()
+    yield from smtp_server()
 
 
 @pytest.fixture
 def smtp_7bit() -> Any:
     """A server that does not offer 8BITMIME (it decodes what it receives as text)."""
-    yield from _smtp_server(decode_data=True)
+    yield from smtp_server(decode_data=True)
 
 
 @pytest.fixture
 def smtp_ascii() -> Any:
     """A server that does not offer SMTPUTF8 (internationalized addresses)."""
-    yield from _smtp_server(enable_SMTPUTF8=False)
+    yield from smtp_server(enable_SMTPUTF8=False)
 
 
 class PipeliningRecorder(SMTPRecorder):
@@ -371,19 +371,23 @@ def smtp_pipelining() -> Any:
         def factory(self) -> SMTP:
             return Reads(self.handler, **self.SMTP_kwargs)
 
-    yield from _smtp_server(recorder, Recording)
+    yield from smtp_server(recorder, Recording)
 
 
-def _smtp_server(recorder: SMTPRecorder | None = None, controller_class: Any = None,
-                 **options: Any) -> Any:
+def smtp_server(recorder: SMTPRecorder | None = None, controller_class: Any = None,
+                **options: Any) -> Any:
+    """aiosmtpd on a free loopback port with `recorder` as its handler, for as long as the
+    generator runs (it stops the server however the caller's block ends)."""
     from aiosmtpd.controller import Controller
     recorder = recorder or SMTPRecorder()
     controller = (controller_class or Controller)(recorder, hostname="127.0.0.1",
                                                   port=free_port(), **options)
     controller.start()
     recorder.port = controller.port  # type: ignore[attr-defined]
-    yield recorder
-    controller.stop()
+    try:
+        yield recorder
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

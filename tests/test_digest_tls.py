@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Env, SMTPRecorder, free_port
+from tests.conftest import Env, SMTPRecorder, smtp_server
 from tests.test_digest import deliveries, load_samples, messages, subscribe
 
 PASSWORD = "correct horse"
@@ -61,20 +61,12 @@ def ca(tmp_path: Path) -> Iterator[tuple[ssl.SSLContext, Path]]:
 
 @contextmanager
 def serve(security: str, context: ssl.SSLContext) -> Iterator[TLSRecorder]:
-    from aiosmtpd.controller import Controller
-    recorder = TLSRecorder()
     # aiosmtpd offers AUTH only after STARTTLS unless told that implicit TLS is as good
     options: dict[str, Any] = (
         {"tls_context": context, "require_starttls": True} if security == "starttls"
         else {"ssl_context": context, "auth_require_tls": False})
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(),
-                            auth_required=True, authenticator=authenticator, **options)
-    controller.start()
-    recorder.port = controller.port  # type: ignore[attr-defined]
-    try:
-        yield recorder
-    finally:
-        controller.stop()
+    yield from smtp_server(TLSRecorder(), auth_required=True, authenticator=authenticator,
+                           **options)
 
 
 @pytest.fixture(params=["starttls", "tls"])

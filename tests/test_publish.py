@@ -9,6 +9,8 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +26,7 @@ from feeds.config import load_config
 from feeds.errors import PublishError
 from feeds.ingest.ingestor import Ingestor
 from feeds.ingest.pipeline import Pipeline
+from feeds.ingest.record import IngestReport
 from feeds.models import article_id, article_key
 from feeds.publish import Publisher
 from feeds.store import Store
@@ -374,10 +377,11 @@ def test_related_links_pick_the_nearest_reports_of_a_story(
     assert nearest_reports(row, members) == expected
 
 
-def test_pages_a_paused_publish_puts_off_are_written_by_finish(env: Env) -> None:
-    """The daemon's publish gives way to arriving files after the feeds: the pages that only
-    list articles wait for `finish()` (or the next publish), and then match a full rebuild."""
-    env.write_config(ingest={"settle_seconds": 0.0})
+@contextmanager
+def second_report_stored(env: Env) -> Iterator[tuple[Store, Publisher, IngestReport]]:
+    """A first Syria report ingested and published (`feeds ingest`), then a second stored in
+    this process and not yet published: the store, a publisher, and the second's ingest
+    report. The store is closed when the block ends."""
     env.drop("first.txt", story("First report from Damascus"))
     env.feeds("ingest")
     config = load_config(env.config)
@@ -387,6 +391,17 @@ def test_pages_a_paused_publish_puts_off_are_written_by_finish(env: Env) -> None
         publisher = Publisher(config, store)
         env.drop("second.txt", story("Second report from Damascus"))
         report = Ingestor(config, store, pipeline).run([env.inbox / "second.txt"], settle=0.0)
+        yield store, publisher, report
+    finally:
+        pipeline.close()
+        store.close()
+
+
+def test_pages_a_paused_publish_puts_off_are_written_by_finish(env: Env) -> None:
+    """The daemon's publish gives way to arriving files after the feeds: the pages that only
+    list articles wait for `finish()` (or the next publish), and then match a full rebuild."""
+    env.write_config(ingest={"settle_seconds": 0.0})
+    with second_report_stored(env) as (store, publisher, report):
         publisher.publish(changed=report.changed, topics=report.topics, pause=lambda: True)
         first_page = env.public / "articles" / f"{article_id(article_key('first.txt', 0))}.html"
         put_off = [env.public / "topics" / "syria.html", env.public / "index.html", first_page]
@@ -396,9 +411,6 @@ def test_pages_a_paused_publish_puts_off_are_written_by_finish(env: Env) -> None
         publisher.finish()
         assert not publisher.pending
         assert [p.name for p in put_off if "Second report" not in p.read_text()] == []
-    finally:
-        pipeline.close()
-        store.close()
     published = snapshot(env.public)
     env.feeds("publish")
     assert snapshot(env.public) == published  # a full rebuild rewrites nothing
@@ -454,20 +466,9 @@ def test_a_publish_reads_its_feeds_in_one_read_transaction(env: Env) -> None:
     """The feeds of a publish, their article pages and the lookups between them share one
     read transaction: a new article waits for one BEGIN and COMMIT, not one per read
     (there were 16 for a new Syria report; the writes of run records are their own)."""
-    env.drop("first.txt", story("First report from Damascus"))
-    env.feeds("ingest")
-    config = load_config(env.config)
-    store = Store.for_config(config)
-    pipeline = Pipeline(config)
-    try:
-        publisher = Publisher(config, store)
-        env.drop("second.txt", story("Second report from Damascus"))
-        report = Ingestor(config, store, pipeline).run([env.inbox / "second.txt"], settle=0.0)
+    with second_report_stored(env) as (store, publisher, report):
         begun = transactions_begun(store)
         publisher.publish(changed=report.changed, topics=report.topics, pause=lambda: True)
-    finally:
-        pipeline.close()
-        store.close()
     assert "Second report" in (env.public / "feeds" / "syria.atom").read_text()
     reads = begun.count(False)
     # on PostgreSQL the publishers' lock is taken and let go in two transactions of its own

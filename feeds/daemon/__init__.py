@@ -108,7 +108,7 @@ class Daemon:
         self.events.put(InboxRequest.STARTUP)
         self.worker = Worker(self.events, self.services, store, self.publishing, self.stopping,
                              after_startup=self._after_startup,
-                             after_reload=self._refreeze if self.freeze_heap else None)
+                             after_reload=self._settle if self.freeze_heap else None)
         self.worker.thread.start()
         self.observer = watch_inbox(config.paths.inbox, self.events)
         self.scheduler = BackgroundScheduler(timezone="UTC")
@@ -158,14 +158,12 @@ class Daemon:
         for name in self.digests.due_after_downtime(config):
             log_failures(f"digest {name}", partial(self.digests.run_due_slot, name))
         if self.freeze_heap:
-            assert self.services is not None
-            self.services.get().warm_up()
-            settle_heap()
+            self._settle()
 
-    def _refreeze(self) -> None:
-        """After a reload, on the worker's thread once it has let go of the old services:
-        the new ones warm up, then thaw the frozen heap, collect the old services' garbage
-        and freeze again."""
+    def _settle(self) -> None:
+        """At start, and after a reload on the worker's thread once it has let go of the old
+        services: the current services warm up, then the heap is thawed (a no-op at start),
+        the old services' garbage collected, and what is left frozen (settle_heap)."""
         assert self.services is not None
         try:
             self.services.get().warm_up()
@@ -263,7 +261,7 @@ def settle_heap() -> None:
     time it ran, holding the interpreter for 40-110 ms while an arriving article waited; now
     it walks what the daemon made since (8-16 ms). Only garbage cycles among the frozen
     objects escape collection, and start-up's are collected first; after a reload the worker
-    thaws, collects and freezes again (Daemon._refreeze). Process-wide, so only the daemon's
+    thaws, collects and freezes again (Daemon._settle). Process-wide, so only the daemon's
     own process calls it."""
     gc.collect()
     gc.freeze()

@@ -13,6 +13,7 @@ from feeds.config import StoriesConfig
 from feeds.ingest.grouping import group_stories
 from feeds.ingest.pipeline import ParsedFile
 from feeds.ingest.scan import FileRead, received
+from feeds.models import FileRecord
 from feeds.store import WriteTransaction
 from feeds.stories import SplitSignatures
 from feeds.stories.judge import PairJudge
@@ -74,6 +75,7 @@ class BatchRecorder:
         self.now = now
         # the store's article count (grouping's idf), counted once, then kept up to date
         self.stored = tx.article_count()
+        self.known: dict[str, FileRecord] = {}  # the batch's file records (see record)
 
     def record(self, parsed: Sequence[ParsedFile | FileRead]) -> None:
         # the batch's files are claimed (no other daemon records them meanwhile): their

@@ -43,24 +43,23 @@ class SMTPOutbox:
         asking the server again (one refused login a run, not one per connection), and it is
         `unreachable` (the run stops). Once one has worked, a failed connection is just a
         failed delivery, tried again (a server's limit on connections, a lost packet)."""
-        if self._worked:
-            try:
-                return self._dial()
-            except DeliveryError as exc:
-                exc.unreachable = False
-                raise
-        with self._first:
-            if self._down is not None:
-                raise self._down
-            if not self._worked:
-                try:
-                    smtp = self._dial()
-                except DeliveryError as exc:
-                    self._down = exc
-                    raise
-                self._worked = True
-                return smtp
-        return self._connect()
+        if not self._worked:
+            with self._first:
+                if self._down is not None:
+                    raise self._down
+                if not self._worked:  # (another sender's first may have worked meanwhile)
+                    try:
+                        smtp = self._dial()
+                    except DeliveryError as exc:
+                        self._down = exc
+                        raise
+                    self._worked = True
+                    return smtp
+        try:
+            return self._dial()
+        except DeliveryError as exc:
+            exc.unreachable = False
+            raise
 
     def _dial(self) -> smtplib.SMTP:
         """A new connection, its TLS and login done; a failure here is the server's, not a
@@ -146,8 +145,7 @@ class SMTPOutbox:
             if international:
                 options.append("SMTPUTF8")
                 smtp.command_encoding = "utf-8"
-            _transaction(smtp, message.sender, message.recipient, data, options,
-                         self.config.timeout_seconds)
+            _transaction(smtp, message.sender, message.recipient, data, options)
         except DeliveryError:  # refused before anything was sent: the connection is fine
             with self._lock:
                 self._idle.append(smtp)
@@ -196,7 +194,7 @@ _ACCEPTED = ((250,), (250, 251), (354,))  # the replies that let MAIL, RCPT and 
 
 
 def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-                 options: list[str], timeout: float) -> None:
+                 options: list[str]) -> None:
     """MAIL, RCPT and DATA for one message to one recipient: what smtplib's sendmail does, and
     raising the same exceptions, but cheaper for big bodies (see `dot_stuffed`) and plain
     addresses. To a server that offers PIPELINING (RFC 2920) the three commands go in one
@@ -234,14 +232,14 @@ def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
     if refusal is not None:
         raise refusal
     smtp.send(dot_stuffed(data))
-    if smtp.sock is not None:
-        smtp.sock.settimeout(max(timeout, FINAL_REPLY_SECONDS))
+    if smtp.sock is not None:  # smtp.timeout: the connection's own, smtp.timeout_seconds
+        smtp.sock.settimeout(max(smtp.timeout, FINAL_REPLY_SECONDS))
     try:
         code, reply = smtp.getreply()
     except (OSError, smtplib.SMTPServerDisconnected) as exc:
         raise NoFinalReply from exc
     if smtp.sock is not None:
-        smtp.sock.settimeout(timeout)
+        smtp.sock.settimeout(smtp.timeout)
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
