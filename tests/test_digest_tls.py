@@ -113,6 +113,7 @@ def test_a_refused_login_or_an_untrusted_certificate_keeps_the_digests_for_later
         assert re.search(r"SMTP login to 127\.0\.0\.1:\d+ refused: 535 5\.7\.8", wrong.stderr)
         assert "FEEDS_SMTP_PASSWORD" in wrong.stderr  # the hint names where the password is
         assert "3 deliveries wait for the next run" in wrong.stderr
+        assert wrong.stderr.count("delivery failed") == 1  # said once, not by every sender
         assert "0 sent, 0 failed, 3 to retry" in wrong.stdout
         assert len(server.logins) <= 2, server.logins  # PLAIN, then LOGIN: one connection
         unset = env.feeds("digest", "send", "--all", check=False, env=trusted)

@@ -85,12 +85,15 @@ class DeliverySender:
         self.renderer = renderer
         self.clock = clock
         self.sleep = sleep
+        self._stopped_by: DeliveryError | None = None  # this call's first "unreachable"
+        self._stopping = threading.Lock()
 
     def deliver(self, outbox: Outbox, schedule: str | None = None) -> DigestReport:
         """Send every pending delivery (this run's and any left by an earlier one) that no
         other daemon holds, each at most once in this call: a batch is claimed at a time and
         sent over `outbox.parallel` connections; a temporary failure waits for a later call."""
         report = DigestReport()
+        self._stopped_by = None
         people = {s.email: s for s in self.store.subscribers()}
         lanes = max(1, outbox.parallel)
         after = 0
@@ -112,8 +115,9 @@ class DeliverySender:
                 report.skipped += outcomes["skipped"]
                 if outcomes["unreachable"]:
                     left = self.store.pending_count()
+                    why = f" ({self._stopped_by.message})" if self._stopped_by else ""
                     report.stopped = (f"the mail server cannot be reached or refused the "
-                                      f"login; {left} deliveries wait for the next run")
+                                      f"login{why}; {left} deliveries wait for the next run")
                     log.warning("sending stopped: %s", report.stopped)
                     return report
 
@@ -152,6 +156,15 @@ class DeliverySender:
         outcomes["retrying"] += sum(len(group) for group in waiting)  # not tried: pending
         return outcomes
 
+    def _first_to_stop(self, exc: DeliveryError) -> bool:
+        """Keep the first server failure of this call (the reason the run stops); True for
+        the sender that met it first."""
+        with self._stopping:
+            if self._stopped_by is not None:
+                return False
+            self._stopped_by = exc
+            return True
+
     def send_one(self, outbox: Outbox, group: Sequence[Delivery],
                  people: dict[str, Subscriber], marks: GroupCommit) -> str:
         """Send one subscriber's pending deliveries as one message (several wait together
@@ -177,9 +190,11 @@ class DeliverySender:
                     with self.store.write() as tx:
                         tx.record_merged_failure(group, exc.message, permanent=exc.permanent,
                                                  now=self.clock())
-                    log.warning("delivery failed to=%s permanent=%s error=%s%s",
-                                last.subscriber, exc.permanent, exc.message,
-                                f" hint={exc.hint}" if exc.hint else "")
+                    if not exc.unreachable or self._first_to_stop(exc):  # the server's
+                        # failure is said once, not by every sender it reached
+                        log.warning("delivery failed to=%s permanent=%s error=%s%s",
+                                    last.subscriber, exc.permanent, exc.message,
+                                    f" hint={exc.hint}" if exc.hint else "")
                     return ("failed" if exc.permanent else
                             "unreachable" if exc.unreachable else "retrying")
                 self.sleep(delay)
