@@ -67,3 +67,22 @@ def test_a_signature_keeps_the_specifics_the_report_states() -> None:
     assert not mine.conflicts(mine) and mine.conflicts(Specifics.of(signature(Article(
         title=text[0].replace("115", "146"), body=tuple(t.replace("115", "146")
                                                          for t in text[1:])))))
+
+
+def test_a_letter_whose_lower_case_is_longer_moves_no_specific_out_of_the_lead() -> None:
+    # "İ".lower() is two characters: the specifics are matched on a lower-cased copy, which
+    # must keep every character where it is, or the date that ends the lead (its first 60
+    # words) would seem to come after it
+    body = ("The delegations met " * 19 + "on March 3.", "Officials spoke later. " * 20)
+    plain = Specifics.of(signature(Article(title="TALKS IN IZMIR", body=body)))
+    dotted = Specifics.of(signature(Article(title="TALKS IN İZMİR İİİİİİİİİİİİ", body=body)))
+    assert plain.on == dotted.on == (None, 3, 3)
+
+
+def test_a_capitalised_word_counts_double_except_where_it_starts_a_sentence() -> None:
+    def weight(body: str) -> float:
+        return signature(Article(title="x", body=(body,)))["harbour"]
+    # the same word, as a name mid-sentence, against the start of a sentence or the text
+    assert weight("Ships left the Harbour yesterday.") > weight("Ships left. Harbour shut.")
+    assert weight("Harbour shut.") == weight("Ships left. Harbour shut.")
+    assert weight('He said "Harbour" twice.') == weight("Harbour shut.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +23,9 @@ from feeds.models import Article
 from feeds.stories.facts import Specifics, specific_terms
 
 _TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
+# a word right after the end of a sentence (or a quote), up to two spaces between: it may be
+# capitalised without being a name (nor may the text's first word)
+_AFTER_SENTENCE = re.compile(r"""[.!?"“]\s{0,2}([^\W_][\w'’-]*)""", re.UNICODE)
 _GENERIC = frozenset("""
 president minister government official officials people country countries state states city
 week month day today monday tuesday wednesday thursday friday saturday sunday january february
@@ -57,20 +60,22 @@ def signature(article: Article, size: int = 100, lead_words: int = 60
              (1.0, " ".join(tokens[lead_words:])))
     terms: dict[str, str | None] = {}  # a word as written -> its term (None: not one)
     for weight, text in parts:
-        for match in _TOKEN.finditer(text):
-            word = match.group(0)
+        # counted by word as written, in C: a capitalised word counts double (a name or a
+        # place) except where it starts a sentence
+        words = _TOKEN.findall(text)
+        starting = Counter(_AFTER_SENTENCE.findall(text))
+        if words and text.startswith(words[0]):
+            starting[words[0]] += 1
+        for word, seen in Counter(words).items():
             if word in terms:
                 token = terms[word]
             else:
                 token = terms[word] = _term(word)
             if token is None:
                 continue
-            entity = False
-            if word[:1].isupper():  # a name or place, unless it only starts a sentence
-                start = match.start()
-                before = text[max(0, start - 3):start].strip()
-                entity = not (start == 0 or before.endswith((".", "!", "?", "\"", "“")))
-            counts[token] = counts.get(token, 0.0) + weight * (2.0 if entity else 1.0)
+            if word[:1].isupper():
+                seen = 2 * seen - starting.get(word, 0)
+            counts[token] = counts.get(token, 0.0) + weight * seen
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
     out = {term: round(1.0 + math.log(value), 4) for term, value in ranked}
     out.update(specific_terms(article.title, parts[1][1], parts[2][1], article.published))

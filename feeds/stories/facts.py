@@ -28,17 +28,16 @@ _DATE = re.compile(
     rf"(?:,?(?:\s+|/|-)(?P<year1>(?:19|20)\d\d))?"
     rf"|{_MONTH.replace('month', 'm2')}\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?\b"
     rf"(?:,?\s+(?P<year2>(?:19|20)\d\d))?"
-    r"|(?P<year3>(?:19|20)\d\d)-(?P<m3>[01]\d)-(?P<day3>[0-3]\d))\b", re.I)
-_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+    r"|(?P<year3>(?:19|20)\d\d)-(?P<m3>[01]\d)-(?P<day3>[0-3]\d))\b")
+_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
 _WEEKDAY_NUMBER = {name: n for n, name in enumerate(
     "monday tuesday wednesday thursday friday saturday sunday".split())}
 # a funeral told of up front: the follow-up of a killing, an occurrence of its own
-_FUNERAL = re.compile(r"\b(?:funerals?|pallbearers|caskets?|coffins?|burial|buried|laid to rest)\b",
-                      re.I)
+_FUNERAL = re.compile(r"\b(?:funerals?|pallbearers|caskets?|coffins?|burial|buried|laid to rest)\b")
 # a visit or meeting told of as ahead in the title or the first sentence: an announcement,
 # an occurrence of its own (the visit itself is another)
 _AHEAD = re.compile(r"\b(?:will|to|set to|expected to|plans? to|due to)\s+(?:visit|host|meet"
-                    r"|travel|attend|receive|welcome|fly)\b", re.I)
+                    r"|travel|attend|receive|welcome|fly)\b")
 _NUMBER_WORDS = {w: n for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
@@ -49,7 +48,7 @@ _COUNT = re.compile(
     r"|severely|seriously|badly|military|civilian|of\s+(?:its|their|our)))*"
     r"\s+(?P<noun>prisoners?|pows?|captives?|detainees?|soldiers?|servicem[ae]n|troops"
     r"|defenders|hostages?|people|persons|palestinians|civilians|children|bodies"
-    r"|journalists|militants|fighters)\b", re.I)
+    r"|journalists|militants|fighters)\b")
 _CAPTIVE = frozenset("prisoner prisoners pow pows captive captives detainee detainees soldier "
                      "soldiers serviceman servicemen troops defenders hostage hostages".split())
 # a place below country level: a capitalised name after a preposition of place
@@ -76,19 +75,29 @@ DAY_SLACK = 1
 TOLL_RATIO = 2.5
 
 
+def _fold(text: str) -> str:
+    """The text in lower case, character for character, so that a place in it is the same
+    place in the text. The patterns above are written in lower case and matched against it:
+    about twice as fast as matching the text with re.IGNORECASE."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return "".join(low if len(low := c.lower()) == 1 else c for c in text)  # e.g. "İ"
+
+
 def _number(text: str) -> int:
-    lowered = text.lower()
-    return _NUMBER_WORDS[lowered] if lowered in _NUMBER_WORDS else int(text.replace(",", ""))
+    return _NUMBER_WORDS[text] if text in _NUMBER_WORDS else int(text.replace(",", ""))
 
 
-def _dates(text: str) -> Iterable[tuple[int, int | None, int, int]]:
-    """Each day the text names: (where it starts, year or None, month, day)."""
-    for match in _DATE.finditer(text):
+def _dates(folded: str) -> Iterable[tuple[int, int | None, int, int]]:
+    """Each day the text names (given _fold-ed): (where it starts, year or None, month,
+    day)."""
+    for match in _DATE.finditer(folded):
         year: int | None
         if match.group("year3"):
             year, month, day = int(match["year3"]), int(match["m3"]), int(match["day3"])
         else:
-            name = (match["m1"] or match["m2"]).lower().rstrip(".")
+            name = (match["m1"] or match["m2"]).rstrip(".")
             month = _MONTH_NUMBER[name[:3]]
             day = int(match["day1"] or match["day2"])
             found = match["year1"] or match["year2"]
@@ -109,22 +118,24 @@ def specific_terms(title: str, lead: str, rest: str, published: datetime | None
     out: dict[str, float] = {}
     head, text = f"{title}\n{lead}", f"{title}\n{lead}\n{rest}"
     up_front = len(head)  # one pass over the text: a match starting before this is up front
+    folded = _fold(text)
+    folded_head, folded_lead = folded[:up_front], folded[len(title) + 1:up_front]
     on = published.date().isoformat() if published is not None else None
-    for start, year, month, day in _dates(text):
+    for start, year, month, day in _dates(folded):
         if on is None and start < up_front:
             on = f"{year:04d}-{month:02d}-{day:02d}" if year else f"{month:02d}-{day:02d}"
         out[f"{PREFIX}date:{month:02d}-{day:02d}"] = 1.0
     if on:
         out[f"{PREFIX}on:{on}"] = 1.0
-    if _AHEAD.search(title) or _AHEAD.search(lead.split(". ", 1)[0]):
+    if _AHEAD.search(folded, 0, len(title)) or _AHEAD.search(folded_lead.split(". ", 1)[0]):
         out[f"{PREFIX}ahead"] = 1.0
-    if _FUNERAL.search(head):
+    if _FUNERAL.search(folded_head):
         out[f"{PREFIX}funeral"] = 1.0
-    weekday = _WEEKDAY.search(head)
+    weekday = _WEEKDAY.search(folded_head)
     if weekday:
-        out[f"{PREFIX}weekday:{_WEEKDAY_NUMBER[weekday[1].lower()]}"] = 1.0
-    for match in _COUNT.finditer(text):
-        kind = "held" if match["noun"].lower() in _CAPTIVE else "toll"
+        out[f"{PREFIX}weekday:{_WEEKDAY_NUMBER[weekday[1]]}"] = 1.0
+    for match in _COUNT.finditer(folded):
+        kind = "held" if match["noun"] in _CAPTIVE else "toll"
         value = _number(match["n"])
         if kind == "held":  # a toll is compared up front only
             out[f"{PREFIX}held:{value}"] = 1.0
