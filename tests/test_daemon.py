@@ -74,6 +74,10 @@ def test_bad_file_shows_in_status_while_the_daemon_goes_on(daemon: tuple[Env, Pr
     assert wait_for(lambda: any(f["path"] == "broken.json" for f in env.status()["failed"]), 5)
     env.drop("after.txt", STORY.format(title="After the bad file"))
     assert wait_for(lambda: served(process, "After the bad file"), 5), process.output()
+    # each batch's ingest run is recorded (once its publish is done): the last one read the
+    # good file
+    assert wait_for(lambda: env.status()["runs"]["ingest"]["new"] == 1, 5)
+    assert env.status()["runs"]["ingest"]["ok"] is True
 
 
 def test_second_daemon_on_the_same_state_refuses(daemon: tuple[Env, Process]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from feeds.config import Config
 from feeds.daemon.events import EventQueue, FileSeen, InboxEvent, InboxRequest
 from feeds.errors import FeedsError
-from feeds.ingest.ingestor import Ingestor
+from feeds.ingest.ingestor import Ingestor, RunRecord
 from feeds.ingest.pipeline import Pipeline
 from feeds.ingest.publishing import IngestedChanges, PublishAfterIngest
 from feeds.language import load_segmenter
@@ -124,11 +124,11 @@ class Worker:
         if publisher.pending:
             log_failures("publish", partial(self.publishing.finish, publisher))
 
-    def ingest_batch(self, batch: list[InboxEvent]) -> None:
-        services = self.services.get()
-        requests = {event for event in batch if isinstance(event, InboxRequest)}
-        files = [event for event in batch if isinstance(event, FileSeen)]
-        changes = IngestedChanges()
+    def _ingest_and_publish(self, services: Services, requests: set[InboxRequest],
+                            files: list[FileSeen], changes: IngestedChanges,
+                            runs: list[RunRecord]) -> bool:
+        """The batch's requests and files ingested, then published; whether the daemon is
+        stopping."""
         stop = self.stopping.is_set
         if InboxRequest.RECLASSIFY in requests:
             services.ingestor.reclassify()
@@ -136,21 +136,34 @@ class Worker:
             if self.after_reload is not None:
                 self.after_reload()
         if requests & {InboxRequest.RESCAN, InboxRequest.STARTUP}:
-            changes.absorb(services.ingestor.run(stop=stop))
+            changes.absorb(services.ingestor.run(stop=stop, runs=runs))
         complete = sorted({seen.path for seen in files if seen.complete})
         waiting = sorted({seen.path for seen in files if not seen.complete} - set(complete))
         ready = [Path(p) for p in complete if os.path.exists(p)]
         if ready:
-            changes.absorb(services.ingestor.run(ready, settle=0.0, stop=stop))
+            changes.absorb(services.ingestor.run(ready, settle=0.0, stop=stop, runs=runs))
         # Appeared without a close or rename: empty means its writer has not started; the
         # close event will bring it back. Otherwise read it if it holds still for settle_seconds.
         unsettled = [Path(p) for p in waiting if os.path.exists(p) and os.path.getsize(p) > 0]
         if unsettled:
-            changes.absorb(services.ingestor.run(unsettled, stop=stop))
+            changes.absorb(services.ingestor.run(unsettled, stop=stop, runs=runs))
         if InboxRequest.RESCAN in requests and not self.stopping.is_set():
             self.publishing.add_orphans(self.store, services.config, changes)
         stopping = self.stopping.is_set()
         self.publishing.publish_batch(services.publisher, changes, stopping=stopping)
+        return stopping
+
+    def ingest_batch(self, batch: list[InboxEvent]) -> None:
+        services = self.services.get()
+        requests = {event for event in batch if isinstance(event, InboxRequest)}
+        files = [event for event in batch if isinstance(event, FileSeen)]
+        changes = IngestedChanges()
+        runs: list[RunRecord] = []  # written once the batch is published (see Ingestor.run)
+        try:
+            stopping = self._ingest_and_publish(services, requests, files, changes, runs)
+        finally:
+            for run in runs:
+                self.store.record_run(*run)
         if InboxRequest.STARTUP in requests and not stopping:
             # after the scan, so that a digest missed while the daemon was down holds what
             # arrived meanwhile

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from feeds.config import Config
 from feeds.ingest.parallel import BatchParsers
@@ -26,6 +27,8 @@ log = logging.getLogger("feeds.ingest")  # see feeds.ingest.pipeline
 Clock = Callable[[], datetime]
 ParsedBatch = Callable[[], list[ParsedFile | FileRead]]
 Candidate = tuple[Path, str, bool]  # a file, its name, whether it is of a type not read
+# a run's record, as Store.record_run takes it: kind, started, finished, ok, detail
+RunRecord = tuple[str, datetime, datetime, bool, dict[str, Any]]
 FORGOTTEN_WHEN_GONE = ("failed", "skipped")
 
 
@@ -49,13 +52,17 @@ class Ingestor:
     def run(self, paths: Iterable[Path] | None = None, *,
             progress: Callable[[int], None] | None = None,
             settle: float | None = None,
-            stop: Callable[[], bool] | None = None) -> IngestReport:
+            stop: Callable[[], bool] | None = None,
+            runs: list[RunRecord] | None = None) -> IngestReport:
         """Ingest the inbox (or just `paths`); returns what happened.
 
         `settle` overrides ingest.settle_seconds: the watcher passes 0 for files whose writer
         has closed them or renamed them into place, which are complete by definition.
         `stop` is asked between batches: once it says so, the batches not stored yet are
         left for a later run (their files are untouched and unrecorded).
+        `runs`: where the run's record goes (`feeds status` shows it): None writes it now; a
+        list collects it for the caller to write once what it waits for is done (the daemon
+        writes it after the publish, which the record's transaction would delay).
         """
         settle = self.config.ingest.settle_seconds if settle is None else settle
         started = self.clock()
@@ -89,7 +96,11 @@ class Ingestor:
         finally:
             parsers.close()
         finished = self.clock()
-        self.store.record_run("ingest", started, finished, not report.failed, report.as_dict())
+        record: RunRecord = ("ingest", started, finished, not report.failed, report.as_dict())
+        if runs is None:
+            self.store.record_run(*record)
+        else:
+            runs.append(record)
         # a rescan that found nothing new is the usual case: once a minute at INFO is noise
         quiet = not (report.new or report.updated or report.failed or report.duplicates
                      or report.deferred or report.removed or report.skipped or report.forgotten)
