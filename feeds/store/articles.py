@@ -3,6 +3,7 @@ back as feed items with their topics and story siblings."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,10 @@ _INSERT_SEQ = article_seq.insert()
 _INSERT_TOPIC = article_topics.insert()
 
 _TEXT = ("body", "captions")  # the bulky columns items() can take from earlier reads
+_TOPICS_OF = (sa.select(article_topics).where(article_topics.c.article_id.in_(
+    _bind("ids", expanding=True))).order_by(article_topics.c.score.desc()))
+_TEXTS_OF = sa.select(articles.c.id, *(articles.c[c] for c in _TEXT)).where(
+    articles.c.id.in_(_bind("ids", expanding=True)))
 GROWTH_REPORTED = 25  # new articles between two reports of growth (Database.grew)
 
 
@@ -72,29 +77,21 @@ class ArticleReads(Queries):
         without them (its tombstones fill the gaps; see feeds.publish.tombstones).
         """
         conn = self.conn
-        query = sa.select(*(c for c in articles.c if c.name not in _TEXT))
-        if ids is not None:
-            query = query.where(articles.c.id.in_(list(ids)))
-        # Stored order is (created, id): an article's place never moves, not even when it
-        # is edited (articles stored in one batch share `created`), so a full archive page
-        # changes only when one of its own articles does.
-        columns = ((articles.c.created, articles.c.id) if order == "created"
-                   else (articles.c.published, articles.c.updated, articles.c.id))
-        query = query.order_by(*(columns if oldest_first else (c.desc() for c in columns)))
-        if limit is not None:
-            query = query.limit(limit).offset(offset)
+        topic_test = None
         if topic is not None:
-            query = query.where(self._topic_filter(topic,
-                                                   None if limit is None else offset + limit))
-        rows = conn.execute(query).all()
+            topic_test = self._topic_test(topic, None if limit is None else offset + limit)
+        params: dict[str, Any] = {"topic": topic, "limit": limit, "offset": offset}
+        if ids is not None:
+            params["ids"] = list(ids)
+        query = _items_query(order, oldest_first, ids is not None, limit is not None,
+                             topic_test)
+        rows = conn.execute(query, params).all()
         gone = set(conn.execute(RETRACTED_IDS).scalars())
         if gone:
             rows = [row for row in rows if row.id not in gone]
         found = [row.id for row in rows]
         topics: dict[str, list[TopicMatch]] = {}
-        for t in conn.execute(sa.select(article_topics)
-                              .where(article_topics.c.article_id.in_(found))
-                              .order_by(article_topics.c.score.desc())):
+        for t in conn.execute(_TOPICS_OF, {"ids": found}).all():
             topics.setdefault(t.article_id, []).append(TopicMatch(
                 t.slug, t.score, t.threshold, tuple(json.loads(t.evidence))))
         stories = {row.story_id for row in rows if row.story_id}
@@ -104,8 +101,7 @@ class ArticleReads(Queries):
         texts = {row.id: (old.body, old.captions) for row in rows
                  if (old := reuse.get(row.id)) is not None and old.updated == row.updated}
         unread = [row.id for row in rows if row.id not in texts]
-        for t in (conn.execute(sa.select(articles.c.id, *(articles.c[c] for c in _TEXT))
-                               .where(articles.c.id.in_(unread))) if unread else ()):
+        for t in conn.execute(_TEXTS_OF, {"ids": unread}).all() if unread else ():
             texts[t.id] = (tuple(json.loads(t.body)), tuple(json.loads(t.captions)))
         return [_item(row, texts[row.id], topics.get(row.id, []),
                       nearest_reports(row, siblings.get(row.story_id, []))) for row in rows]
@@ -186,15 +182,16 @@ class ArticleReads(Queries):
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(article_topics)
                                      .where(article_topics.c.slug == topic)).scalar() or 0)
 
-    def _topic_filter(self, topic: str, needed: int | None) -> Any:
-        """Articles in `topic`. For the first `needed` of a big topic, walk the articles in
-        stored order and test each (stops early); otherwise list the topic's articles and sort
-        them: both cost about the same when k² = total × needed (k: the topic's size)."""
+    def _topic_test(self, topic: str, needed: int | None) -> str:
+        """How items() tests that an article is in `topic`. For the first `needed` of a big
+        topic, walk the articles in stored order and test each ("exists": stops early);
+        otherwise list the topic's articles and sort them ("in"): both cost about the same
+        when k² = total × needed (k: the topic's size)."""
         if needed is not None:
             size = self._topic_size(topic)
             if size * size > self.article_count() * needed:
-                return _in_topic_exists(topic)
-        return articles.c.id.in_(_in_topic(topic))
+                return "exists"
+        return "in"
 
 
 class ArticleWrites(ArticleReads, StoryIndexWrites):
@@ -289,6 +286,32 @@ class ArticleWrites(ArticleReads, StoryIndexWrites):
             stamp = newest + timedelta(milliseconds=1)
         self.newest_updated = stamp
         return stamp
+
+
+@functools.cache
+def _items_query(order: str, oldest_first: bool, by_ids: bool, limited: bool,
+                 topic_test: str | None) -> sa.Select[Any]:
+    """ArticleReads.items' query of one shape, built once (building it cost more than running
+    it); its parameters: ids, limit, offset, topic."""
+    query = sa.select(*(c for c in articles.c if c.name not in _TEXT))
+    if by_ids:
+        query = query.where(articles.c.id.in_(_bind("ids", expanding=True)))
+    # Stored order is (created, id): an article's place never moves, not even when it is
+    # edited (articles stored in one batch share `created`), so a full archive page changes
+    # only when one of its own articles does.
+    columns = ((articles.c.created, articles.c.id) if order == "created"
+               else (articles.c.published, articles.c.updated, articles.c.id))
+    query = query.order_by(*(columns if oldest_first else (c.desc() for c in columns)))
+    if limited:
+        query = query.limit(_bind("limit", type_=sa.Integer)).offset(
+            _bind("offset", type_=sa.Integer))
+    if topic_test == "exists":
+        query = query.where(sa.exists().where(article_topics.c.article_id == articles.c.id,
+                                              article_topics.c.slug == _bind("topic")))
+    elif topic_test == "in":
+        query = query.where(articles.c.id.in_(sa.select(article_topics.c.article_id).where(
+            article_topics.c.slug == _bind("topic"))))
+    return query
 
 
 def _in_topic(topic: str) -> sa.Select[tuple[str]]:
