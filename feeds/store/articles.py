@@ -44,6 +44,8 @@ _INSERT_TOPIC = article_topics.insert()
 _TEXT = ("body", "captions")  # the bulky columns items() can take from earlier reads
 _TOPICS_OF = (sa.select(article_topics).where(article_topics.c.article_id.in_(
     _bind("ids", expanding=True))).order_by(article_topics.c.score.desc()))
+_BYLINES = sa.select(articles.c.id, articles.c.title, articles.c.author, articles.c.source).where(
+    articles.c.id.in_(_bind("ids", expanding=True)))
 _TEXTS_OF = sa.select(articles.c.id, *(articles.c[c] for c in _TEXT)).where(
     articles.c.id.in_(_bind("ids", expanding=True)))
 GROWTH_REPORTED = 25  # new articles between two reports of growth (Database.grew)
@@ -141,9 +143,7 @@ class ArticleReads(Queries):
         if not ids:
             return {}
         return {row.id: Byline(row.id, row.title, row.author, row.source)
-                for row in self.conn.execute(sa.select(
-                    articles.c.id, articles.c.title, articles.c.author, articles.c.source)
-                    .where(articles.c.id.in_(ids)))}
+                for row in self.conn.execute(_BYLINES, {"ids": ids}).all()}
 
     def positions(self, ids: Iterable[str], topic: str | None = None) -> dict[str, int]:
         """Each article's 0-based place in the order articles were stored (within a topic).
