@@ -4,6 +4,7 @@ once, planner statistics kept current, and driver errors raised as SQLAlchemy ra
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -141,8 +142,15 @@ class BulkStatement:
             raise as_sqlalchemy_error(exc, self.sql, parameters) from exc
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        order = self.order
+        if len(order) > 1:  # the usual case, every value in each row: picked out in C
+            pick = operator.itemgetter(*order)
+            try:
+                return [pick(row) for row in rows]
+            except KeyError:  # some rows leave the statement's own values out
+                pass
         fixed = self.fixed
-        return [tuple(row[k] if k in row else fixed[k] for k in self.order) for row in rows]
+        return [tuple(row[k] if k in row else fixed[k] for k in order) for row in rows]
 
 
 class CompiledStatements:
