@@ -70,7 +70,7 @@ def test_one_shot_reads_and_a_read_transaction_agree(store: Store) -> None:
         assert tx.article_count() == store.article_count() == 1
         assert tx.items() == store.items()
         assert tx.counts() == store.counts()
-        assert tx.file_record("a.txt") == store.file_records()["a.txt"]
+        assert tx.file_records(["a.txt"]) == store.file_records()
         assert tx.unpublished() == store.unpublished() == {"a.txt"}
     assert store.counts()["topic:ports"] == 1
 

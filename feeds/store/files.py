@@ -14,7 +14,6 @@ from feeds.store.schema import files
 
 # Run for every file read, built once with bound parameters: building a statement costs more
 # than running it.
-_FILE = sa.select(files).where(files.c.path == sa.bindparam("path"))
 _ORIGINAL = sa.select(files.c.path).where(files.c.sha256 == sa.bindparam("sha256"),
                                           files.c.path != sa.bindparam("path"),
                                           files.c.status == "ok").limit(1)
@@ -31,12 +30,6 @@ class FileReads(Queries):
                 return {}
             query = query.where(files.c.path.in_(list(paths)))
         return {row.path: file_record(row) for row in self.conn.execute(query)}
-
-    def file_record(self, path: str) -> FileRecord | None:
-        """The file's record as this transaction sees it (another daemon may have recorded
-        it since this one listed the inbox)."""
-        row = self.conn.execute(_FILE, {"path": path}).first()
-        return file_record(row) if row else None
 
     def original_for(self, sha256: str, path: str) -> str | None:
         """The stored file (other than `path`) whose bytes are exactly these."""

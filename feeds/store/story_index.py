@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from feeds.models import FACT_PREFIX
-from feeds.store.engine import Queries
+from feeds.store.engine import CompiledStatements, Queries
 from feeds.store.schema import articles, signatures, story_terms, term_counts
 
 COMMON_TERM_FLOOR = 500  # a term in fewer articles always gets its postings (save_terms)
@@ -103,6 +103,29 @@ class IndexStatements:
                       _bind("dated", type_=sa.Boolean)))
         return cls(upsert, post, arrays=True)
 
+    def post(self, conn: Connection, statements: CompiledStatements, article_id: str,
+             posted: Sequence[tuple[str, float]], published: datetime, dated: bool) -> None:
+        """An article's postings: (term, weight) pairs."""
+        if self.arrays:
+            conn.execute(self.post_terms, {
+                "terms": [t for t, _w in posted], "weights": [w for _t, w in posted],
+                "article_id": article_id, "published": published, "dated": dated})
+            return
+        bulk = statements.bulk(self.post_terms)
+        values = bulk.values(published=published, dated=dated)
+        bulk.run(conn, [dict(values, term=term, article_id=article_id, weight=weight)
+                        for term, weight in posted])
+
+    def count(self, conn: Connection, statements: CompiledStatements,
+              changed: Sequence[tuple[str, int]]) -> None:
+        """Document-frequency changes: (term, change) pairs, in term order."""
+        if self.arrays:
+            conn.execute(self.count_terms, {"terms": [t for t, _n in changed],
+                                            "changes": [n for _t, n in changed]})
+            return
+        statements.bulk(self.count_terms).run(
+            conn, [{"term": term, "change": n} for term, n in changed])
+
 
 class TermCounts:
     """Document frequencies within one write transaction: each term's stored count read
@@ -171,16 +194,9 @@ class StoryIndexWrites(Queries):
             common = max(COMMON_TERM_FLOOR, stored // 10)
             df = self.document_frequency([term for term, _weight in posted])
             posted = tuple((t, w) for t, w in posted if df.get(t, 0) <= common)
-        index = self.index_statements
-        if posted and index.arrays:
-            self.conn.execute(index.post_terms, {
-                "terms": [t for t, _w in posted], "weights": [w for _t, w in posted],
-                "article_id": article_id, "published": published, "dated": dated})
-        elif posted:
-            post = self.statements.bulk(index.post_terms)
-            values = post.values(published=published, dated=dated)
-            post.run(self.conn, [dict(values, term=term, article_id=article_id, weight=weight)
-                                 for term, weight in posted])
+        if posted:
+            self.index_statements.post(self.conn, self.statements, article_id, posted,
+                                       published, dated)
 
     def forget_terms(self, article_id: str) -> None:
         """The article's terms (its signature's, posted or not) no longer count in the
@@ -194,13 +210,8 @@ class StoryIndexWrites(Queries):
         """The transaction's changes to document frequencies, one row per term, in term order
         (two daemons' batches lock the terms they share in one order)."""
         changed = [(term, n) for term, n in sorted(self.term_counts.change.items()) if n]
-        index = self.index_statements
-        if changed and index.arrays:
-            self.conn.execute(index.count_terms, {"terms": [t for t, _n in changed],
-                                                  "changes": [n for _t, n in changed]})
-        elif changed:
-            self.statements.bulk(index.count_terms).run(
-                self.conn, [{"term": term, "change": n} for term, n in changed])
+        if changed:
+            self.index_statements.count(self.conn, self.statements, changed)
 
     def set_story(self, article_id: str, story_id: str) -> None:
         self.run(_SET_STORY, {"where_id": article_id, "story_id": story_id})
